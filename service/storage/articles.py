@@ -1,0 +1,225 @@
+"""Articles: new entries in, one transaction per processed article out.
+
+``commit_processed`` is where exactly-once lives: the article's story keys,
+its matches and its outbox rows are written in one transaction, and the
+unique keys make a second run of the same work a no-op.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from service.domain import Classification, FeedEntry, Match
+from service.storage.database import Database, insert_ignore
+from service.storage.models import AlertRow, ArticleRow, FeedRow, MatchRow, StoryKeyRow, StoryRow
+from service.storage.records import ArticleRecord
+from service.urls import canonical_url, is_http_url
+
+_MAX_GUID = 512
+
+
+def entry_guid(entry: FeedEntry) -> str:
+    """The entry's identity within its feed: GUID, else link, else a text hash."""
+    guid = (entry.guid or entry.url or "").strip()
+    if not guid:
+        text = f"{entry.title}\n{entry.summary}\n{entry.content}"
+        guid = "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+    if len(guid) > _MAX_GUID:
+        guid = "sha256:" + hashlib.sha256(guid.encode()).hexdigest()
+    return guid
+
+
+def _canonical(url: str | None) -> str | None:
+    if url is None or not is_http_url(url):
+        return None
+    try:
+        return canonical_url(url)
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessedOutcome:
+    story_id: int
+    duplicate: bool
+    alerts_created: int
+
+
+class ArticleStore:
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    def add_entries(self, feed_id: int, entries: Sequence[FeedEntry], now: datetime) -> list[int]:
+        """Store entries not seen before in this feed; return the new article ids."""
+        new_ids: list[int] = []
+        with self._db.session() as session, session.begin():
+            for entry in entries:
+                statement = (
+                    insert_ignore(session, ArticleRow.__table__)  # type: ignore[arg-type]
+                    .values(**_entry_values(feed_id, entry, now))
+                    .returning(ArticleRow.id)
+                )
+                new_id = session.execute(statement).scalar_one_or_none()
+                if new_id is not None:
+                    new_ids.append(new_id)
+        return new_ids
+
+    def ids_in_state(self, state: str, limit: int = 10_000) -> list[int]:
+        with self._db.session() as session:
+            query = select(ArticleRow.id).where(ArticleRow.state == state).order_by(ArticleRow.id)
+            return list(session.scalars(query.limit(limit)))
+
+    def count_new(self, ids: Iterable[int]) -> int:
+        id_list = list(ids)
+        with self._db.session() as session:
+            total = 0
+            for start in range(0, len(id_list), 500):
+                chunk = id_list[start : start + 500]
+                query = select(func.count()).where(
+                    ArticleRow.id.in_(chunk), ArticleRow.state == "new"
+                )
+                total += session.scalar(query) or 0
+            return total
+
+    def begin_attempt(self, article_id: int) -> ArticleRecord | None:
+        """Count one more delivery of a new article and return it (None if done)."""
+        with self._db.session() as session, session.begin():
+            row = _locked_article(session, article_id)
+            if row is None or row.state != "new":
+                return None
+            row.attempts += 1
+            feed = session.get_one(FeedRow, row.feed_id)
+            return _record(row, feed)
+
+    def mark_dead(self, article_id: int, error: str, now: datetime) -> None:
+        """Dead-letter a poison article: it stays stored and is never retried."""
+        self._set_state(article_id, "dead", error, now)
+
+    def record_error(self, article_id: int, error: str) -> None:
+        with self._db.session() as session, session.begin():
+            session.execute(
+                update(ArticleRow).where(ArticleRow.id == article_id).values(last_error=error)
+            )
+
+    def commit_processed(
+        self, article_id: int, *, story_keys: Sequence[str], classification: Classification,
+        subscription_ids: Sequence[str], now: datetime,
+    ) -> ProcessedOutcome | None:  # fmt: skip
+        """Join or start a story, store matches and outbox rows, all at once."""
+        with self._db.session() as session, session.begin():
+            row = _locked_article(session, article_id)
+            if row is None or row.state != "new":
+                return None
+            story_id, duplicate = _claim_story(session, row, story_keys, now)
+            row.story_id = story_id
+            row.state = "duplicate" if duplicate else "processed"
+            row.processed_at = now
+            row.last_error = None
+            _insert_matches(session, article_id, classification.matches)
+            created = _insert_alerts(session, story_id, article_id, subscription_ids, now)
+            return ProcessedOutcome(story_id, duplicate, created)
+
+    def _set_state(self, article_id: int, state: str, error: str | None, now: datetime) -> None:
+        with self._db.session() as session, session.begin():
+            session.execute(
+                update(ArticleRow)
+                .where(ArticleRow.id == article_id)
+                .values(state=state, last_error=error, processed_at=now)
+            )
+
+
+def _entry_values(feed_id: int, entry: FeedEntry, now: datetime) -> dict[str, object]:
+    return {
+        "feed_id": feed_id, "guid": entry_guid(entry), "url": entry.url,
+        "canonical_url": _canonical(entry.url), "title": entry.title,
+        "summary": entry.summary, "content": entry.content, "author": entry.author,
+        "published_at": entry.published, "fetched_at": now, "state": "new", "attempts": 0,
+    }  # fmt: skip
+
+
+def _locked_article(session: Session, article_id: int) -> ArticleRow | None:
+    query = select(ArticleRow).where(ArticleRow.id == article_id)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update()
+    return session.scalars(query).one_or_none()
+
+
+def _record(row: ArticleRow, feed: FeedRow) -> ArticleRecord:
+    return ArticleRecord(
+        id=row.id, feed_id=row.feed_id, feed_name=feed.name or feed.title or feed.url,
+        guid=row.guid, url=row.url, canonical_url=row.canonical_url, title=row.title,
+        summary=row.summary, content=row.content, published_at=row.published_at,
+        fetched_at=row.fetched_at, attempts=row.attempts,
+    )  # fmt: skip
+
+
+def _claim_story(
+    session: Session, row: ArticleRow, keys: Sequence[str], now: datetime
+) -> tuple[int, bool]:
+    """Claim the article's keys for a new story, or join the story that owns one.
+
+    Insert-or-ignore on the key table is atomic: when two workers claim the
+    same key at once, the second waits for the first and then finds its story.
+    """
+    story = StoryRow(first_article_id=row.id, created_at=now, updated_at=now, article_count=1)
+    session.add(story)
+    session.flush()
+    hashed = sorted({hashlib.sha256(key.encode()).hexdigest() for key in keys})
+    for key in hashed:
+        session.execute(
+            insert_ignore(session, StoryKeyRow.__table__)  # type: ignore[arg-type]
+            .values(key=key, story_id=story.id)
+        )
+    owners = set(session.scalars(select(StoryKeyRow.story_id).where(StoryKeyRow.key.in_(hashed))))
+    others = sorted(owners - {story.id})
+    if not others:
+        return story.id, False
+    target = others[0]
+    session.execute(
+        update(StoryKeyRow).where(StoryKeyRow.story_id == story.id).values(story_id=target)
+    )
+    session.delete(story)
+    session.execute(
+        update(StoryRow)
+        .where(StoryRow.id == target)
+        .values(article_count=StoryRow.article_count + 1, updated_at=now)
+    )
+    return target, True
+
+
+def _insert_matches(session: Session, article_id: int, matches: Sequence[Match]) -> None:
+    for match in matches:
+        session.execute(
+            insert_ignore(session, MatchRow.__table__).values(  # type: ignore[arg-type]
+                article_id=article_id, kind=match.kind, ref_id=match.id, name=match.name,
+                evidence=[
+                    {"field": e.field, "sentence": e.sentence, "spans": [list(s) for s in e.spans]}
+                    for e in match.evidence
+                ],
+                participants=list(match.participants),
+            )
+        )  # fmt: skip
+
+
+def _insert_alerts(
+    session: Session, story_id: int, article_id: int, subscription_ids: Sequence[str],
+    now: datetime,
+) -> int:  # fmt: skip
+    created = 0
+    for subscription_id in subscription_ids:
+        result = session.execute(
+            insert_ignore(session, AlertRow.__table__)  # type: ignore[arg-type]
+            .values(
+                subscription_id=subscription_id, story_id=story_id, article_id=article_id,
+                state="pending", delivered=[], attempts=0, created_at=now, next_attempt_at=now,
+            )
+            .returning(AlertRow.id)
+        )  # fmt: skip
+        created += result.scalar_one_or_none() is not None
+    return created

@@ -1,0 +1,163 @@
+"""The database schema (SQLAlchemy 2 ORM tables); Alembic migrations mirror it.
+
+Uniqueness is where idempotence lives: an entry is one row per (feed, GUID),
+a story key belongs to one story, and an alert is one row per (subscription,
+story), so a task that runs twice stores nothing twice.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# SQLite has no 64-bit autoincrement BIGINT; PostgreSQL gets BIGINT identities.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite drops the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime stored: {value!r}")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class FeedRow(Base):
+    __tablename__ = "feeds"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    url: Mapped[str] = mapped_column(String(2048), unique=True)
+    name: Mapped[str | None] = mapped_column(String(512))
+    title: Mapped[str | None] = mapped_column(String(1024))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    etag: Mapped[str | None] = mapped_column(String(1024))
+    last_modified: Mapped[str | None] = mapped_column(String(256))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_polled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_status: Mapped[int | None] = mapped_column(Integer)
+    last_error_kind: Mapped[str | None] = mapped_column(String(64))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+    next_poll_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    items_seen: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class StoryRow(Base):
+    __tablename__ = "stories"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    # The first article; no foreign key, to keep articles <-> stories acyclic.
+    first_article_id: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    article_count: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class ArticleRow(Base):
+    __tablename__ = "articles"
+    __table_args__ = (
+        UniqueConstraint("feed_id", "guid", name="uq_articles_feed_guid"),
+        Index("ix_articles_state", "state"),
+        Index("ix_articles_story", "story_id"),
+        Index("ix_articles_fetched_at", "fetched_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    feed_id: Mapped[int] = mapped_column(ForeignKey("feeds.id", ondelete="CASCADE"))
+    guid: Mapped[str] = mapped_column(String(2048))
+    url: Mapped[str | None] = mapped_column(String(4096))
+    canonical_url: Mapped[str | None] = mapped_column(String(4096))
+    title: Mapped[str] = mapped_column(Text, default="")
+    summary: Mapped[str] = mapped_column(Text, default="")
+    content: Mapped[str] = mapped_column(Text, default="")
+    author: Mapped[str | None] = mapped_column(String(1024))
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    fetched_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # new -> processed | duplicate | dead (a poison entry after max attempts)
+    state: Mapped[str] = mapped_column(String(16), default="new")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    story_id: Mapped[int | None] = mapped_column(ForeignKey("stories.id"))
+
+
+class StoryKeyRow(Base):
+    """A key (canonical URL, global GUID, text hash) claimed by one story."""
+
+    __tablename__ = "story_keys"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 hex
+    story_id: Mapped[int] = mapped_column(ForeignKey("stories.id", ondelete="CASCADE"))
+
+
+class MatchRow(Base):
+    __tablename__ = "matches"
+    __table_args__ = (
+        UniqueConstraint("article_id", "kind", "ref_id", name="uq_matches_article_ref"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))
+    ref_id: Mapped[str] = mapped_column(String(256))
+    name: Mapped[str] = mapped_column(String(512))
+    evidence: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    participants: Mapped[list[str]] = mapped_column(JSON)
+
+
+class AlertRow(Base):
+    """The outbox: one row per subscription and story, sent by the sender."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (
+        UniqueConstraint("subscription_id", "story_id", name="uq_alerts_subscription_story"),
+        Index("ix_alerts_state_next", "state", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    subscription_id: Mapped[str] = mapped_column(String(256))
+    story_id: Mapped[int] = mapped_column(ForeignKey("stories.id"))
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id"))
+    # pending -> sent | dead
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    # indexes into the subscription's notify list already delivered, so a
+    # retry after a partial failure never sends twice to the same channel
+    delivered: Mapped[list[int]] = mapped_column(JSON, default=list)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

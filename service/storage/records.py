@@ -1,0 +1,81 @@
+"""Read models handed out by storage: frozen values, detached from the ORM."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from service.domain import Match
+
+
+@dataclass(frozen=True, slots=True)
+class FeedState:
+    id: int
+    url: str
+    name: str | None
+    title: str | None
+    enabled: bool
+    etag: str | None
+    last_modified: str | None
+    last_polled_at: datetime | None
+    last_success_at: datetime | None
+    last_status: int | None
+    last_error_kind: str | None
+    last_error: str | None
+    consecutive_failures: int
+    next_poll_at: datetime | None
+    items_seen: int
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.title or self.url
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleRecord:
+    """A stored article as the processing stage needs it."""
+
+    id: int
+    feed_id: int
+    feed_name: str
+    guid: str
+    url: str | None
+    canonical_url: str | None
+    title: str
+    summary: str
+    content: str
+    published_at: datetime | None
+    fetched_at: datetime
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class AlertView:
+    """An outbox row with what the message needs to say."""
+
+    id: int
+    subscription_id: str
+    story_id: int
+    attempts: int
+    delivered: tuple[int, ...]
+    title: str
+    url: str | None
+    source: str
+    published_at: datetime | None
+    matches: tuple[Match, ...]
+    other_outlets: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AlertSummary:
+    """One line of `newswatch alerts`."""
+
+    id: int
+    subscription_id: str
+    state: str
+    attempts: int
+    created_at: datetime
+    sent_at: datetime | None
+    last_error: str | None
+    title: str
+    source: str
