@@ -9,4 +9,4 @@ from service.storage.records import AlertSummary, AlertView, ArticleRecord, Feed
 __all__ = [
     "AlertStore", "AlertSummary", "AlertView", "ArticleRecord", "ArticleStore", "Database",
     "FeedState", "FeedStore", "ProcessedOutcome", "entry_guid",
-]  # fmt: skip
+]

@@ -26,14 +26,16 @@ def _match(row: MatchRow) -> Match:
         kind=kind, id=row.ref_id, name=row.name,
         evidence=tuple(_evidence(e) for e in row.evidence),
         participants=tuple(row.participants),
-    )  # fmt: skip
+    )
 
 
 class AlertStore:
     def __init__(self, database: Database) -> None:
         self._db = database
 
-    def due(self, now: datetime, *, limit: int = 100, ignore_schedule: bool = False) -> list[AlertView]:
+    def due(
+        self, now: datetime, *, limit: int = 100, ignore_schedule: bool = False
+    ) -> list[AlertView]:
         """Pending alerts whose next attempt is due (all pending ones if asked)."""
         with self._db.session() as session:
             query = select(AlertRow).where(AlertRow.state == "pending")
@@ -52,7 +54,7 @@ class AlertStore:
     def mark_failed(
         self, alert_id: int, *, error: str, delivered: Sequence[int],
         next_attempt_at: datetime, dead: bool,
-    ) -> None:  # fmt: skip
+    ) -> None:
         """Record a failed attempt; it stays pending (or dead after the last try)."""
         with self._db.session() as session, session.begin():
             row = session.get_one(AlertRow, alert_id)
@@ -77,7 +79,7 @@ class AlertStore:
                     id=a.id, subscription_id=a.subscription_id, state=a.state,
                     attempts=a.attempts, created_at=a.created_at, sent_at=a.sent_at,
                     last_error=a.last_error, title=art.title, source=_outlet(feed),
-                )  # fmt: skip
+                )
                 for a, art, feed in session.execute(query).tuples()
             ]
 
@@ -98,7 +100,7 @@ def _view(session: Session, alert: AlertRow) -> AlertView:
         url=article.url, source=_outlet(feed), published_at=article.published_at,
         matches=tuple(_match(m) for m in matches),
         other_outlets=_other_outlets(session, alert.story_id, feed.id),
-    )  # fmt: skip
+    )
 
 
 def _other_outlets(session: Session, story_id: int, feed_id: int) -> tuple[str, ...]:

@@ -75,14 +75,17 @@ class ArticleStore:
             query = select(ArticleRow.id).where(ArticleRow.state == state).order_by(ArticleRow.id)
             return list(session.scalars(query.limit(limit)))
 
-    def count_new(self, ids: Iterable[int]) -> int:
+    def count_unsettled(self, ids: Iterable[int]) -> int:
+        """How many of ``ids`` still wait for processing (new, no failed attempt)."""
         id_list = list(ids)
         with self._db.session() as session:
             total = 0
             for start in range(0, len(id_list), 500):
                 chunk = id_list[start : start + 500]
                 query = select(func.count()).where(
-                    ArticleRow.id.in_(chunk), ArticleRow.state == "new"
+                    ArticleRow.id.in_(chunk),
+                    ArticleRow.state == "new",
+                    ArticleRow.last_error.is_(None),
                 )
                 total += session.scalar(query) or 0
             return total
@@ -110,7 +113,7 @@ class ArticleStore:
     def commit_processed(
         self, article_id: int, *, story_keys: Sequence[str], classification: Classification,
         subscription_ids: Sequence[str], now: datetime,
-    ) -> ProcessedOutcome | None:  # fmt: skip
+    ) -> ProcessedOutcome | None:
         """Join or start a story, store matches and outbox rows, all at once."""
         with self._db.session() as session, session.begin():
             row = _locked_article(session, article_id)
@@ -140,7 +143,7 @@ def _entry_values(feed_id: int, entry: FeedEntry, now: datetime) -> dict[str, ob
         "canonical_url": _canonical(entry.url), "title": entry.title,
         "summary": entry.summary, "content": entry.content, "author": entry.author,
         "published_at": entry.published, "fetched_at": now, "state": "new", "attempts": 0,
-    }  # fmt: skip
+    }
 
 
 def _locked_article(session: Session, article_id: int) -> ArticleRow | None:
@@ -156,7 +159,7 @@ def _record(row: ArticleRow, feed: FeedRow) -> ArticleRecord:
         guid=row.guid, url=row.url, canonical_url=row.canonical_url, title=row.title,
         summary=row.summary, content=row.content, published_at=row.published_at,
         fetched_at=row.fetched_at, attempts=row.attempts,
-    )  # fmt: skip
+    )
 
 
 def _claim_story(
@@ -204,13 +207,13 @@ def _insert_matches(session: Session, article_id: int, matches: Sequence[Match])
                 ],
                 participants=list(match.participants),
             )
-        )  # fmt: skip
+        )
 
 
 def _insert_alerts(
     session: Session, story_id: int, article_id: int, subscription_ids: Sequence[str],
     now: datetime,
-) -> int:  # fmt: skip
+) -> int:
     created = 0
     for subscription_id in subscription_ids:
         result = session.execute(
@@ -220,6 +223,6 @@ def _insert_alerts(
                 state="pending", delivered=[], attempts=0, created_at=now, next_attempt_at=now,
             )
             .returning(AlertRow.id)
-        )  # fmt: skip
+        )
         created += result.scalar_one_or_none() is not None
     return created

@@ -21,7 +21,7 @@ def _state(row: FeedRow) -> FeedState:
         last_error_kind=row.last_error_kind, last_error=row.last_error,
         consecutive_failures=row.consecutive_failures, next_poll_at=row.next_poll_at,
         items_seen=row.items_seen,
-    )  # fmt: skip
+    )
 
 
 class FeedStore:
@@ -37,7 +37,7 @@ class FeedStore:
                         url=feed.url, name=feed.name, enabled=True, created_at=now,
                         consecutive_failures=0, items_seen=0,
                     )
-                )  # fmt: skip
+                )
                 session.execute(
                     update(FeedRow).where(FeedRow.url == feed.url).values(name=feed.name)
                 )
@@ -54,7 +54,7 @@ class FeedStore:
         self, feed_id: int, now: datetime, *, status: int, etag: str | None,
         last_modified: str | None, title: str | None, new_items: int,
         next_poll_at: datetime,
-    ) -> None:  # fmt: skip
+    ) -> None:
         with self._db.session() as session, session.begin():
             row = session.get_one(FeedRow, feed_id)
             row.last_polled_at = row.last_success_at = now
@@ -78,7 +78,7 @@ class FeedStore:
     def record_failure(
         self, feed_id: int, now: datetime, *, kind: str, message: str,
         status: int | None, next_poll_at: datetime,
-    ) -> None:  # fmt: skip
+    ) -> None:
         with self._db.session() as session, session.begin():
             row = session.get_one(FeedRow, feed_id)
             row.last_polled_at = now

@@ -1,0 +1,191 @@
+"""The `newswatch` command line (typer + rich).
+
+Exit codes: 0 success (also when some feeds fail), 2 invalid configuration,
+3 database unreachable or not migratable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from datetime import timedelta
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from service import __version__
+from service.config import Config, ConfigError, find_config_dir, load_config
+from service.config.durations import parse_duration
+from service.errors import StorageError
+from service.logs import LogFormat, configure_logging
+from service.runner import RunSummary, Service, utcnow
+
+app = typer.Typer(help="newswatch: news monitoring and alerting.", no_args_is_help=True,
+                  pretty_exceptions_enable=False, add_completion=False)
+db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+err = Console(stderr=True, highlight=False)
+
+EXIT_CONFIG = 2
+EXIT_STORAGE = 3
+
+ConfigOption = Annotated[
+    str | None,
+    typer.Option("--config", "-c", help="Configuration directory "
+                 "[default: $NEWSWATCH_CONFIG or ./config]"),
+]
+
+
+def _load(config_dir: str | None) -> Config:
+    directory = find_config_dir(config_dir, os.environ)
+    try:
+        return load_config(directory, os.environ)
+    except ConfigError as e:
+        err.print(f"[bold red]invalid configuration[/] in {directory}:")
+        for problem in e.problems:
+            err.print(f"  {problem}", markup=False)
+        raise typer.Exit(EXIT_CONFIG) from e
+
+
+def _open_service(config: Config) -> Service:
+    try:
+        return Service(config)
+    except StorageError as e:
+        err.print(f"[bold red]database error:[/] {e}", markup=True)
+        raise typer.Exit(EXIT_STORAGE) from e
+    except ConfigError as e:
+        err.print("[bold red]invalid configuration:[/]")
+        for problem in e.problems:
+            err.print(f"  {problem}", markup=False)
+        raise typer.Exit(EXIT_CONFIG) from e
+
+
+@app.command()
+def run(
+    config_dir: ConfigOption = None,
+    once: Annotated[bool, typer.Option("--once", help="Poll every feed once, deliver, exit.")] = False,
+    log_format: Annotated[str, typer.Option(help="auto, console or json")] = "auto",
+) -> None:
+    """Poll the feeds, classify what is new and send the alerts."""
+    config = _load(config_dir)
+    configure_logging(config.settings.log_level, _log_format(log_format))
+    service = _open_service(config)
+    mode = "distributed (Celery)" if config.settings.broker_url else "embedded"
+    err.print(f"newswatch {__version__}: {len(config.feeds)} feeds, "
+              f"{len(config.watchlists.subscriptions)} subscriptions, {mode} mode")
+    try:
+        if once:
+            _print_summary(asyncio.run(service.run_once()))
+        else:
+            asyncio.run(_run_until_signalled(service))
+    except StorageError as e:
+        err.print(f"[bold red]database error:[/] {e}")
+        raise typer.Exit(EXIT_STORAGE) from e
+    finally:
+        service.close()
+
+
+def _log_format(value: str) -> LogFormat:
+    if value not in ("auto", "console", "json"):
+        raise typer.BadParameter("use auto, console or json", param_hint="--log-format")
+    return value  # type: ignore[return-value]
+
+
+async def _run_until_signalled(service: Service) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    await service.run_forever(stop)
+
+
+def _print_summary(summary: RunSummary) -> None:
+    table = Table(title="Feeds polled", show_lines=False)
+    for column in ("feed", "result", "new", "error"):
+        table.add_column(column)
+    for poll in sorted(summary.polls, key=lambda p: (p.status != "failed", p.name)):
+        style = "red" if poll.status == "failed" else None
+        error = f"{poll.error_kind}: {poll.error}" if poll.error_kind else ""
+        table.add_row(poll.name, poll.status, str(poll.new_entries), error, style=style)
+    err.print(table)
+    failed = sum(p.status == "failed" for p in summary.polls)
+    new = sum(p.new_entries for p in summary.polls)
+    err.print(
+        f"{len(summary.polls)} feeds polled, {failed} failed; {new} new entries; "
+        f"{summary.work.alerts} alerts queued; {summary.sent.sent} sent, "
+        f"{summary.sent.failed} failed (will retry), {summary.sent.dead} dead"
+        + (f"; {summary.unprocessed} entries still queued" if summary.unprocessed else "")
+    )
+
+
+@app.command("check-config")
+def check_config(
+    directory: Annotated[str | None, typer.Argument(help="Configuration directory")] = None,
+) -> None:
+    """Validate a configuration directory and print what it holds."""
+    config = _load(directory)
+    watch = config.watchlists
+    terms = sum(1 + len(e.aliases) for e in watch.entities) + sum(
+        len(e.triggers) for e in watch.events
+    )
+    err.print(
+        f"configuration OK: {config.directory}\n"
+        f"  feeds: {len(config.feeds)}\n  entities: {len(watch.entities)}\n"
+        f"  events: {len(watch.events)}\n  topics: {len(watch.topics)}\n"
+        f"  subscriptions: {len(watch.subscriptions)}\n  entity and event terms: {terms}"
+    )
+
+
+@db_app.command("upgrade")
+def db_upgrade(config_dir: ConfigOption = None) -> None:
+    """Apply the database migrations (also done by `run` at start-up)."""
+    from service.storage.database import Database
+    from service.storage.engine import redact_database_url
+
+    config = _load(config_dir)
+    try:
+        Database.open(config.settings.database_url).close()
+    except StorageError as e:
+        err.print(f"[bold red]database error:[/] {e}")
+        raise typer.Exit(EXIT_STORAGE) from e
+    err.print(f"database up to date: {redact_database_url(config.settings.database_url)}")
+
+
+@app.command()
+def alerts(
+    config_dir: ConfigOption = None,
+    since: Annotated[str, typer.Option(help="How far back, e.g. 1d, 12h")] = "1d",
+) -> None:
+    """List recent alerts and their delivery state."""
+    from service.storage.alerts import AlertStore
+    from service.storage.database import Database
+
+    config = _load(config_dir)
+    try:
+        window: timedelta = parse_duration(since)
+    except ValueError as e:
+        raise typer.BadParameter(str(e), param_hint="--since") from e
+    database = Database.open(config.settings.database_url)
+    rows = AlertStore(database).recent(utcnow() - window)
+    table = Table(title=f"Alerts since {since}")
+    for column in ("id", "subscription", "state", "tries", "created", "source", "title", "error"):
+        table.add_column(column)
+    for a in rows:
+        table.add_row(str(a.id), a.subscription_id, a.state, str(a.attempts),
+                      a.created_at.strftime("%Y-%m-%d %H:%M"), a.source, a.title,
+                      a.last_error or "")
+    Console(highlight=False).print(table)
+    database.close()
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    typer.echo(f"newswatch {__version__}")
+
+
+def main() -> None:
+    app()

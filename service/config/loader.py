@@ -1,0 +1,377 @@
+"""Load and validate a configuration directory, reporting every problem.
+
+Pipeline, per file and then across files::
+
+    read bytes ─► parse YAML (lines of every key) ─► substitute ${NAME}
+        ─► validate with the pydantic models (errors mapped to lines)
+    across files: duplicate feed URLs, duplicate ids per kind, subscription
+        references, topic query syntax
+    any problem ─► ConfigError(every problem) ; none ─► Config
+
+Cross-file checks read the substituted raw data, not the validated models, so
+one bad item does not hide the problems of its neighbours, nor make valid
+references to it look unknown.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
+
+from service.config.models import Config, FeedsFile, Settings, WatchlistFile, Watchlists
+from service.config.yaml_lines import YamlDocument, YamlPath, format_key, parse_yaml
+from service.errors import ConfigError, ConfigProblem, QuerySyntaxError
+
+SETTINGS_FILE = "newswatch.yaml"
+FEEDS_FILE = "feeds.yaml"
+WATCHLISTS_DIR = "watchlists"
+CONFIG_DIR_VARIABLE = "NEWSWATCH_CONFIG"
+
+_M = TypeVar("_M", bound=BaseModel)
+_KINDS = {
+    "entities": "entity",
+    "events": "event",
+    "topics": "topic",
+    "subscriptions": "subscription",
+}
+_REFERENCES = ("topics", "entities", "events")
+_VARIABLE = re.compile(r"\$(\$)?\{(?:([A-Za-z_][A-Za-z0-9_]*)\})?")
+
+
+def find_config_dir(cli_value: str | None, environ: Mapping[str, str]) -> Path:
+    """The configuration directory: ``--config``, else ``$NEWSWATCH_CONFIG``, else ``./config``."""
+    return Path(cli_value or environ.get(CONFIG_DIR_VARIABLE) or "config")
+
+
+def load_config(directory: str | os.PathLike[str], environ: Mapping[str, str]) -> Config:
+    """Read, substitute and validate ``directory``; raise ``ConfigError`` listing every problem."""
+    root = Path(directory)
+    if not root.is_dir():
+        message = "configuration directory not found"
+        raise ConfigError([ConfigProblem(str(root), None, None, message)])
+    settings_src = _load(root, SETTINGS_FILE, environ, required=False)
+    feeds_src = _load(root, FEEDS_FILE, environ, required=True)
+    watch_srcs = [_load(root, name, environ, required=True) for name in _watchlist_names(root)]
+    settings = _validate(Settings, settings_src.doc) if settings_src.raw is not None else Settings()
+    feeds = _validate(FeedsFile, feeds_src.doc)
+    watchlists = [_validate(WatchlistFile, src.doc) for src in watch_srcs]
+    _check_feed_urls(feeds_src.doc)
+    _check_watchlists([src.doc for src in watch_srcs])
+    sources = [settings_src, feeds_src, *watch_srcs]
+    problems = [p for src in sources for p in _sorted(src.doc.problems)]
+    if problems or settings is None or feeds is None:
+        raise ConfigError(problems)
+    return Config(
+        directory=str(root.resolve()),
+        settings=settings,
+        feeds=feeds.feeds,
+        watchlists=_merge([w for w in watchlists if w is not None]),
+        version=_version(sources),
+    )
+
+
+# -- reading ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Source:
+    """One file: its name in the directory, its bytes (None: absent), its document."""
+
+    name: str
+    raw: bytes | None
+    doc: YamlDocument
+
+
+def _watchlist_names(root: Path) -> list[str]:
+    folder = root / WATCHLISTS_DIR
+    if not folder.is_dir():
+        return []
+    return sorted(f"{WATCHLISTS_DIR}/{p.name}" for p in folder.glob("*.yaml") if p.is_file())
+
+
+def _load(root: Path, name: str, environ: Mapping[str, str], *, required: bool) -> _Source:
+    path = root / name
+    doc = YamlDocument(str(path), data={})
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        if required:
+            doc.add((), "required file is missing")
+        return _Source(name, None, doc)
+    except OSError as exc:
+        doc.add((), f"cannot read file: {exc.strerror}")
+        return _Source(name, None, doc)
+    return _Source(name, raw, _parse(raw, doc.file, environ))
+
+
+def _parse(raw: bytes, file: str, environ: Mapping[str, str]) -> YamlDocument:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        doc = YamlDocument(file, data={})
+        doc.add((), f"not UTF-8 text: {exc.reason}", raw[: exc.start].count(b"\n") + 1)
+        return doc
+    doc = parse_yaml(text, file)
+    if not isinstance(doc.data, dict):
+        if not doc.problems:
+            doc.add((), "the top level must be a mapping of keys to values")
+        doc.data = {}
+    doc.data = _substitute(doc, doc.data, (), environ)
+    return doc
+
+
+# -- ${NAME} substitution -----------------------------------------------------
+
+
+def _substitute(doc: YamlDocument, value: object, path: YamlPath, env: Mapping[str, str]) -> object:
+    if isinstance(value, str):
+        return _substitute_text(doc, value, path, env)
+    if isinstance(value, dict):
+        return {k: _substitute(doc, v, (*path, k), env) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_substitute(doc, v, (*path, i), env) for i, v in enumerate(value)]
+    return value
+
+
+def _substitute_text(doc: YamlDocument, text: str, path: YamlPath, env: Mapping[str, str]) -> str:
+    def replace(match: re.Match[str]) -> str:
+        escaped, name = match.groups()
+        if escaped:
+            return match.group(0)[1:]
+        if name is None:
+            _refuse(doc, path, "malformed variable reference: write ${NAME} (or $${ for '${')")
+        elif name in env:
+            doc.substituted.add(path)
+            return env[name]
+        else:
+            _refuse(doc, path, f"environment variable {name} is not set")
+        return match.group(0)
+
+    return _VARIABLE.sub(replace, text)
+
+
+def _refuse(doc: YamlDocument, path: YamlPath, message: str) -> None:
+    doc.refused.add(path)
+    doc.add(path, message)
+
+
+# -- validation against the models --------------------------------------------
+
+
+def _validate(model: type[_M], doc: YamlDocument) -> _M | None:
+    try:
+        return model.model_validate(doc.data)
+    except ValidationError as exc:
+        for error in exc.errors():
+            _report(doc, error)
+        return None
+
+
+def _report(doc: YamlDocument, error: ErrorDetails) -> None:
+    path: YamlPath = tuple(error["loc"])
+    if any(path[:end] in doc.refused for end in range(len(path) + 1)):
+        return
+    at = path[:-1] if error["type"] == "missing" else path
+    doc.add(path, _message(error, secret=path in doc.substituted), doc.line_of(at))
+
+
+_PLAIN_MESSAGES = {
+    "extra_forbidden": "unknown key",
+    "missing": "required key is missing",
+    "too_short": "must not be empty",
+    "string_too_short": "must not be empty",
+}
+_TYPE_MESSAGES = {
+    "model_type": "must be a mapping of keys to values",
+    "dict_type": "must be a mapping of keys to values",
+    "tuple_type": "must be a list",
+    "list_type": "must be a list",
+    "string_type": "must be text",
+    "bool_type": "must be true or false",
+    "bool_parsing": "must be true or false",
+    "int_type": "must be a whole number",
+    "int_parsing": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "float_type": "must be a number",
+    "float_parsing": "must be a number",
+    "string_pattern_mismatch": "must start with a letter or digit and use only "
+    "letters, digits, '_', '.' and '-'",
+}
+
+
+def _message(error: ErrorDetails, *, secret: bool) -> str:
+    kind = error["type"]
+    if kind in _PLAIN_MESSAGES:
+        return _PLAIN_MESSAGES[kind]
+    if kind == "value_error":
+        return error["msg"].removeprefix("Value error, ")
+    text = _TYPE_MESSAGES.get(kind) or error["msg"].replace("Input should be", "must be")
+    value = error.get("input")
+    if secret or isinstance(value, dict | list):
+        return text
+    return f"{text}, not {value!r}"
+
+
+# -- checks across items and files --------------------------------------------
+
+
+def _items(data: object, section: str) -> Iterator[tuple[int, dict[str, object]]]:
+    """The mapping items of list ``section`` of ``data``, with their indexes."""
+    items = data.get(section) if isinstance(data, dict) else None
+    if isinstance(items, list):
+        yield from ((i, item) for i, item in enumerate(items) if isinstance(item, dict))
+
+
+def _check_feed_urls(doc: YamlDocument) -> None:
+    seen: dict[str, YamlPath] = {}
+    for index, feed in _items(doc.data, "feeds"):
+        url = feed.get("url")
+        if not isinstance(url, str):
+            continue
+        path: YamlPath = ("feeds", index, "url")
+        first = seen.setdefault(url.strip(), path)
+        if first != path:
+            where = f"{format_key(first)} at line {doc.line_of(first)}"
+            doc.add(path, f"duplicate feed URL {url.strip()!r} (also {where})")
+
+
+@dataclass(frozen=True, slots=True)
+class _Place:
+    """Where an id is defined: file, path of its ``id`` key, and line."""
+
+    file: str
+    path: YamlPath
+    line: int | None
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}"
+
+
+def _check_watchlists(docs: list[YamlDocument]) -> None:
+    known = _collect_ids(docs)
+    for doc in docs:
+        _check_subscriptions(doc, known)
+        _check_queries(doc)
+
+
+def _collect_ids(docs: list[YamlDocument]) -> dict[str, dict[str, _Place]]:
+    """Ids per section, each with where it was first defined; reports duplicates."""
+    known: dict[str, dict[str, _Place]] = {section: {} for section in _KINDS}
+    for doc in docs:
+        for section, kind in _KINDS.items():
+            for index, item in _items(doc.data, section):
+                ident = item.get("id")
+                if not isinstance(ident, str):
+                    continue
+                path: YamlPath = (section, index, "id")
+                place = _Place(doc.file, path, doc.line_of(path))
+                first = known[section].setdefault(ident, place)
+                if first != place:
+                    doc.add(path, f"duplicate {kind} id {ident!r} (first defined at {first})")
+    return known
+
+
+def _check_subscriptions(doc: YamlDocument, known: dict[str, dict[str, _Place]]) -> None:
+    for index, item in _items(doc.data, "subscriptions"):
+        path: YamlPath = ("subscriptions", index)
+        if not any(item.get(section) for section in _REFERENCES):
+            doc.add(path, "a subscription needs at least one of topics, entities, events")
+        for section in _REFERENCES:
+            _check_references(doc, (*path, section), item.get(section), known[section])
+
+
+def _check_references(
+    doc: YamlDocument, path: YamlPath, refs: object, ids: Mapping[str, _Place]
+) -> None:
+    if not isinstance(refs, list):
+        return
+    kind = _KINDS[str(path[-1])]
+    for index, ref in enumerate(refs):
+        if isinstance(ref, str) and ref not in ids:
+            doc.add((*path, index), f"unknown {kind} id {ref!r}")
+
+
+def _check_queries(doc: YamlDocument) -> None:
+    parse = _query_parser()
+    for index, topic in _items(doc.data, "topics"):
+        query = topic.get("query")
+        if not isinstance(query, str) or not query:
+            continue
+        try:
+            parse(query)
+        except QuerySyntaxError as exc:
+            _report_query(doc, ("topics", index, "query"), exc)
+
+
+def _query_parser() -> Callable[[str], object]:
+    """``service.matching.query.parse_query``, imported late (it pulls in luqum)."""
+    from service.matching.query import parse_query
+
+    return parse_query
+
+
+def _report_query(doc: YamlDocument, path: YamlPath, exc: QuerySyntaxError) -> None:
+    where = f" at column {exc.column} of the query" if exc.column is not None else ""
+    doc.add(path, f"invalid query: {exc}{where}", _query_line(doc, path, exc.column))
+
+
+def _query_line(doc: YamlDocument, path: YamlPath, column: int | None) -> int | None:
+    """The line of ``column`` when the query is a block scalar, else of its key."""
+    spot = doc.spots.get(path)
+    if spot is None or column is None:
+        return doc.line_of(path)
+    node = spot.node
+    if not isinstance(node, yaml.ScalarNode) or node.style not in ("|", ">"):
+        return spot.line
+    source = node.start_mark.buffer or ""
+    stop = node.end_mark.line + (1 if node.end_mark.column else 0)
+    lines = source.splitlines()[node.start_mark.line + 1 : stop]
+    return node.start_mark.line + 2 + _block_line_index(lines, column, node.style == ">")
+
+
+def _block_line_index(lines: list[str], column: int, folded: bool) -> int:
+    """Which of a block scalar's ``lines`` holds 1-based ``column`` of its value."""
+    contents = [line.strip() for line in lines]
+    offset = 0
+    for index, content in enumerate(contents):
+        following = contents[index + 1] if index + 1 < len(contents) else ""
+        joined = 0 if folded and content and not following else 1
+        if column - 1 <= offset + len(content) or index == len(contents) - 1:
+            return index
+        offset += len(content) + joined
+    return 0
+
+
+# -- assembling -----------------------------------------------------------------
+
+
+def _sorted(problems: list[ConfigProblem]) -> list[ConfigProblem]:
+    return sorted(problems, key=lambda p: p.line or 0)
+
+
+def _merge(files: list[WatchlistFile]) -> Watchlists:
+    return Watchlists(
+        entities=tuple(e for f in files for e in f.entities),
+        events=tuple(e for f in files for e in f.events),
+        topics=tuple(t for f in files for t in f.topics),
+        subscriptions=tuple(s for f in files for s in f.subscriptions),
+    )
+
+
+def _version(sources: list[_Source]) -> str:
+    """sha256 over each present file's name and bytes, in reading order."""
+    digest = hashlib.sha256()
+    for src in sources:
+        if src.raw is not None:
+            digest.update(f"{src.name}\0{len(src.raw)}\0".encode())
+            digest.update(src.raw)
+    return digest.hexdigest()

@@ -1,0 +1,39 @@
+"""Exact-copy keys of an article: the identities that make two entries one story.
+
+A story key is claimed once (see storage); an article whose key is already
+claimed joins that story. Keys: the canonical URL, a GUID that is globally
+unique by its form (a URL, ``urn:``, ``tag:``), and a hash of the normalised
+text when there is enough text for the hash to mean "same article".
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+
+from service.text.normalize import words
+
+MIN_WORDS_FOR_TEXT_KEY = 25
+_GLOBAL_GUID = re.compile(r"^(?:https?://[^/\s]+/\S+|urn:\S+|tag:\S+)$", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleIdentity:
+    canonical_url: str | None
+    guid: str
+    title: str
+    text: str  # content, else summary
+
+
+def story_keys(article: ArticleIdentity) -> list[str]:
+    keys: list[str] = []
+    if article.canonical_url:
+        keys.append("url:" + article.canonical_url)
+    if _GLOBAL_GUID.match(article.guid):
+        keys.append("guid:" + article.guid)
+    text_words = words(article.text)
+    if len(text_words) >= MIN_WORDS_FOR_TEXT_KEY:
+        normalised = " ".join(words(article.title) + text_words)
+        keys.append("text:" + hashlib.sha256(normalised.encode()).hexdigest())
+    return keys

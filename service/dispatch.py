@@ -1,0 +1,125 @@
+"""Where new article ids go: processed in-process (embedded) or queued to Celery.
+
+This is the one module of ``service`` that imports ``workers``: embedded mode
+calls the same pipeline function the Celery task calls, in one worker thread
+(SQLite has one writer); distributed mode enqueues batches for
+``celery -A workers worker`` and waits on the database for them to settle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import datetime
+from typing import Protocol
+
+import structlog
+
+from service.config.models import Config
+from service.pipeline import BatchReport, Processor, process_articles
+from service.storage.articles import ArticleStore
+from service.storage.database import Database
+
+log = structlog.get_logger("newswatch.dispatch")
+
+BATCH_SIZE = 100
+
+
+class Dispatcher(Protocol):
+    def submit(self, article_ids: Sequence[int]) -> None: ...
+
+    async def drain(self, timeout: float) -> int:
+        """Wait until everything submitted is processed; return how many are not."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def batches(ids: Sequence[int], size: int = BATCH_SIZE) -> list[list[int]]:
+    return [list(ids[i : i + size]) for i in range(0, len(ids), size)]
+
+
+class EmbeddedDispatcher:
+    """Runs the task code in this process, one batch at a time."""
+
+    def __init__(
+        self, database: Database, processor: Processor, now: Callable[[], datetime]
+    ) -> None:
+        self._database = database
+        self._processor = processor
+        self._now = now
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="newswatch-work")
+        self._pending: set[Future[BatchReport]] = set()
+        self.report = BatchReport()
+
+    def set_processor(self, processor: Processor) -> None:
+        self._processor = processor
+
+    def submit(self, article_ids: Sequence[int]) -> None:
+        for batch in batches(article_ids):
+            future = self._executor.submit(
+                process_articles, self._database, self._processor, batch, self._now
+            )
+            self._pending.add(future)
+            future.add_done_callback(self._done)
+
+    def _done(self, future: Future[BatchReport]) -> None:
+        self._pending.discard(future)
+        error = future.exception()
+        if error is not None:
+            log.error("batch failed; its articles stay queued for the next run", error=str(error))
+            return
+        self.report.add(future.result())
+
+    async def drain(self, timeout: float) -> int:
+        pending = [asyncio.wrap_future(f) for f in list(self._pending)]
+        if pending:
+            await asyncio.wait(pending, timeout=timeout)
+        return len(self._pending)
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True)
+
+
+class CeleryDispatcher:
+    """Enqueues batches of ids to Redis for the Celery workers."""
+
+    def __init__(self, config: Config, database: Database) -> None:
+        import workers
+        from workers.tasks import process_articles_task
+
+        workers.bind(config)
+        self._task = process_articles_task
+        self._articles = ArticleStore(database)
+        self._submitted: set[int] = set()
+
+    def submit(self, article_ids: Sequence[int]) -> None:
+        for batch in batches(article_ids):
+            self._task.apply_async(args=[batch])
+        self._submitted.update(article_ids)
+
+    async def drain(self, timeout: float) -> int:
+        deadline = time.monotonic() + timeout
+        interval, last_logged = 0.05, -1
+        while True:
+            remaining = await asyncio.to_thread(self._articles.count_unsettled, self._submitted)
+            if remaining == 0 or time.monotonic() >= deadline:
+                return remaining
+            if remaining != last_logged:
+                log.info("waiting for workers", unprocessed=remaining)
+                last_logged = remaining
+            await asyncio.sleep(interval)
+            interval = min(interval * 2, 1.0)
+
+    def close(self) -> None:
+        return None
+
+
+def make_dispatcher(
+    config: Config, database: Database, processor: Processor, now: Callable[[], datetime]
+) -> EmbeddedDispatcher | CeleryDispatcher:
+    if config.settings.broker_url:
+        return CeleryDispatcher(config, database)
+    return EmbeddedDispatcher(database, processor, now)

@@ -1,0 +1,41 @@
+"""Logging set-up: structlog to standard error, console or JSON lines.
+
+apprise logs webhook tokens at debug level, so its logger never goes below
+WARNING whatever ``log_level`` says.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Literal
+
+import structlog
+
+LogFormat = Literal["auto", "console", "json"]
+_QUIET_LIBRARIES = ("apprise", "celery", "kombu", "urllib3", "asyncio", "alembic", "aiohttp")
+
+
+def configure_logging(level: str = "info", log_format: LogFormat = "auto") -> None:
+    numeric = getattr(logging, level.upper(), logging.INFO)
+    use_json = log_format == "json" or (log_format == "auto" and not sys.stderr.isatty())
+    renderer: structlog.typing.Processor = (
+        structlog.processors.JSONRenderer() if use_json
+        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+    )
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(numeric),
+        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        cache_logger_on_first_use=False,
+    )
+    logging.basicConfig(level=max(numeric, logging.INFO), stream=sys.stderr,
+                        format="%(levelname)s %(name)s: %(message)s", force=True)
+    for name in _QUIET_LIBRARIES:
+        logging.getLogger(name).setLevel(max(numeric, logging.WARNING))

@@ -1,0 +1,20 @@
+"""The ``console://`` apprise scheme: alerts printed on standard output.
+
+Registered through apprise's own ``@notify`` decorator (its supported way to
+add a scheme), so the example configuration alerts with no credentials.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from apprise.decorators import notify
+
+_RULE = "─" * 72
+
+
+@notify(on="console", name="Console (standard output)")  # type: ignore[untyped-decorator,no-untyped-call]
+def print_to_console(body: str, title: str, notify_type: Any, *args: Any, **kwargs: Any) -> bool:
+    print(f"{_RULE}\n{title}\n{_RULE}\n{body}\n", file=sys.stdout, flush=True)
+    return True

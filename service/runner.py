@@ -1,0 +1,199 @@
+"""`newswatch run`: the pollers, the task work (embedded mode) and the alert sender.
+
+    open the database (migrations applied)      exit non-zero if unreachable
+    compile watchlists, build notify channels   exit non-zero if invalid
+    make sure every configured feed has a row
+    hand on entries left unprocessed last time
+    --once:   poll every feed, wait for the work, send alerts, exit 0
+    forever:  poll each feed when due, send alerts as they come, until a signal
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+import random
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import structlog
+
+from service.config.models import Config, SubscriptionConfig
+from service.dispatch import CeleryDispatcher, EmbeddedDispatcher, make_dispatcher
+from service.errors import ConfigError, ConfigProblem, NotifyError
+from service.notify.channels import build_channels
+from service.notify.sender import AlertSender, Recipient, SendReport
+from service.pipeline import BatchReport, Processor
+from service.poller.fetch import make_session
+from service.polling import PollContext, PollOutcome, poll_feed
+from service.storage.alerts import AlertStore
+from service.storage.articles import ArticleStore
+from service.storage.database import Database
+from service.storage.feeds import FeedStore
+
+log = structlog.get_logger("newswatch.run")
+
+DRAIN_TIMEOUT = 600.0  # --once waits this long for the workers at most
+SEND_EVERY = timedelta(seconds=5)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class RunSummary:
+    polls: list[PollOutcome] = field(default_factory=list)
+    work: BatchReport = field(default_factory=BatchReport)
+    sent: SendReport = field(default_factory=SendReport)
+    unprocessed: int = 0
+
+
+def build_recipients(config: Config) -> dict[str, Recipient]:
+    """One set of apprise channels per subscription; a bad URL is a config error."""
+    recipients: dict[str, Recipient] = {}
+    problems: list[ConfigProblem] = []
+    for subscription in config.watchlists.subscriptions:
+        try:
+            channels = build_channels(subscription.notify)
+        except NotifyError as e:
+            problems.append(_notify_problem(config, subscription, str(e)))
+            continue
+        recipients[subscription.id] = Recipient(subscription, channels)
+    if problems:
+        raise ConfigError(problems)
+    return recipients
+
+
+def _notify_problem(config: Config, subscription: SubscriptionConfig, message: str) -> ConfigProblem:
+    where = os.path.join(config.directory, "watchlists")
+    return ConfigProblem(where, None, f"subscriptions[id={subscription.id}].notify", message)
+
+
+def entity_names(config: Config) -> dict[str, str]:
+    return {entity.id: entity.name for entity in config.watchlists.entities}
+
+
+class Service:
+    """One `newswatch run` process."""
+
+    def __init__(self, config: Config, now: Callable[[], datetime] = utcnow) -> None:
+        self.config = config
+        self.now = now
+        self.database = Database.open(config.settings.database_url)
+        self.processor = Processor.from_config(config)
+        self.feeds = FeedStore(self.database)
+        self.articles = ArticleStore(self.database)
+        self.sender = AlertSender(
+            AlertStore(self.database), build_recipients(config), entity_names(config),
+            config.settings.alerts,
+        )
+        self.dispatcher: EmbeddedDispatcher | CeleryDispatcher = make_dispatcher(
+            config, self.database, self.processor, now
+        )
+        self.rng = random.Random()
+
+    def close(self) -> None:
+        self.dispatcher.close()
+        self.database.close()
+
+    def _resume(self) -> None:
+        leftover = self.articles.ids_in_state("new")
+        if leftover:
+            log.info("resuming entries left unprocessed", count=len(leftover))
+            self.dispatcher.submit(leftover)
+
+    async def run_once(self) -> RunSummary:
+        summary = RunSummary()
+        states = await asyncio.to_thread(self.feeds.sync, self.config.feeds, self.now())
+        self._resume()
+        async with self._context() as ctx:
+            summary.polls = list(await asyncio.gather(
+                *(poll_feed(ctx, feed, states[feed.url]) for feed in self.config.feeds)
+            ))
+        summary.unprocessed = await self.dispatcher.drain(DRAIN_TIMEOUT)
+        if summary.unprocessed:
+            log.warning("entries still queued; they will be processed later",
+                        unprocessed=summary.unprocessed)
+        summary.sent = await asyncio.to_thread(self.sender.send_due, self.now,
+                                               ignore_schedule=True)
+        if isinstance(self.dispatcher, EmbeddedDispatcher):
+            summary.work = self.dispatcher.report
+        return summary
+
+    async def run_forever(self, stop: asyncio.Event) -> None:
+        await asyncio.to_thread(self.feeds.sync, self.config.feeds, self.now())
+        self._resume()
+        in_flight: dict[str, asyncio.Task[PollOutcome]] = {}
+        next_send = self.now()
+        async with self._context() as ctx:
+            while not stop.is_set():
+                wake = await self._start_due_polls(ctx, in_flight)
+                if self.now() >= next_send:
+                    await asyncio.to_thread(self.sender.send_due, self.now)
+                    next_send = self.now() + SEND_EVERY
+                await _sleep_until(stop, min(wake, next_send), self.now())
+            log.info("stopping: finishing polls in flight", polls=len(in_flight))
+            await asyncio.gather(*in_flight.values(), return_exceptions=True)
+        await self.dispatcher.drain(DRAIN_TIMEOUT)
+        await asyncio.to_thread(self.sender.send_due, self.now)
+        log.info("stopped cleanly")
+
+    async def _start_due_polls(
+        self, ctx: PollContext, in_flight: dict[str, asyncio.Task[PollOutcome]]
+    ) -> datetime:
+        """Start polls for due feeds; return when the next one falls due."""
+        for url in [u for u, t in in_flight.items() if t.done()]:
+            in_flight.pop(url)
+        states = await asyncio.to_thread(self.feeds.states)
+        now = self.now()
+        wake = now + timedelta(minutes=1)
+        for feed in self.config.feeds:
+            state = states[feed.url]
+            if feed.url in in_flight:
+                continue
+            if state.next_poll_at is None or state.next_poll_at <= now:
+                in_flight[feed.url] = asyncio.create_task(poll_feed(ctx, feed, state))
+            else:
+                wake = min(wake, state.next_poll_at)
+        return wake
+
+    def _context(self) -> _PollResources:
+        return _PollResources(self)
+
+
+class _PollResources:
+    """The HTTP session and parse pool that live as long as one run."""
+
+    def __init__(self, service: Service) -> None:
+        self._service = service
+        self._pool: ProcessPoolExecutor | None = None
+
+    async def __aenter__(self) -> PollContext:
+        service = self._service
+        self._pool = ProcessPoolExecutor(
+            max_workers=max(1, os.cpu_count() or 1),
+            mp_context=multiprocessing.get_context("spawn"),
+        )
+        self._session = make_session(service.config.settings.fetch)
+        return PollContext(
+            settings=service.config.settings, session=self._session, parse_pool=self._pool,
+            feeds=service.feeds, articles=service.articles, dispatcher=service.dispatcher,
+            now=service.now, rng=service.rng,
+        )
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self._session.close()
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+async def _sleep_until(stop: asyncio.Event, when: datetime, now: datetime) -> None:
+    seconds = min(max((when - now).total_seconds(), 0.05), 60.0)
+    try:
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+    except TimeoutError:
+        pass

@@ -1,0 +1,42 @@
+"""The one Celery app of newswatch.
+
+``celery -A workers worker`` imports this module; the app configures itself
+the first time Celery reads its settings, from the configuration directory
+named by ``NEWSWATCH_CONFIG`` (default ``./config``). ``newswatch run``
+binds its own already-loaded configuration first with :func:`bind`.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from celery import Celery
+
+from service.config import Config, find_config_dir, load_config
+from workers.settings import celery_settings
+
+app = Celery("newswatch", include=["workers.tasks"])
+_bound: Config | None = None
+
+
+def bind(config: Config) -> Celery:
+    """Configure the app from an already-loaded configuration (the run process)."""
+    global _bound
+    _bound = config
+    app.conf.update(celery_settings(config.settings))
+    return app
+
+
+def bound_config() -> Config:
+    """The configuration this process works with (loaded once, on first use)."""
+    global _bound
+    if _bound is None:
+        _bound = load_config(find_config_dir(None, os.environ), os.environ)
+    return _bound
+
+
+@app.on_configure.connect
+def _configure(sender: Celery, **_: Any) -> None:
+    if _bound is None:
+        sender.conf.update(celery_settings(bound_config().settings))
