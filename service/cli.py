@@ -66,7 +66,9 @@ def _open_service(config: Config) -> Service:
 @app.command()
 def run(
     config_dir: ConfigOption = None,
-    once: Annotated[bool, typer.Option("--once", help="Poll every feed once, deliver, exit.")] = False,
+    once: Annotated[
+        bool, typer.Option("--once", help="Poll every feed once, deliver, exit.")
+    ] = False,
     log_format: Annotated[str, typer.Option(help="auto, console or json")] = "auto",
 ) -> None:
     """Poll the feeds, classify what is new and send the alerts."""

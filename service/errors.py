@@ -67,6 +67,10 @@ class FetchError(NewswatchError):
         self.message = message
         super().__init__(f"{kind}: {message}")
 
+    def __reduce__(self) -> tuple[type[FetchError], tuple[str, str]]:
+        # picklable, so a parse error raised in the process pool comes back intact
+        return (FetchError, (self.kind, self.message))
+
 
 class NotifyError(NewswatchError):
     """Raised when a notification channel cannot be built or used."""

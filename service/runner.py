@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import multiprocessing
 import os
 import random
@@ -68,7 +69,9 @@ def build_recipients(config: Config) -> dict[str, Recipient]:
     return recipients
 
 
-def _notify_problem(config: Config, subscription: SubscriptionConfig, message: str) -> ConfigProblem:
+def _notify_problem(
+    config: Config, subscription: SubscriptionConfig, message: str
+) -> ConfigProblem:
     where = os.path.join(config.directory, "watchlists")
     return ConfigProblem(where, None, f"subscriptions[id={subscription.id}].notify", message)
 
@@ -193,7 +196,5 @@ class _PollResources:
 
 async def _sleep_until(stop: asyncio.Event, when: datetime, now: datetime) -> None:
     seconds = min(max((when - now).total_seconds(), 0.05), 60.0)
-    try:
+    with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), timeout=seconds)
-    except TimeoutError:
-        pass

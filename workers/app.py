@@ -36,7 +36,7 @@ def bound_config() -> Config:
     return _bound
 
 
-@app.on_configure.connect
+@app.on_configure.connect  # type: ignore[untyped-decorator]
 def _configure(sender: Celery, **_: Any) -> None:
     if _bound is None:
         sender.conf.update(celery_settings(bound_config().settings))

@@ -26,7 +26,7 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-@app.task(bind=True, name=PROCESS_ARTICLES, max_retries=8)
+@app.task(bind=True, name=PROCESS_ARTICLES, max_retries=8)  # type: ignore[untyped-decorator]
 def process_articles_task(self: Task, article_ids: list[int]) -> dict[str, Any]:
     """Process a batch of stored articles; safe to run twice (idempotent)."""
     database, processor = _context()

@@ -80,7 +80,7 @@ class AlertStore:
                     attempts=a.attempts, created_at=a.created_at, sent_at=a.sent_at,
                     last_error=a.last_error, title=art.title, source=_outlet(feed),
                 )
-                for a, art, feed in session.execute(query).tuples()
+                for a, art, feed in session.execute(query)
             ]
 
 

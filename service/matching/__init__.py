@@ -1,0 +1,7 @@
+"""Matching articles against watchlists: terms, topic queries and the classifier."""
+
+from service.matching.classifier import Classifier, compile_watchlists
+from service.matching.query import Query, parse_query
+from service.matching.terms import Term, TermMatcher
+
+__all__ = ["Classifier", "Query", "Term", "TermMatcher", "compile_watchlists", "parse_query"]

@@ -1,0 +1,329 @@
+"""The classifier: which watched topics, entities and events an article matches, and why.
+
+:func:`compile_watchlists` turns the watchlists into one :class:`TermMatcher`
+(every name, alias, exclude phrase, trigger and query word) and parsed
+queries, once per configuration. :meth:`Classifier.classify` then reads each
+field of a document once (its normalised words, one automaton pass); word
+offsets and sentences are only computed for fields that hold a match, and
+everything else is lookups in the occurrences found.
+
+- An entity is mentioned by its name or any alias, except where one of its
+  ``exclude`` phrases covers the occurrence.
+- An event matches when a trigger stands in the same sentence as a mention of
+  any watched entity (or, with ``window: N``, at most N word positions away
+  from it, across sentences: adjacent words are 1 apart); those entities are
+  its participants. A mention overlapping the trigger itself does not count.
+- A topic matches when its query is true.
+Each match carries up to :data:`MAX_EVIDENCE` sentences with the words marked.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+
+from service.config.models import EntityConfig, EventConfig, TopicConfig, Watchlists
+from service.domain import Classification, Document, Evidence, Match
+from service.errors import ConfigError, ConfigProblem, QuerySyntaxError
+from service.matching.query import FIELDS, Hit, Query, parse_query
+from service.matching.terms import Hits, Term, TermMatcher, TokenRange
+from service.text.normalize import word_spans, words
+from service.text.sentences import Span, sentence_spans
+
+MAX_EVIDENCE = 3
+
+
+class _Field:
+    """One analysed field of a document; offsets and sentences only computed when needed."""
+
+    def __init__(self, name: str, text: str, matcher: TermMatcher) -> None:
+        self.name = name
+        self.text = text
+        self.hits: Hits = matcher.find(words(text))
+
+    @cached_property
+    def spans(self) -> list[Span]:
+        return word_spans(self.text)
+
+    @cached_property
+    def sentences(self) -> list[Span]:
+        return sentence_spans(self.text)
+
+    @cached_property
+    def _sentence_starts(self) -> list[int]:
+        return [start for start, _ in self.sentences]
+
+    def sentence_of(self, token: int) -> int:
+        """The index of the sentence holding word number ``token``."""
+        return bisect_right(self._sentence_starts, self.spans[token][0]) - 1
+
+    def evidence(self, ranges: Iterable[TokenRange]) -> Evidence:
+        """The sentence(s) holding ``ranges``, with those words marked (nested ones once)."""
+        ranges = _outermost(ranges)
+        first = self.sentence_of(ranges[0][0])
+        last = max(self.sentence_of(end - 1) for _, end in ranges)
+        start, end = self.sentences[first][0], self.sentences[last][1]
+        spans = tuple((self.spans[a][0] - start, self.spans[b - 1][1] - start) for a, b in ranges)
+        return Evidence(self.name, self.text[start:end], spans)
+
+
+def _outermost(ranges: Iterable[TokenRange]) -> list[TokenRange]:
+    """The ranges not nested in another one, sorted."""
+    unique = sorted(set(ranges), key=lambda r: (r[0], -r[1]))
+    kept: list[TokenRange] = []
+    for r in unique:
+        if not kept or r[1] > kept[-1][1]:
+            kept.append(r)
+    return kept
+
+
+def _per_sentence(field: _Field, ranges: Iterable[TokenRange]) -> list[Evidence]:
+    """One evidence item per sentence, in text order, at most MAX_EVIDENCE."""
+    groups: dict[int, list[TokenRange]] = {}
+    for token_range in sorted(ranges):
+        groups.setdefault(field.sentence_of(token_range[0]), []).append(token_range)
+    return [field.evidence(g) for _, g in sorted(groups.items())[:MAX_EVIDENCE]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Entity:
+    id: str
+    name: str
+    terms: tuple[Term, ...]
+    excludes: tuple[Term, ...]
+
+
+def _covers(outer: TokenRange, inner: TokenRange) -> bool:
+    return outer[0] <= inner[0] and inner[1] <= outer[1]
+
+
+def _overlaps(a: TokenRange, b: TokenRange) -> bool:
+    return a[0] < b[1] and b[0] < a[1]
+
+
+@dataclass(frozen=True, slots=True)
+class _Event:
+    id: str
+    name: str
+    triggers: tuple[Term, ...]
+    window: int | None
+
+    def near(self, field: _Field, trigger: TokenRange, mention: TokenRange) -> bool:
+        """Whether ``mention`` is close enough to ``trigger`` to take part."""
+        if _overlaps(trigger, mention):
+            return False
+        if self.window is None:
+            return field.sentence_of(trigger[0]) == field.sentence_of(mention[0])
+        distance = max(mention[0] - trigger[1], trigger[0] - mention[1]) + 1
+        return distance <= self.window
+
+
+@dataclass(frozen=True, slots=True)
+class _Topic:
+    id: str
+    name: str
+    query: Query
+
+
+Mentions = dict[str, list[TokenRange]]  # entity id -> its mentions in one field
+FieldMentions = dict[str, Mentions]  # field name -> its mentions
+TermIndex = dict[Term, tuple[str, ...]]  # term -> ids of the entities/events using it
+
+
+def _index(pairs: Iterable[tuple[Term, str]]) -> TermIndex:
+    index: dict[Term, list[str]] = {}
+    for term, owner in pairs:
+        if owner not in index.setdefault(term, []):
+            index[term].append(owner)
+    return {term: tuple(owners) for term, owners in index.items()}
+
+
+def _collect(index: TermIndex, hits: Hits) -> dict[str, set[TokenRange]]:
+    """Per owner id, the occurrences of its terms (work proportional to what was found)."""
+    found: dict[str, set[TokenRange]] = {}
+    for term, ranges in hits.items():
+        for owner in index.get(term, ()):
+            found.setdefault(owner, set()).update(ranges)
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class _Indexes:
+    """Which entity or event each term found belongs to."""
+
+    names: TermIndex
+    excludes: TermIndex
+    triggers: TermIndex
+
+    def mentions(self, hits: Hits) -> Mentions:
+        """Per entity, occurrences of its name or aliases not covered by its excludes."""
+        blocked = _collect(self.excludes, hits)
+        return {
+            entity_id: [r for r in sorted(found) if not _blocked(r, blocked.get(entity_id, ()))]
+            for entity_id, found in _collect(self.names, hits).items()
+        }
+
+    def triggers_of(self, hits: Hits) -> dict[str, list[TokenRange]]:
+        return {event_id: sorted(r) for event_id, r in _collect(self.triggers, hits).items()}
+
+
+def _blocked(mention: TokenRange, excludes: Iterable[TokenRange]) -> bool:
+    return any(_covers(exclude, mention) for exclude in excludes)
+
+
+@dataclass(frozen=True, slots=True)
+class Classifier:
+    """Compiled watchlists: classify documents with :meth:`classify`."""
+
+    matcher: TermMatcher
+    indexes: _Indexes
+    entities: tuple[_Entity, ...]
+    events: tuple[_Event, ...]
+    topics: tuple[_Topic, ...]
+
+    def classify(self, doc: Document) -> Classification:
+        """Every topic, entity and event ``doc`` matches, with evidence."""
+        fields = self._analyse(doc)
+        mentions = {f.name: self._mentions(f) for f in fields}
+        matches = [
+            *self._topic_matches(fields),
+            *self._entity_matches(fields, mentions),
+            *self._event_matches(fields, mentions),
+        ]
+        return Classification(tuple(matches))
+
+    def _analyse(self, doc: Document) -> list[_Field]:
+        texts = {"title": doc.title, "summary": doc.summary, "content": doc.content}
+        return [_Field(n, texts[n], self.matcher) for n in FIELDS if texts[n].strip()]
+
+    def _mentions(self, field: _Field) -> Mentions:
+        return {k: ranges for k, ranges in self.indexes.mentions(field.hits).items() if ranges}
+
+    def _topic_matches(self, fields: Sequence[_Field]) -> list[Match]:
+        field_hits = {f.name: f.hits for f in fields}
+        by_name = {f.name: f for f in fields}
+        matches = []
+        for topic in self.topics:
+            hits = topic.query.evaluate(field_hits)
+            if hits is not None:
+                evidence = _topic_evidence(by_name, hits)
+                matches.append(Match("topic", topic.id, topic.name, evidence))
+        return matches
+
+    def _entity_matches(self, fields: Sequence[_Field], mentions: FieldMentions) -> list[Match]:
+        found = (_entity_match(entity, fields, mentions) for entity in self.entities)
+        return [match for match in found if match is not None]
+
+    def _event_matches(self, fields: Sequence[_Field], mentions: FieldMentions) -> list[Match]:
+        triggers = {f.name: self.indexes.triggers_of(f.hits) for f in fields}
+        found = (_event_match(event, fields, mentions, triggers) for event in self.events)
+        return [match for match in found if match is not None]
+
+
+def _entity_match(
+    entity: _Entity, fields: Sequence[_Field], mentions: FieldMentions
+) -> Match | None:
+    evidence = [
+        item
+        for f in fields
+        if entity.id in mentions[f.name]
+        for item in _per_sentence(f, mentions[f.name][entity.id])
+    ]
+    if not evidence:
+        return None
+    return Match("entity", entity.id, entity.name, tuple(evidence[:MAX_EVIDENCE]))
+
+
+def _event_match(
+    event: _Event,
+    fields: Sequence[_Field],
+    mentions: FieldMentions,
+    triggers: dict[str, dict[str, list[TokenRange]]],
+) -> Match | None:
+    participants: set[str] = set()
+    evidence: list[Evidence] = []
+    for field in fields:
+        occurrences = triggers[field.name].get(event.id, [])
+        for trigger, near in _with_participants(event, field, occurrences, mentions[field.name]):
+            participants.update(entity_id for entity_id, _ in near)
+            evidence.append(field.evidence([trigger, *(m for _, m in near)]))
+    if not participants:
+        return None
+    found = tuple(sorted(participants))
+    return Match("event", event.id, event.name, tuple(evidence[:MAX_EVIDENCE]), found)
+
+
+def _with_participants(
+    event: _Event, field: _Field, occurrences: list[TokenRange], mentions: Mentions
+) -> Iterator[tuple[TokenRange, list[tuple[str, TokenRange]]]]:
+    """Each trigger occurrence in ``field`` with the entity mentions near it, if any."""
+    for trigger in occurrences:
+        near = [
+            (entity_id, m)
+            for entity_id, ranges in mentions.items()
+            for m in ranges
+            if event.near(field, trigger, m)
+        ]
+        if near:
+            yield trigger, near
+
+
+def _topic_evidence(fields: dict[str, _Field], hits: Sequence[Hit]) -> tuple[Evidence, ...]:
+    evidence: list[Evidence] = []
+    for name in FIELDS:
+        ranges = {(start, end) for field, start, end in hits if field == name}
+        if ranges:
+            evidence.extend(_per_sentence(fields[name], ranges))
+    return tuple(evidence[:MAX_EVIDENCE])
+
+
+def compile_watchlists(watchlists: Watchlists) -> Classifier:
+    """Compile every term and query of ``watchlists`` once.
+
+    Raises QuerySyntaxError for an invalid topic query and ConfigError for a
+    name, alias, exclude phrase or trigger without a single letter or digit.
+    """
+    entities = tuple(_compile_entity(e) for e in watchlists.entities)
+    events = tuple(_compile_event(e) for e in watchlists.events)
+    topics = tuple(_compile_topic(t) for t in watchlists.topics)
+    terms = [
+        *(term for e in entities for term in (*e.terms, *e.excludes)),
+        *(term for e in events for term in e.triggers),
+        *(term for t in topics for term in t.query.terms()),
+    ]
+    indexes = _Indexes(
+        names=_index((term, e.id) for e in entities for term in e.terms),
+        excludes=_index((term, e.id) for e in entities for term in e.excludes),
+        triggers=_index((term, e.id) for e in events for term in e.triggers),
+    )
+    return Classifier(TermMatcher(terms), indexes, entities, events, topics)
+
+
+def _compile_topic(topic: TopicConfig) -> _Topic:
+    try:
+        query = parse_query(topic.query)
+    except QuerySyntaxError as error:
+        message = f"topics[{topic.id}].query: {error}"
+        raise QuerySyntaxError(message, column=error.column) from error
+    return _Topic(topic.id, topic.name or topic.id, query)
+
+
+def _compile_entity(entity: EntityConfig) -> _Entity:
+    where = f"entities[{entity.id}]"
+    terms = _terms([entity.name], f"{where}.name") + _terms(entity.aliases, f"{where}.aliases")
+    return _Entity(entity.id, entity.name, terms, _terms(entity.exclude, f"{where}.exclude"))
+
+
+def _compile_event(event: EventConfig) -> _Event:
+    triggers = _terms(event.triggers, f"events[{event.id}].triggers")
+    return _Event(event.id, event.name or event.id, triggers, event.window)
+
+
+def _terms(texts: Iterable[str], key: str) -> tuple[Term, ...]:
+    try:
+        return tuple(dict.fromkeys(Term.parse(text) for text in texts))
+    except ValueError as error:
+        problem = ConfigProblem(file="<watchlists>", line=None, key=key, message=str(error))
+        raise ConfigError([problem]) from error

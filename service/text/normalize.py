@@ -1,0 +1,108 @@
+"""Word normalisation and tokenisation: the one place that decides what a word is.
+
+Matching compares normalised words, so a watch term and a text only need to
+agree here: NFKC, casefold, accents stripped (Théo = Theo = THÉO),
+dotted İ and dotless ı both folded to i, Cyrillic ё to е (й is kept: it is a
+letter of its own). A word is a run of Unicode letters and digits together
+with the combining marks that belong to them; everything else (spaces,
+punctuation, apostrophes, hyphens, dashes) separates words. Tokens keep their
+offsets in the original text so evidence can mark the words as written.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+
+_MARK_CATEGORIES = frozenset({"Mn", "Mc", "Me"})
+# Letters whose decomposition must survive mark stripping (composed again after NFD).
+_KEEP_COMPOSED = {"и\u0306": "й"}
+# Marks that are accents (dropped); vowel signs of Indic and other scripts are kept.
+_ACCENTS_RE = re.compile(
+    "[\u0300-\u036f\u0483-\u0489\u0591-\u05c7\u064b-\u065f\u0670"
+    "\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]"
+)
+_FOLD = str.maketrans({"ı": "i", "İ": "i", "ё": "е", "Ё": "е"})
+
+
+def _mark_ranges() -> str:
+    """A regex character class body of every combining mark in the BMP."""
+    ranges: list[str] = []
+    start = -1
+    for code in range(0x300, 0x10000):
+        is_mark = unicodedata.category(chr(code)) in _MARK_CATEGORIES
+        if is_mark and start < 0:
+            start = code
+        elif not is_mark and start >= 0:
+            ranges.append(f"\\u{start:04x}-\\u{code - 1:04x}")
+            start = -1
+    return "".join(ranges)
+
+
+_MARKS = _mark_ranges()
+# Letters/digits, then any marks (vowel signs, viramas, accents) and the letters after them.
+_WORD_RE = re.compile(rf"[^\W_]+(?:[{_MARKS}][^\W_]*)*")
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    """One word: its normalised form and its [start, end) offsets in the original text."""
+
+    norm: str
+    start: int
+    end: int
+
+
+def _strip_marks(text: str) -> str:
+    decomposed = unicodedata.normalize("NFD", text)
+    for pair, letter in _KEEP_COMPOSED.items():
+        decomposed = decomposed.replace(pair, letter)
+    return unicodedata.normalize("NFC", _ACCENTS_RE.sub("", decomposed))
+
+
+@lru_cache(maxsize=65536)
+def normalize_word(word: str) -> str:
+    """The comparable form of one word (or any text): folded, unaccented, no spaces.
+
+    >>> normalize_word("THÉO"), normalize_word("İlham"), normalize_word("Алиёв")
+    ('theo', 'ilham', 'алиев')
+    """
+    folded = unicodedata.normalize("NFKC", word).translate(_FOLD).casefold()
+    return "".join(_strip_marks(folded).translate(_FOLD).split())
+
+
+def tokenize(text: str) -> list[Token]:
+    """Every word of ``text`` with its normalised form and original offsets."""
+    return [Token(normalize_word(m.group()), *m.span()) for m in _WORD_RE.finditer(text)]
+
+
+def words(text: str) -> list[str]:
+    """The normalised words of ``text``, in order (the norms of :func:`tokenize`, faster)."""
+    return list(map(normalize_word, _WORD_RE.findall(text)))
+
+
+def word_spans(text: str) -> list[tuple[int, int]]:
+    """The (start, end) offsets of the words of ``text``, aligned with :func:`words`."""
+    return [m.span() for m in _WORD_RE.finditer(text)]
+
+
+def normalize_term(term: str) -> tuple[tuple[str, ...], bool]:
+    """A watch term as normalised words, and whether the last word is a prefix.
+
+    A trailing ``*`` makes the last word a prefix: ``"Teo Klerk*"`` gives
+    ``(("teo", "klerk"), True)``. A ``*`` anywhere else, or a term without a
+    single letter or digit, raises ``ValueError``.
+    """
+    stripped = term.strip()
+    prefix = stripped.endswith("*")
+    body = stripped[:-1] if prefix else stripped
+    if "*" in body:
+        raise ValueError(f"'*' may only end a term: {term!r}")
+    found = tuple(words(body))
+    if not found:
+        raise ValueError(f"term has no letters or digits: {term!r}")
+    if prefix and not _WORD_RE.fullmatch(body[-1:] or " "):
+        raise ValueError(f"'*' must follow a letter or digit: {term!r}")
+    return found, prefix

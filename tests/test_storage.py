@@ -1,0 +1,134 @@
+"""Storage on both backends: the same tests on SQLite and the real PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import inspect
+
+from service.config.models import FeedConfig
+from service.domain import Classification, Evidence, FeedEntry, Match
+from service.errors import StorageError
+from service.storage import AlertStore, ArticleStore, Database, FeedStore
+from service.storage.engine import upgrade
+
+NOW = datetime(2026, 5, 27, 12, 0, tzinfo=UTC)
+
+
+def _entry(guid: str, url: str | None = None, title: str = "t") -> FeedEntry:
+    return FeedEntry(guid=guid, url=url, title=title, summary="s", content="c", published=NOW)
+
+
+def _feed(database: Database, url: str = "https://a.example/feed") -> int:
+    return FeedStore(database).sync([FeedConfig(url=url)], NOW)[url].id
+
+
+def _processed(database: Database, article_id: int, keys: list[str], subs: list[str]) -> object:
+    articles = ArticleStore(database)
+    assert articles.begin_attempt(article_id) is not None
+    match = Match("entity", "e1", "Entity One", (Evidence("title", "t", ((0, 1),)),))
+    return articles.commit_processed(
+        article_id, story_keys=keys, classification=Classification((match,)),
+        subscription_ids=subs, now=NOW,
+    )
+
+
+def test_migrations_create_every_table_and_are_idempotent(database: Database) -> None:
+    upgrade(database.engine)  # a second time: nothing to do, no error
+    tables = set(inspect(database.engine).get_table_names())
+    assert {"feeds", "articles", "stories", "story_keys", "matches", "alerts"} <= tables
+
+
+def test_entries_are_stored_once_per_feed_and_guid(database: Database) -> None:
+    feed_id = _feed(database)
+    articles = ArticleStore(database)
+    first = articles.add_entries(feed_id, [_entry("g1"), _entry("g2"), _entry("g1")], NOW)
+    again = articles.add_entries(feed_id, [_entry("g1"), _entry("g3")], NOW)
+    assert len(first) == 2
+    assert len(again) == 1
+    assert articles.ids_in_state("new") == sorted(first + again)
+
+
+def test_same_guid_in_another_feed_is_another_entry(database: Database) -> None:
+    one, two = _feed(database, "https://a.example/1"), _feed(database, "https://b.example/2")
+    articles = ArticleStore(database)
+    assert len(articles.add_entries(one, [_entry("g1")], NOW)) == 1
+    assert len(articles.add_entries(two, [_entry("g1")], NOW)) == 1
+
+
+def test_shared_story_key_joins_the_first_story_and_alerts_once(database: Database) -> None:
+    feed_id = _feed(database)
+    articles = ArticleStore(database)
+    a, b = articles.add_entries(feed_id, [_entry("g1"), _entry("g2")], NOW)
+    first = _processed(database, a, ["url:https://x.example/1"], ["desk"])
+    second = _processed(database, b, ["url:https://x.example/1", "text:abc"], ["desk"])
+    assert first is not None and second is not None
+    assert second.duplicate and not first.duplicate  # type: ignore[attr-defined]
+    assert second.story_id == first.story_id  # type: ignore[attr-defined]
+    assert (first.alerts_created, second.alerts_created) == (1, 0)  # type: ignore[attr-defined]
+    due = AlertStore(database).due(NOW)
+    assert [(v.subscription_id, v.story_id) for v in due] == [("desk", first.story_id)]  # type: ignore[attr-defined]
+
+
+def test_processing_twice_changes_nothing(database: Database) -> None:
+    feed_id = _feed(database)
+    articles = ArticleStore(database)
+    (a,) = articles.add_entries(feed_id, [_entry("g1")], NOW)
+    assert _processed(database, a, ["url:u"], ["desk"]) is not None
+    assert articles.begin_attempt(a) is None
+    again = articles.commit_processed(
+        a, story_keys=["url:u"], classification=Classification(), subscription_ids=["desk"],
+        now=NOW,
+    )
+    assert again is None
+    assert len(AlertStore(database).due(NOW)) == 1
+
+
+def test_alert_view_carries_matches_and_other_outlets(database: Database) -> None:
+    one, two = _feed(database, "https://a.example/1"), _feed(database, "https://b.example/2")
+    articles = ArticleStore(database)
+    (a,) = articles.add_entries(one, [_entry("g1", "https://x.example/story")], NOW)
+    (b,) = articles.add_entries(two, [_entry("g9", "https://x.example/story")], NOW)
+    _processed(database, a, ["url:https://x.example/story"], ["desk"])
+    _processed(database, b, ["url:https://x.example/story"], ["desk"])
+    (view,) = AlertStore(database).due(NOW)
+    assert view.source == "https://a.example/1"
+    assert view.other_outlets == ("https://b.example/2",)
+    assert [m.id for m in view.matches] == ["e1"]
+    assert view.matches[0].evidence[0].spans == ((0, 1),)
+
+
+def test_failed_alert_stays_pending_until_sent(database: Database) -> None:
+    feed_id = _feed(database)
+    (a,) = ArticleStore(database).add_entries(feed_id, [_entry("g1")], NOW)
+    _processed(database, a, [], ["desk"])
+    alerts = AlertStore(database)
+    (view,) = alerts.due(NOW)
+    later = NOW + timedelta(minutes=5)
+    alerts.mark_failed(view.id, error="boom", delivered=[0], next_attempt_at=later, dead=False)
+    assert alerts.due(NOW) == []
+    (retry,) = alerts.due(NOW, ignore_schedule=True)
+    assert (retry.attempts, retry.delivered) == (1, (0,))
+    alerts.mark_sent(view.id, later, [0, 1])
+    assert alerts.due(later, ignore_schedule=True) == []
+    (summary,) = alerts.recent(NOW - timedelta(days=1))
+    assert (summary.state, summary.attempts) == ("sent", 2)
+
+
+def test_fetch_state_is_recorded(database: Database) -> None:
+    feeds = FeedStore(database)
+    feed_id = _feed(database)
+    feeds.record_success(feed_id, NOW, status=200, etag='"v1"', last_modified="Wed, 27 May",
+                         title="A feed", new_items=3, next_poll_at=NOW)
+    feeds.record_failure(feed_id, NOW, kind="http", message="HTTP 500", status=500,
+                         next_poll_at=NOW)
+    (state,) = feeds.states().values()
+    assert (state.etag, state.items_seen, state.title) == ('"v1"', 3, "A feed")
+    assert (state.last_error_kind, state.consecutive_failures, state.last_status) == (
+        "http", 1, 500)
+
+
+def test_unreachable_database_is_a_storage_error() -> None:
+    with pytest.raises(StorageError, match="database unreachable"):
+        Database.open("postgresql+psycopg://nobody@127.0.0.1:1/none")
