@@ -27,7 +27,7 @@ app = typer.Typer(help="newswatch: news monitoring and alerting.", no_args_is_he
                   pretty_exceptions_enable=False, add_completion=False)
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)  # never break an error line
 
 EXIT_CONFIG = 2
 EXIT_STORAGE = 3
@@ -126,9 +126,10 @@ def _print_summary(summary: RunSummary) -> None:
 @app.command("check-config")
 def check_config(
     directory: Annotated[str | None, typer.Argument(help="Configuration directory")] = None,
+    config_dir: ConfigOption = None,
 ) -> None:
     """Validate a configuration directory and print what it holds."""
-    config = _load(directory)
+    config = _load(directory or config_dir)
     watch = config.watchlists
     terms = sum(1 + len(e.aliases) for e in watch.entities) + sum(
         len(e.triggers) for e in watch.events
@@ -181,6 +182,23 @@ def alerts(
                       a.last_error or "")
     Console(highlight=False).print(table)
     database.close()
+
+
+@app.command()
+def healthcheck(config_dir: ConfigOption = None) -> None:
+    """Exit 0 when the configuration is valid and the database (and broker) answer.
+
+    Used by container health checks and Kubernetes probes.
+    """
+    from service.health import check_health
+
+    config = _load(config_dir)
+    problems = check_health(config)
+    for problem in problems:
+        err.print(f"[red]unhealthy:[/] {problem}")
+    if problems:
+        raise typer.Exit(1)
+    err.print("healthy")
 
 
 @app.command()

@@ -399,3 +399,14 @@ def test_problems_in_several_files_reported_together(tmp_path: Path) -> None:
         (str(root / "watchlists/w.yaml"), 4, "subscriptions[0].topics[0]"),
     ]
     assert str(caught.value).splitlines() == [str(p) for p in problems]
+
+
+def test_environment_overrides_database_and_broker(tmp_path: Path) -> None:
+    (tmp_path / "feeds.yaml").write_text("feeds: []\n")
+    (tmp_path / "newswatch.yaml").write_text("database_url: sqlite:///x.db\n")
+    env = {"NEWSWATCH_DATABASE_URL": "postgresql://db/newswatch",
+           "NEWSWATCH_BROKER_URL": "redis://redis:6379/0"}
+    settings = load_config(tmp_path, env).settings
+    assert settings.database_url == "postgresql://db/newswatch"
+    assert settings.broker_url == "redis://redis:6379/0"
+    assert load_config(tmp_path, {}).settings.database_url == "sqlite:///x.db"

@@ -72,11 +72,24 @@ def load_config(directory: str | os.PathLike[str], environ: Mapping[str, str]) -
         raise ConfigError(problems)
     return Config(
         directory=str(root.resolve()),
-        settings=settings,
+        settings=_environment_overrides(settings, environ),
         feeds=feeds.feeds,
         watchlists=_merge([w for w in watchlists if w is not None]),
         version=_version(sources),
     )
+
+
+# Containers set these instead of editing newswatch.yaml (12-factor style);
+# they win over the file. Empty values are ignored.
+ENVIRONMENT_OVERRIDES = {
+    "NEWSWATCH_DATABASE_URL": "database_url",
+    "NEWSWATCH_BROKER_URL": "broker_url",
+}
+
+
+def _environment_overrides(settings: Settings, environ: Mapping[str, str]) -> Settings:
+    changes = {key: environ[var] for var, key in ENVIRONMENT_OVERRIDES.items() if environ.get(var)}
+    return settings.model_copy(update=changes) if changes else settings
 
 
 # -- reading ----------------------------------------------------------------
