@@ -50,9 +50,9 @@ def _load(config_dir: str | None) -> Config:
         raise typer.Exit(EXIT_CONFIG) from e
 
 
-def _open_service(config: Config) -> Service:
+def _open_service(config: Config, *, once: bool) -> Service:
     try:
-        return Service(config)
+        return Service(config, once=once)
     except StorageError as e:
         err.print(f"[bold red]database error:[/] {e}", markup=True)
         raise typer.Exit(EXIT_STORAGE) from e
@@ -74,7 +74,7 @@ def run(
     """Poll the feeds, classify what is new and send the alerts."""
     config = _load(config_dir)
     configure_logging(config.settings.log_level, _log_format(log_format))
-    service = _open_service(config)
+    service = _open_service(config, once=once)
     mode = "distributed (Celery)" if config.settings.broker_url else "embedded"
     err.print(f"newswatch {__version__}: {len(config.feeds)} feeds, "
               f"{len(config.watchlists.subscriptions)} subscriptions, {mode} mode")

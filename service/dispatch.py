@@ -53,6 +53,7 @@ class EmbeddedDispatcher:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="newswatch-work")
         self._pending: set[Future[BatchReport]] = set()
         self.report = BatchReport()
+        self.on_batch_done: Callable[[], None] | None = None  # e.g. wake the sender
 
     def set_processor(self, processor: Processor) -> None:
         self._processor = processor
@@ -72,6 +73,8 @@ class EmbeddedDispatcher:
             log.error("batch failed; its articles stay queued for the next run", error=str(error))
             return
         self.report.add(future.result())
+        if self.on_batch_done is not None:
+            self.on_batch_done()
 
     async def drain(self, timeout: float) -> int:
         pending = [asyncio.wrap_future(f) for f in list(self._pending)]
@@ -86,19 +89,21 @@ class EmbeddedDispatcher:
 class CeleryDispatcher:
     """Enqueues batches of ids to Redis for the Celery workers."""
 
-    def __init__(self, config: Config, database: Database) -> None:
+    def __init__(self, config: Config, database: Database, *, track: bool) -> None:
         import workers
         from workers.tasks import process_articles_task
 
         workers.bind(config)
         self._task = process_articles_task
         self._articles = ArticleStore(database)
+        self._track = track  # remember ids to wait for them (run --once only)
         self._submitted: set[int] = set()
 
     def submit(self, article_ids: Sequence[int]) -> None:
         for batch in batches(article_ids):
             self._task.apply_async(args=[batch])
-        self._submitted.update(article_ids)
+        if self._track:
+            self._submitted.update(article_ids)
 
     async def drain(self, timeout: float) -> int:
         deadline = time.monotonic() + timeout
@@ -118,8 +123,10 @@ class CeleryDispatcher:
 
 
 def make_dispatcher(
-    config: Config, database: Database, processor: Processor, now: Callable[[], datetime]
+    config: Config, database: Database, processor: Processor, now: Callable[[], datetime],
+    *, track: bool,
 ) -> EmbeddedDispatcher | CeleryDispatcher:
+    """In-process work without a broker; Celery with one (``track``: --once waits)."""
     if config.settings.broker_url:
-        return CeleryDispatcher(config, database)
+        return CeleryDispatcher(config, database, track=track)
     return EmbeddedDispatcher(database, processor, now)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kombu import Connection
+from kombu.connection import Connection
 from sqlalchemy.engine import make_url
 
 from service.config.models import Config
@@ -30,7 +30,7 @@ def check_health(config: Config) -> list[str]:
 def _broker_problems(url: str) -> list[str]:
     shown = make_url(url).render_as_string(hide_password=True) if "://" in url else url
     try:
-        with Connection(url, connect_timeout=BROKER_TIMEOUT) as connection:
+        with Connection(url, connect_timeout=BROKER_TIMEOUT) as connection:  # type: ignore[no-untyped-call]
             connection.ensure_connection(max_retries=1, timeout=BROKER_TIMEOUT)
     except Exception as e:  # kombu raises transport-specific errors
         return [f"broker unreachable: {shown}: {e}"]

@@ -1,7 +1,6 @@
 """Logging set-up: structlog to standard error, console or JSON lines.
 
-apprise logs webhook tokens at debug level, so its logger never goes below
-WARNING whatever ``log_level`` says.
+apprise's logger stays off whatever ``log_level`` says (it logs secrets).
 """
 
 from __future__ import annotations
@@ -13,7 +12,7 @@ from typing import Literal
 import structlog
 
 LogFormat = Literal["auto", "console", "json"]
-_QUIET_LIBRARIES = ("apprise", "celery", "kombu", "urllib3", "asyncio", "alembic", "aiohttp")
+_QUIET_LIBRARIES = ("celery", "kombu", "urllib3", "asyncio", "alembic", "aiohttp")
 
 
 def configure_logging(level: str = "info", log_format: LogFormat = "auto") -> None:
@@ -39,3 +38,4 @@ def configure_logging(level: str = "info", log_format: LogFormat = "auto") -> No
                         format="%(levelname)s %(name)s: %(message)s", force=True)
     for name in _QUIET_LIBRARIES:
         logging.getLogger(name).setLevel(max(numeric, logging.WARNING))
+    # (apprise's logger is switched off in service.notify.channels: it logs secrets)

@@ -11,20 +11,21 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import multiprocessing
 import os
 import random
+import signal
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import structlog
+from sqlalchemy.exc import SQLAlchemyError
 
 from service.config.models import Config, SubscriptionConfig
 from service.dispatch import CeleryDispatcher, EmbeddedDispatcher, make_dispatcher
-from service.errors import ConfigError, ConfigProblem, NotifyError
+from service.errors import ConfigError, ConfigProblem, NotifyError, StorageError
 from service.notify.channels import build_channels
 from service.notify.sender import AlertSender, Recipient, SendReport
 from service.pipeline import BatchReport, Processor
@@ -83,7 +84,9 @@ def entity_names(config: Config) -> dict[str, str]:
 class Service:
     """One `newswatch run` process."""
 
-    def __init__(self, config: Config, now: Callable[[], datetime] = utcnow) -> None:
+    def __init__(
+        self, config: Config, *, once: bool, now: Callable[[], datetime] = utcnow
+    ) -> None:
         self.config = config
         self.now = now
         self.database = Database.open(config.settings.database_url)
@@ -95,7 +98,7 @@ class Service:
             config.settings.alerts,
         )
         self.dispatcher: EmbeddedDispatcher | CeleryDispatcher = make_dispatcher(
-            config, self.database, self.processor, now
+            config, self.database, self.processor, now, track=once
         )
         self.rng = random.Random()
 
@@ -130,23 +133,44 @@ class Service:
     async def run_forever(self, stop: asyncio.Event) -> None:
         await asyncio.to_thread(self.feeds.sync, self.config.feeds, self.now())
         self._resume()
+        sender = asyncio.create_task(self._send_until(stop))
         in_flight: dict[str, asyncio.Task[PollOutcome]] = {}
-        next_send = self.now()
+        poll_done = asyncio.Event()  # a finished poll may move the next wake-up earlier
         async with self._context() as ctx:
             while not stop.is_set():
-                wake = await self._start_due_polls(ctx, in_flight)
-                if self.now() >= next_send:
-                    await asyncio.to_thread(self.sender.send_due, self.now)
-                    next_send = self.now() + SEND_EVERY
-                await _sleep_until(stop, min(wake, next_send), self.now())
+                poll_done.clear()
+                wake = await self._start_due_polls(ctx, in_flight, poll_done)
+                await _sleep_until(stop, wake, self.now(), also=poll_done)
             log.info("stopping: finishing polls in flight", polls=len(in_flight))
             await asyncio.gather(*in_flight.values(), return_exceptions=True)
-        await self.dispatcher.drain(DRAIN_TIMEOUT)
+        if isinstance(self.dispatcher, EmbeddedDispatcher):
+            await self.dispatcher.drain(DRAIN_TIMEOUT)  # Celery's queue outlives us
+        await sender
         await asyncio.to_thread(self.sender.send_due, self.now)
         log.info("stopped cleanly")
 
+    async def _send_until(self, stop: asyncio.Event) -> None:
+        """The alert sender: sends what is due every few seconds, beside the polls,
+        and at once when an in-process batch has queued new alerts."""
+        work_done = asyncio.Event()
+        if isinstance(self.dispatcher, EmbeddedDispatcher):
+            loop = asyncio.get_running_loop()
+
+            def wake_sender() -> None:
+                loop.call_soon_threadsafe(work_done.set)
+
+            self.dispatcher.on_batch_done = wake_sender
+        while not stop.is_set():
+            work_done.clear()
+            try:
+                await asyncio.to_thread(self.sender.send_due, self.now)
+            except (StorageError, SQLAlchemyError) as e:
+                log.error("alert sender: database error; retrying", error=str(e))
+            await _sleep_until(stop, self.now() + SEND_EVERY, self.now(), also=work_done)
+
     async def _start_due_polls(
-        self, ctx: PollContext, in_flight: dict[str, asyncio.Task[PollOutcome]]
+        self, ctx: PollContext, in_flight: dict[str, asyncio.Task[PollOutcome]],
+        poll_done: asyncio.Event,
     ) -> datetime:
         """Start polls for due feeds; return when the next one falls due."""
         for url in [u for u, t in in_flight.items() if t.done()]:
@@ -159,7 +183,9 @@ class Service:
             if feed.url in in_flight:
                 continue
             if state.next_poll_at is None or state.next_poll_at <= now:
-                in_flight[feed.url] = asyncio.create_task(poll_feed(ctx, feed, state))
+                task = asyncio.create_task(poll_feed(ctx, feed, state))
+                task.add_done_callback(lambda _: poll_done.set())
+                in_flight[feed.url] = task
             else:
                 wake = min(wake, state.next_poll_at)
         return wake
@@ -180,6 +206,7 @@ class _PollResources:
         self._pool = ProcessPoolExecutor(
             max_workers=max(1, os.cpu_count() or 1),
             mp_context=multiprocessing.get_context("spawn"),
+            initializer=_ignore_interrupts,
         )
         self._session = make_session(service.config.settings.fetch)
         return PollContext(
@@ -194,7 +221,19 @@ class _PollResources:
             self._pool.shutdown(wait=True, cancel_futures=True)
 
 
-async def _sleep_until(stop: asyncio.Event, when: datetime, now: datetime) -> None:
+def _ignore_interrupts() -> None:
+    """Parse workers leave Ctrl-C to the main process, which shuts them down."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+async def _sleep_until(
+    stop: asyncio.Event, when: datetime, now: datetime, also: asyncio.Event | None = None
+) -> None:
+    """Sleep until ``when`` (at most a minute), or until ``stop`` or ``also`` is set."""
     seconds = min(max((when - now).total_seconds(), 0.05), 60.0)
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), timeout=seconds)
+    waits = [asyncio.ensure_future(e.wait()) for e in (stop, also) if e is not None]
+    try:
+        await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waits:
+            waiter.cancel()

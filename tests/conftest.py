@@ -17,7 +17,8 @@ import redis
 from service.storage.database import Database
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
+# the shared corpora live beside the repository (../shared), or where NEWSWATCH_SHARED says
+SHARED = Path(os.environ.get("NEWSWATCH_SHARED", ROOT.parent / "shared"))
 PG_ADMIN_URL = os.environ.get("NEWSWATCH_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("NEWSWATCH_TEST_REDIS", "redis://127.0.0.1:6379")
 REDIS_DB = 11  # newswatch tests own this database number

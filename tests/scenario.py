@@ -115,8 +115,10 @@ def atom_feed(now: datetime) -> bytes:
     return (
         '<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom">'
         f"<title>Euro Desk</title><id>urn:euro-desk</id><updated>{stamp}</updated>"
+        # a copy of the seed under the same URL: joins its story; its text alone
+        # matches only the topic, so which copy is processed first changes nothing
         + entry("urn:uuid:0b1", "https://news.example.org/pardon", SEED_TITLE,
-                "Aliyev pardons French national.")
+                "Read the whole story on our site.")
         + entry("tag:wire.example,2026:visit-1", "https://euro.example/visit", VISIT_TITLE,
                 "French President Emmanuel Macron will travel to Baku, the Élysée said.")
         + "</feed>"
@@ -165,7 +167,7 @@ class AlertInbox:
     def __init__(self, server: FeedServer, path: str = "/alerts") -> None:
         self.path = path
         self._received: list[dict[str, object]] = []
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()
         self.failing = False
         server.add(path, self._handle)
         self.apprise_url = f"json://127.0.0.1:{server.port}{path}"
@@ -176,7 +178,14 @@ class AlertInbox:
         payload = await request.json()
         with self._lock:
             self._received.append(payload)
+            self._lock.notify_all()
         return web.Response(text="ok")
+
+    def wait_for(self, count: int, timeout: float) -> list[dict[str, object]]:
+        """Block until at least ``count`` alerts arrived (or the timeout passed)."""
+        with self._lock:
+            self._lock.wait_for(lambda: len(self._received) >= count, timeout=timeout)
+            return list(self._received)
 
     @property
     def received(self) -> list[dict[str, object]]:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import yaml
 
@@ -11,8 +9,9 @@ from service.config.models import Watchlists
 from service.domain import Classification, Document
 from service.errors import ConfigError, QuerySyntaxError
 from service.matching import Classifier, compile_watchlists
+from tests.conftest import SHARED
 
-SEED = Path("/work/shared/seed/azernews-pardon.txt")
+SEED = SHARED / "seed" / "azernews-pardon.txt"
 
 WATCHLIST = """
 entities:

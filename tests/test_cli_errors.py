@@ -84,4 +84,18 @@ def test_unknown_notify_scheme_is_a_configuration_error(tmp_path: Path) -> None:
     watchlist = GOOD_WATCHLIST.replace('"console://"', '"nosuchscheme://x"')
     result = _run(_config(tmp_path, watchlist=watchlist), "run", "--once")
     assert result.returncode == 2, result.stderr
-    assert "subscriptions[id=desk].notify" in result.stderr
+    assert ("desk.yaml:6: subscriptions[0].notify[0]: not a notification URL apprise "
+            "understands (scheme 'nosuchscheme')") in result.stderr
+
+
+def test_a_bad_secret_notify_url_is_never_printed(tmp_path: Path) -> None:
+    watchlist = GOOD_WATCHLIST.replace('"console://"', '"${DESK_HOOK}"')
+    config = _config(tmp_path, watchlist=watchlist)
+    env = {"PATH": "/usr/bin:/bin", "DESK_HOOK": "slack://SUPERSECRET/token"}
+    result = subprocess.run(
+        [sys.executable, "-m", "service", "run", "--once", "--config", str(config)],
+        cwd=ROOT, capture_output=True, text=True, timeout=120, env=env,
+    )
+    assert result.returncode == 2
+    assert "subscriptions[0].notify[0]" in result.stderr
+    assert "SUPERSECRET" not in result.stderr + result.stdout

@@ -77,9 +77,9 @@ subscriptions:
 """
 
 ENV = {
-    "OPS_SLACK": "slack://ops/token",
-    "CAUCASUS_SLACK": "slack://caucasus/token",
-    "PARDON_SLACK": "slack://pardon/token",
+    "OPS_SLACK": "slack://T1JJ3T3L2/A1BRTD4JD/TIiajkdnlazkcOXrIdevi7FQ/#ops",
+    "CAUCASUS_SLACK": "slack://T1JJ3T3L2/A1BRTD4JD/TIiajkdnlazkcOXrIdevi7FQ/#caucasus",
+    "PARDON_SLACK": "slack://T1JJ3T3L2/A1BRTD4JD/TIiajkdnlazkcOXrIdevi7FQ/#pardon",
 }
 
 
@@ -120,7 +120,7 @@ def test_full_example_loads_and_merges_watchlists(tmp_path: Path) -> None:
     config = load_config(write(tmp_path, files), ENV)
     assert isinstance(config, Config)
     assert config.directory == str(tmp_path.resolve())
-    assert config.settings.ops.notify == ("slack://ops/token",)
+    assert config.settings.ops.notify == ("slack://T1JJ3T3L2/A1BRTD4JD/TIiajkdnlazkcOXrIdevi7FQ/#ops",)
     assert config.settings.poll.default_interval == timedelta(minutes=15)
     assert [f.url for f in config.feeds] == [
         "https://www.azernews.az/rss.xml",
@@ -130,7 +130,10 @@ def test_full_example_loads_and_merges_watchlists(tmp_path: Path) -> None:
     lists = config.watchlists
     assert [e.id for e in lists.entities] == ["ilham-aliyev", "theo-clerc", "emmanuel-macron"]
     assert [s.id for s in lists.subscriptions] == ["caucasus-desk", "pardon-watch", "macron-watch"]
-    assert lists.subscriptions[0].notify == ("slack://caucasus/token", "mailto://desk@example.org")
+    assert lists.subscriptions[0].notify == (
+        "slack://T1JJ3T3L2/A1BRTD4JD/TIiajkdnlazkcOXrIdevi7FQ/#caucasus",
+        "mailto://desk@example.org",
+    )
     assert lists.topics[0].query.startswith("(Azerbaijan* OR Baku")
     assert len(config.version) == 64
 
@@ -163,7 +166,7 @@ def test_find_config_dir_prefers_cli_then_environment() -> None:
 def test_unknown_keys_everywhere(tmp_path: Path) -> None:
     settings = "colour: blue\nfetch:\n  timeout_seconds: 5\n  retries: 3\n"
     feeds = "feeds:\n  - url: https://a.example/rss\n    tags: [x]\n"
-    watch = "topics:\n  - {id: t, query: x}\nsubscriptions:\n  - id: s\n    notify: [a]\n"
+    watch = "topics:\n  - {id: t, query: x}\nsubscriptions:\n  - id: s\n    notify: ['console://']\n"
     watch += "    topics: [t]\n    colour: red\n"
     root = write(
         tmp_path,
@@ -316,7 +319,7 @@ def test_duplicate_ids_on_one_line(tmp_path: Path) -> None:
 
 
 def test_unknown_topic_in_subscription(tmp_path: Path) -> None:
-    watch = "subscriptions:\n  - id: s\n    notify: [a]\n    topics:\n      - nope\n"
+    watch = "subscriptions:\n  - id: s\n    notify: ['console://']\n    topics:\n      - nope\n"
     [problem] = problems_of(feeds_only(tmp_path, **{"watchlists/w.yaml": watch}))
     assert where([problem]) == [
         (str(tmp_path / "watchlists/w.yaml"), 5, "subscriptions[0].topics[0]")
@@ -330,7 +333,7 @@ def test_reference_to_another_file_is_known(tmp_path: Path) -> None:
 
 
 def test_subscription_needs_something_to_match(tmp_path: Path) -> None:
-    watch = "subscriptions:\n  - id: s\n    notify: [a]\n"
+    watch = "subscriptions:\n  - id: s\n    notify: ['console://']\n"
     [problem] = problems_of(feeds_only(tmp_path, **{"watchlists/w.yaml": watch}))
     assert where([problem]) == [(str(tmp_path / "watchlists/w.yaml"), 2, "subscriptions[0]")]
 
@@ -410,3 +413,18 @@ def test_environment_overrides_database_and_broker(tmp_path: Path) -> None:
     assert settings.database_url == "postgresql://db/newswatch"
     assert settings.broker_url == "redis://redis:6379/0"
     assert load_config(tmp_path, {}).settings.database_url == "sqlite:///x.db"
+
+
+def test_notify_url_apprise_cannot_use_is_refused_at_its_line(tmp_path: Path) -> None:
+    (tmp_path / "feeds.yaml").write_text("feeds: []\n")
+    (tmp_path / "watchlists").mkdir()
+    (tmp_path / "watchlists" / "w.yaml").write_text(
+        "topics:\n  - {id: t, query: x}\nsubscriptions:\n  - id: s\n"
+        '    notify: ["console://", "${HOOK}"]\n    topics: [t]\n'
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config(tmp_path, {"HOOK": "nosuch://secret-token@host"})
+    (problem,) = caught.value.problems
+    assert (problem.line, problem.key) == (5, "subscriptions[0].notify[1]")
+    assert problem.message == "not a notification URL apprise understands (scheme 'nosuch')"
+    assert "secret-token" not in str(caught.value)

@@ -13,8 +13,9 @@ import pytest
 from service.domain import ParsedFeed
 from service.errors import FetchError
 from service.poller import parse_feed, to_text
+from tests.conftest import SHARED
 
-CORPORA = Path(__file__).resolve().parents[1].parent / "shared" / "corpora"
+CORPORA = SHARED / "corpora"
 FEEDS = CORPORA / "feeds"
 FEED_URL = "https://news.example.org/section/feed.xml"
 

@@ -65,6 +65,7 @@ def load_config(directory: str | os.PathLike[str], environ: Mapping[str, str]) -
     feeds = _validate(FeedsFile, feeds_src.doc)
     watchlists = [_validate(WatchlistFile, src.doc) for src in watch_srcs]
     _check_feed_urls(feeds_src.doc)
+    _check_ops_notify(settings_src.doc)
     _check_watchlists([src.doc for src in watch_srcs])
     sources = [settings_src, feeds_src, *watch_srcs]
     problems = [p for src in sources for p in _sorted(src.doc.problems)]
@@ -300,6 +301,27 @@ def _check_subscriptions(doc: YamlDocument, known: dict[str, dict[str, _Place]])
             doc.add(path, "a subscription needs at least one of topics, entities, events")
         for section in _REFERENCES:
             _check_references(doc, (*path, section), item.get(section), known[section])
+        _check_notify_urls(doc, (*path, "notify"), item.get("notify"))
+
+
+def _check_ops_notify(doc: YamlDocument) -> None:
+    ops = doc.data.get("ops") if isinstance(doc.data, dict) else None
+    if isinstance(ops, dict):
+        _check_notify_urls(doc, ("ops", "notify"), ops.get("notify"))
+
+
+def _check_notify_urls(doc: YamlDocument, path: YamlPath, urls: object) -> None:
+    """Each notify URL must be one apprise can send to (checked at load, not at send)."""
+    from service.notify.channels import notify_url_problem  # apprise is slow to import
+
+    if not isinstance(urls, list):
+        return
+    for index, url in enumerate(urls):
+        if (*path, index) in doc.refused or not isinstance(url, str) or not url:
+            continue
+        problem = notify_url_problem(url)
+        if problem is not None:
+            doc.add((*path, index), problem)
 
 
 def _check_references(

@@ -7,6 +7,7 @@ are apprise's privacy-redacted URLs, never the secrets themselves.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +16,11 @@ import apprise
 
 import service.notify.console  # noqa: F401  (registers console://)
 from service.errors import NotifyError
+
+# apprise names notify URLs, tokens included, in its own log messages (a URL
+# that fails to load is logged whole, webhook tokens at debug). newswatch
+# reports outcomes itself with redacted names, so apprise's logger stays off.
+logging.getLogger("apprise").setLevel(logging.CRITICAL + 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +47,15 @@ def _private_url(plugin: Any) -> str:
 def _short(redacted: str) -> str:
     """The redacted URL without apprise's default query options."""
     return redacted.split("?", 1)[0]
+
+
+def notify_url_problem(url: str) -> str | None:
+    """Why apprise cannot use ``url`` (naming only its scheme), or None."""
+    try:
+        build_channel(0, url)
+    except NotifyError as e:
+        return str(e)
+    return None
 
 
 def build_channel(index: int, url: str) -> Channel:
