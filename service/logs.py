@@ -19,7 +19,7 @@ def configure_logging(level: str = "info", log_format: LogFormat = "auto") -> No
     numeric = getattr(logging, level.upper(), logging.INFO)
     use_json = log_format == "json" or (log_format == "auto" and not sys.stderr.isatty())
     renderer: structlog.typing.Processor = (
-        structlog.processors.JSONRenderer() if use_json
+        structlog.processors.JSONRenderer(ensure_ascii=False) if use_json
         else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
     )
     structlog.configure(

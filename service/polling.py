@@ -73,6 +73,10 @@ def next_poll_after_failure(
     return now + retry_delay(failures, base=interval, cap=MAX_BACKOFF, rng=rng)
 
 
+def _clock(when: datetime) -> str:
+    return when.strftime("%H:%M:%S UTC")
+
+
 def interval_of(feed: FeedConfig, settings: Settings) -> timedelta:
     return feed.interval or settings.poll.default_interval
 
@@ -108,16 +112,16 @@ async def _stored(
 ) -> PollOutcome:
     now = ctx.now()
     new_ids = await asyncio.to_thread(ctx.articles.add_entries, state.id, parsed.entries, now)
+    next_poll = next_poll_after(now, interval_of(feed, ctx.settings), ctx.rng)
     await asyncio.to_thread(
         ctx.feeds.record_success, state.id, now, status=result.status or 200,
         etag=result.etag, last_modified=result.last_modified, title=parsed.title,
-        new_items=len(new_ids),
-        next_poll_at=next_poll_after(now, interval_of(feed, ctx.settings), ctx.rng),
+        new_items=len(new_ids), next_poll_at=next_poll,
     )
     if new_ids:
         ctx.dispatcher.submit(new_ids)
     log.info("feed polled", feed=name, entries=len(parsed.entries), new=len(new_ids),
-             recovered_malformed=parsed.bozo or None)
+             recovered_malformed=parsed.bozo or None, next_poll=_clock(next_poll))
     return PollOutcome(feed.url, name, "ok", new_entries=len(new_ids))
 
 
@@ -125,11 +129,9 @@ async def _not_modified(
     ctx: PollContext, feed: FeedConfig, state: FeedState, name: str
 ) -> PollOutcome:
     now = ctx.now()
-    await asyncio.to_thread(
-        ctx.feeds.record_not_modified, state.id, now,
-        next_poll_after(now, interval_of(feed, ctx.settings), ctx.rng),
-    )
-    log.info("feed not modified", feed=name)
+    next_poll = next_poll_after(now, interval_of(feed, ctx.settings), ctx.rng)
+    await asyncio.to_thread(ctx.feeds.record_not_modified, state.id, now, next_poll)
+    log.info("feed not modified", feed=name, next_poll=_clock(next_poll))
     return PollOutcome(feed.url, name, "not-modified")
 
 
@@ -139,12 +141,11 @@ async def _failed(
 ) -> PollOutcome:
     now = ctx.now()
     failures = state.consecutive_failures + 1
+    retry_at = next_poll_after_failure(now, interval_of(feed, ctx.settings), failures, ctx.rng)
     await asyncio.to_thread(
         ctx.feeds.record_failure, state.id, now, kind=error.kind, message=error.message,
-        status=status,
-        next_poll_at=next_poll_after_failure(now, interval_of(feed, ctx.settings), failures,
-                                             ctx.rng),
+        status=status, next_poll_at=retry_at,
     )
     log.warning("feed failed", feed=name, kind=error.kind, error=error.message,
-                consecutive_failures=failures)
+                consecutive_failures=failures, retry_at=_clock(retry_at))
     return PollOutcome(feed.url, name, "failed", error_kind=error.kind, error=error.message)

@@ -253,6 +253,14 @@ def _classify(exc: BaseException, settings: FetchSettings) -> FetchError:
     return FetchError(kind, message)
 
 
+def _connector_error(exc: aiohttp.ClientConnectorError) -> tuple[str, str]:
+    """A sentence a person reads: "cannot resolve host x: reason", not aiohttp's repr."""
+    reason = exc.os_error.strerror or str(exc.os_error) or type(exc.os_error).__name__
+    if isinstance(exc, aiohttp.ClientConnectorDNSError):
+        return "dns", f"cannot resolve host {exc.host}: {reason}"
+    return "connect", f"cannot connect to {exc.host}:{exc.port}: {reason}"
+
+
 _KINDS: tuple[tuple[type[BaseException], str], ...] = (
     (TimeoutError, "timeout"),
     (aiohttp.ClientConnectorDNSError, "dns"),
@@ -267,6 +275,8 @@ _KINDS: tuple[tuple[type[BaseException], str], ...] = (
 
 
 def _kind_of(exc: BaseException) -> tuple[str, str]:
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return _connector_error(exc)
     for exc_type, kind in _KINDS:
         if isinstance(exc, exc_type):
             return kind, str(exc) or type(exc).__name__
