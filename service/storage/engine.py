@@ -78,7 +78,7 @@ def upgrade(engine: Engine) -> None:
             config = AlembicConfig()
             config.set_main_option("script_location", str(MIGRATIONS))
             config.attributes["connection"] = connection
-            command.upgrade(config, "head")
+            command.upgrade(config, "heads")  # parallel branches merge later
     except SQLAlchemyError as e:
         raise StorageError(f"database migration failed: {_first_line(e)}") from e
 
