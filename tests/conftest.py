@@ -21,7 +21,8 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("NEWSWATCH_SHARED", ROOT.parent / "shared"))
 PG_ADMIN_URL = os.environ.get("NEWSWATCH_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("NEWSWATCH_TEST_REDIS", "redis://127.0.0.1:6379")
-REDIS_DB = 11  # newswatch tests own this database number
+REDIS_DBS = range(8, 16)  # newswatch tests take a free one of these database numbers
+_REDIS_OWNER_KEY = "newswatch:test-owner"
 
 
 @pytest.fixture
@@ -57,10 +58,18 @@ def database(database_url: str) -> Iterator[Database]:
 
 @pytest.fixture
 def redis_url() -> Iterator[str]:
-    """Our own Redis database number, emptied before and after."""
-    url = f"{REDIS_URL}/{REDIS_DB}"
-    client = redis.Redis.from_url(url)
-    client.flushdb()
-    yield url
-    client.flushdb()
+    """A Redis database number of our own (claimed atomically, so concurrent
+    test runs never share a queue), emptied before and after."""
+    for db in REDIS_DBS:
+        client = redis.Redis.from_url(f"{REDIS_URL}/{db}")
+        if client.set(_REDIS_OWNER_KEY, str(os.getpid()), nx=True, ex=900):
+            break
+        client.close()
+    else:
+        raise RuntimeError(f"no free Redis database among {list(REDIS_DBS)}")
+    for key in client.scan_iter():
+        if key != _REDIS_OWNER_KEY.encode():
+            client.delete(key)
+    yield f"{REDIS_URL}/{db}"
+    client.flushdb()  # also releases the claim
     client.close()
