@@ -19,7 +19,7 @@ from rich.table import Table
 from service import __version__
 from service.config import Config, ConfigError, find_config_dir, load_config
 from service.config.durations import parse_duration
-from service.errors import StorageError
+from service.errors import NewswatchError, StorageError
 from service.logs import LogFormat, configure_logging
 from service.runner import RunSummary, Service, utcnow
 
@@ -86,6 +86,9 @@ def run(
     except StorageError as e:
         err.print(f"[bold red]database error:[/] {e}")
         raise typer.Exit(EXIT_STORAGE) from e
+    except NewswatchError as e:
+        err.print(f"[bold red]error:[/] {e}")
+        raise typer.Exit(1) from e
     finally:
         service.close()
 

@@ -55,6 +55,11 @@ class EmbeddedDispatcher:
         self.report = BatchReport()
         self.on_batch_done: Callable[[], None] | None = None  # e.g. wake the sender
 
+    @property
+    def queued(self) -> int:
+        """Batches submitted and not yet processed."""
+        return len(self._pending)
+
     def set_processor(self, processor: Processor) -> None:
         self._processor = processor
 

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import multiprocessing
 import os
 import random
@@ -21,20 +22,26 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import structlog
+from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
+from service import __version__, broker
 from service.config.models import Config, SubscriptionConfig
 from service.dispatch import CeleryDispatcher, EmbeddedDispatcher, make_dispatcher
-from service.errors import ConfigError, ConfigProblem, NotifyError, StorageError
+from service.errors import ConfigError, ConfigProblem, NewswatchError, NotifyError, StorageError
+from service.metrics import Metrics, StateCounts
 from service.notify.channels import build_channels
 from service.notify.sender import AlertSender, Recipient, SendReport
 from service.pipeline import BatchReport, Processor
 from service.poller.fetch import make_session
 from service.polling import PollContext, PollOutcome, poll_feed
+from service.storage import stats
 from service.storage.alerts import AlertStore
 from service.storage.articles import ArticleStore
 from service.storage.database import Database
+from service.storage.engine import check_connection
 from service.storage.feeds import FeedStore
+from service.web import WebContext, WebServer
 
 log = structlog.get_logger("newswatch.run")
 
@@ -101,6 +108,8 @@ class Service:
             config, self.database, self.processor, now, track=once
         )
         self.rng = random.Random()
+        self.metrics = Metrics()
+        self.metrics.watch_state(self._state_counts)
 
     def close(self) -> None:
         self.dispatcher.close()
@@ -131,6 +140,67 @@ class Service:
         return summary
 
     async def run_forever(self, stop: asyncio.Event) -> None:
+        web_server = await self._start_web()
+        try:
+            await self._serve(stop)
+        finally:
+            if web_server is not None:
+                await web_server.stop()
+
+    async def _start_web(self) -> WebServer | None:
+        settings = self.config.settings.web
+        if not settings.enabled:
+            return None
+        context = WebContext(metrics=self.metrics, readiness=self.readiness, version=__version__)
+        server = WebServer(context, settings.host, settings.port)
+        try:
+            port = await server.start()
+        except OSError as e:
+            raise NewswatchError(
+                f"cannot serve /healthz, /readyz, /metrics on {settings.host}:{settings.port}: "
+                f"{e.strerror or e} (set web.port, or web.enabled: false)"
+            ) from e
+        log.info("ops endpoints listening", url=f"http://{settings.host}:{port}/",
+                 endpoints="/healthz /readyz /metrics")
+        return server
+
+    def readiness(self) -> list[str]:
+        """Why this process cannot work right now (database, broker); empty when ready."""
+        problems = []
+        try:
+            check_connection(self.database.engine)
+        except StorageError as e:
+            problems.append(str(e))
+        if self.config.settings.broker_url:
+            try:
+                broker.ping(self.config.settings.broker_url)
+            except RedisError as e:
+                problems.append(f"broker unreachable: {e}")
+        return problems
+
+    def _state_counts(self) -> StateCounts:
+        db = self.database
+        depth = None
+        if isinstance(self.dispatcher, EmbeddedDispatcher):
+            depth = self.dispatcher.queued
+        elif self.config.settings.broker_url:
+            with contextlib.suppress(RedisError):
+                depth = broker.queue_depth(self.config.settings.broker_url)
+        return StateCounts(
+            articles=stats.article_counts(db), alerts=stats.alert_counts(db),
+            stories=stats.story_count(db), feeds=stats.feed_counts(db), queue_depth=depth,
+        )
+
+    def _observe_poll(self, task: asyncio.Task[PollOutcome]) -> None:
+        if task.cancelled() or task.exception() is not None:
+            return
+        outcome = task.result()
+        self.metrics.polls.labels(outcome.status).inc()
+        self.metrics.new_entries.inc(outcome.new_entries)
+        if outcome.error_kind:
+            self.metrics.fetch_errors.labels(outcome.error_kind).inc()
+
+    async def _serve(self, stop: asyncio.Event) -> None:
         await asyncio.to_thread(self.feeds.sync, self.config.feeds, self.now())
         self._resume()
         sender = asyncio.create_task(self._send_until(stop))
@@ -185,6 +255,7 @@ class Service:
             if state.next_poll_at is None or state.next_poll_at <= now:
                 task = asyncio.create_task(poll_feed(ctx, feed, state))
                 task.add_done_callback(lambda _: poll_done.set())
+                task.add_done_callback(self._observe_poll)
                 in_flight[feed.url] = task
             else:
                 wake = min(wake, state.next_poll_at)

@@ -55,7 +55,7 @@ def test_run_polls_on_interval_and_stops_cleanly_on_signal(
             json.dumps({"feeds": [{"url": server.url("/feed.xml"), "interval": "1s"}]}))
         (config / "newswatch.yaml").write_text(json.dumps({
             "database_url": f"sqlite:///{tmp_path / 'nw.db'}",
-            "fetch": {"allow_private_addresses": True}}))
+            "fetch": {"allow_private_addresses": True}, "web": {"port": 0}}))
         process = subprocess.Popen(
             [sys.executable, "-m", "service", "run", "--config", str(config),
              "--log-format", "json"],

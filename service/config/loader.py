@@ -85,12 +85,21 @@ def load_config(directory: str | os.PathLike[str], environ: Mapping[str, str]) -
 ENVIRONMENT_OVERRIDES = {
     "NEWSWATCH_DATABASE_URL": "database_url",
     "NEWSWATCH_BROKER_URL": "broker_url",
+    "NEWSWATCH_WEB_HOST": "web.host",
 }
 
 
 def _environment_overrides(settings: Settings, environ: Mapping[str, str]) -> Settings:
-    changes = {key: environ[var] for var, key in ENVIRONMENT_OVERRIDES.items() if environ.get(var)}
-    return settings.model_copy(update=changes) if changes else settings
+    for variable, dotted in ENVIRONMENT_OVERRIDES.items():
+        if environ.get(variable):
+            settings = _override(settings, dotted.split("."), environ[variable])
+    return settings
+
+
+def _override(model: _M, keys: list[str], value: str) -> _M:
+    head, *rest = keys
+    new = value if not rest else _override(getattr(model, head), rest, value)
+    return model.model_copy(update={head: new})
 
 
 # -- reading ----------------------------------------------------------------
@@ -275,6 +284,7 @@ def _check_watchlists(docs: list[YamlDocument]) -> None:
     for doc in docs:
         _check_subscriptions(doc, known)
         _check_queries(doc)
+        _check_terms(doc)
 
 
 def _collect_ids(docs: list[YamlDocument]) -> dict[str, dict[str, _Place]]:
@@ -345,6 +355,36 @@ def _check_queries(doc: YamlDocument) -> None:
             parse(query)
         except QuerySyntaxError as exc:
             _report_query(doc, ("topics", index, "query"), exc)
+
+
+_TERM_KEYS = {"entities": ("aliases", "exclude"), "events": ("triggers",)}
+
+
+def _check_terms(doc: YamlDocument) -> None:
+    """Names, aliases, exclude phrases and triggers must each hold a word."""
+    from service.text.normalize import normalize_term
+
+    for section, keys in _TERM_KEYS.items():
+        for index, item in _items(doc.data, section):
+            named: list[tuple[YamlPath, object]] = []
+            if section == "entities":
+                named.append(((section, index, "name"), item.get("name")))
+            for key in keys:
+                values = item.get(key)
+                if isinstance(values, list):
+                    named.extend(((section, index, key, i), v) for i, v in enumerate(values))
+            for path, term in named:
+                if isinstance(term, str) and term:
+                    _check_term(doc, path, term, normalize_term)
+
+
+def _check_term(
+    doc: YamlDocument, path: YamlPath, term: str, check: Callable[[str], object]
+) -> None:
+    try:
+        check(term)
+    except ValueError as exc:
+        doc.add(path, str(exc))
 
 
 def _query_parser() -> Callable[[str], object]:

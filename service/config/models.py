@@ -34,6 +34,10 @@ class FetchSettings(_Strict):
 
 class PollSettings(_Strict):
     default_interval: Duration = timedelta(minutes=15)
+    adaptive: bool = True  # feeds without `interval`: learn it from the publishing rate
+    min_interval: Duration = timedelta(minutes=5)  # bounds of the learned interval
+    max_interval: Duration = timedelta(hours=24)
+    disable_after: int = Field(default=10, ge=1, le=1000)  # consecutive failures
 
 
 class AlertSettings(_Strict):
@@ -43,6 +47,20 @@ class AlertSettings(_Strict):
 
 class OpsSettings(_Strict):
     notify: tuple[str, ...] = ()
+
+
+class FullTextSettings(_Strict):
+    """Thin entries: the article page is fetched when the feed text has fewer words."""
+
+    min_words: int = Field(default=60, ge=0, le=100_000)
+
+
+class WebSettings(_Strict):
+    """The ops HTTP endpoints (/healthz, /readyz, /metrics) of `newswatch run`."""
+
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)  # 0: any free port
 
 
 class Settings(_Strict):
@@ -55,6 +73,8 @@ class Settings(_Strict):
     poll: PollSettings = PollSettings()
     alerts: AlertSettings = AlertSettings()
     ops: OpsSettings = OpsSettings()
+    full_text: FullTextSettings = FullTextSettings()
+    web: WebSettings = WebSettings()
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -73,6 +93,8 @@ class FeedConfig(_Strict):
     url: str
     name: str | None = None
     interval: Duration | None = None
+    # auto: fetch the article page when the entry is thin (full_text.min_words)
+    full_text: Literal["auto", "always", "never"] = "auto"
 
     _url_is_http = field_validator("url")(_check_http_url)
 
