@@ -428,3 +428,13 @@ def test_notify_url_apprise_cannot_use_is_refused_at_its_line(tmp_path: Path) ->
     assert (problem.line, problem.key) == (5, "subscriptions[0].notify[1]")
     assert problem.message == "not a notification URL apprise understands (scheme 'nosuch')"
     assert "secret-token" not in str(caught.value)
+
+
+def test_environment_override_with_a_bad_value_names_the_variable(tmp_path: Path) -> None:
+    (tmp_path / "feeds.yaml").write_text("feeds: []\n")
+    assert load_config(tmp_path, {"NEWSWATCH_WEB_PORT": "9100"}).settings.web.port == 9100
+    with pytest.raises(ConfigError) as caught:
+        load_config(tmp_path, {"NEWSWATCH_WEB_PORT": "ninety"})
+    (problem,) = caught.value.problems
+    assert (problem.file, problem.key) == ("environment", "NEWSWATCH_WEB_PORT")
+    assert problem.message.startswith("not a valid web.port:")

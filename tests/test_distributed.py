@@ -3,9 +3,13 @@ subprocess and the real PostgreSQL, with `run --once` as the poller and sender."
 
 from __future__ import annotations
 
+import json
+import os
 import signal
+import socket
 import subprocess
 import sys
+import urllib.request
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -59,3 +63,40 @@ def test_distributed_run_alerts_exactly_like_embedded(distributed: Scenario) -> 
     again = distributed.run_once()
     assert again.returncode == 0, again.stderr
     assert len(distributed.inbox.received) == len(EXPECTED_ALERTS)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_worker_serves_health_endpoints(tmp_path: Path, pg_url: str, redis_url: str) -> None:
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "feeds.yaml").write_text("feeds: []\n")
+    (config / "newswatch.yaml").write_text(json.dumps({"database_url": pg_url,
+                                                       "broker_url": redis_url}))
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSWATCH_")}
+    env.update(NEWSWATCH_CONFIG=str(config), NEWSWATCH_WORKER_HEALTH_PORT=str(port))
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "workers", "worker", "--concurrency=1",
+         "-Q", "newswatch", "--without-gossip", "--without-mingle",
+         "--hostname", f"health-{tmp_path.name}@%h"],
+        env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        assert worker.stdout is not None
+        for line in worker.stdout:
+            if "worker health endpoints listening" in line:
+                break
+        base = f"http://127.0.0.1:{port}"
+        with urllib.request.urlopen(base + "/healthz", timeout=10) as response:
+            assert response.status == 200
+        with urllib.request.urlopen(base + "/readyz", timeout=30) as response:
+            assert json.loads(response.read())["status"] == "ready"
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.communicate(timeout=60)
+    assert worker.returncode == 0

@@ -11,9 +11,11 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from celery import Celery
+from celery import Celery, signals
 
 from service.config import Config, find_config_dir, load_config
+from service.health import check_health
+from workers.health import serve_health
 from workers.settings import celery_settings
 
 app = Celery("newswatch", include=["workers.tasks"])
@@ -34,6 +36,14 @@ def bound_config() -> Config:
     if _bound is None:
         _bound = load_config(find_config_dir(None, os.environ), os.environ)
     return _bound
+
+
+@signals.worker_ready.connect  # type: ignore[untyped-decorator]
+def _serve_health(**_: Any) -> None:
+    web = bound_config().settings.web
+    if web.worker_port is not None:
+        config = bound_config()
+        serve_health(web.host, web.worker_port, lambda: check_health(config))
 
 
 @app.on_configure.connect  # type: ignore[untyped-decorator]

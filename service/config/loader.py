@@ -86,20 +86,32 @@ ENVIRONMENT_OVERRIDES = {
     "NEWSWATCH_DATABASE_URL": "database_url",
     "NEWSWATCH_BROKER_URL": "broker_url",
     "NEWSWATCH_WEB_HOST": "web.host",
+    "NEWSWATCH_WEB_PORT": "web.port",
+    "NEWSWATCH_WORKER_HEALTH_PORT": "web.worker_port",
 }
 
 
 def _environment_overrides(settings: Settings, environ: Mapping[str, str]) -> Settings:
+    problems = []
     for variable, dotted in ENVIRONMENT_OVERRIDES.items():
-        if environ.get(variable):
+        if not environ.get(variable):
+            continue
+        try:
             settings = _override(settings, dotted.split("."), environ[variable])
+        except ValidationError as e:
+            reason = e.errors()[0]["msg"]
+            problems.append(ConfigProblem("environment", None, variable,
+                                          f"not a valid {dotted}: {reason}"))
+    if problems:
+        raise ConfigError(problems)
     return settings
 
 
-def _override(model: _M, keys: list[str], value: str) -> _M:
+def _override(model: _M, keys: list[str], value: object) -> _M:
+    """``model`` with the value at ``keys`` replaced, validated again (types coerced)."""
     head, *rest = keys
     new = value if not rest else _override(getattr(model, head), rest, value)
-    return model.model_copy(update={head: new})
+    return type(model).model_validate({**model.model_dump(), head: new})
 
 
 # -- reading ----------------------------------------------------------------

@@ -7,11 +7,13 @@ errors everywhere (``extra="forbid"``).
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import Literal
+import re
+from datetime import time, timedelta
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from service.config.durations import Duration
 
@@ -61,6 +63,8 @@ class WebSettings(_Strict):
     enabled: bool = True
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)  # 0: any free port
+    # A Celery worker serves /healthz and /readyz here when set (containers, probes).
+    worker_port: int | None = Field(default=None, ge=0, le=65535)
 
 
 class Settings(_Strict):
@@ -125,6 +129,56 @@ class TopicConfig(_Strict):
     query: str = Field(min_length=1)
 
 
+def _time_of_day(value: object) -> object:
+    """``"08:00"``; YAML 1.1 reads an unquoted ``22:00`` as 1320 (minutes), accepted too."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 24 * 60:
+        return time(value // 60, value % 60)
+    if isinstance(value, str) and re.fullmatch(r"\s*\d{1,2}:\d{2}\s*", value):
+        hours, minutes = (int(part) for part in value.strip().split(":"))
+        if hours < 24 and minutes < 60:
+            return time(hours, minutes)
+    if isinstance(value, time):
+        return value
+    raise ValueError(f"not a time of day: {value!r} (use e.g. \"08:00\")")
+
+
+TimeOfDay = Annotated[time, BeforeValidator(_time_of_day)]
+
+
+def _check_timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as e:
+        raise ValueError(f"unknown timezone: {value!r} (use e.g. Europe/Paris)") from e
+    return value
+
+
+class DigestConfig(_Strict):
+    """``digest: {every: 1h}`` or ``digest: {at: "08:00", timezone: Europe/Paris}``."""
+
+    every: Duration | None = None
+    at: TimeOfDay | None = None
+    timezone: str = "UTC"
+
+    _timezone_is_known = field_validator("timezone")(_check_timezone)
+
+    @model_validator(mode="after")
+    def _one_schedule(self) -> DigestConfig:
+        if (self.every is None) == (self.at is None):
+            raise ValueError("give either every (e.g. 1h) or at (e.g. \"08:00\")")
+        return self
+
+
+class QuietHoursConfig(_Strict):
+    """``quiet_hours: {start: "22:00", end: "07:00", timezone: Europe/Paris}``."""
+
+    start: TimeOfDay
+    end: TimeOfDay
+    timezone: str = "UTC"
+
+    _timezone_is_known = field_validator("timezone")(_check_timezone)
+
+
 class SubscriptionConfig(_Strict):
     id: str = Field(pattern=_ID_PATTERN)
     name: str | None = None
@@ -132,6 +186,18 @@ class SubscriptionConfig(_Strict):
     topics: tuple[str, ...] = ()
     entities: tuple[str, ...] = ()
     events: tuple[str, ...] = ()
+    # delivery (issue 6): templates directory, instant or digest, quiet hours, rate cap
+    template: str | None = None  # a directory (relative to the config) of template overrides
+    mode: Literal["instant", "digest"] = "instant"
+    digest: DigestConfig | None = None
+    quiet_hours: QuietHoursConfig | None = None
+    max_per_hour: int | None = Field(default=None, ge=1, le=10_000)
+
+    @model_validator(mode="after")
+    def _digest_needs_schedule(self) -> SubscriptionConfig:
+        if self.mode == "digest" and self.digest is None:
+            raise ValueError("mode: digest needs a digest schedule (digest: {every: 1h})")
+        return self
 
 
 class WatchlistFile(_Strict):
