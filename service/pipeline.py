@@ -23,9 +23,17 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from service.config.models import Config
 from service.dedup import ArticleIdentity, story_keys
 from service.domain import Document
+from service.fulltext import (
+    FullTextFetcher,
+    FullTextPolicy,
+    HttpFullTextFetcher,
+    wants_full_text,
+    word_count,
+)
+from service.language import LanguageDetector, default_detector
 from service.matching.classifier import Classifier, compile_watchlists
 from service.routing import route
-from service.storage.articles import ArticleStore
+from service.storage.articles import ArticleStore, TextAnalysis
 from service.storage.database import Database
 from service.storage.records import ArticleRecord
 
@@ -40,10 +48,19 @@ class Processor:
 
     config: Config
     classifier: Classifier
+    pages: FullTextFetcher | None = None  # None: never fetch article pages
+    languages: LanguageDetector | None = None  # None: language not detected
 
     @classmethod
     def from_config(cls, config: Config) -> Processor:
-        return cls(config=config, classifier=compile_watchlists(config.watchlists))
+        return cls(
+            config=config, classifier=compile_watchlists(config.watchlists),
+            pages=HttpFullTextFetcher(config.settings.fetch), languages=default_detector(),
+        )
+
+    def full_text_policy(self, feed_url: str | None) -> FullTextPolicy:
+        feed = next((f for f in self.config.feeds if f.url == feed_url), None)
+        return feed.full_text if feed is not None else "auto"
 
 
 @dataclass
@@ -77,8 +94,27 @@ def is_alertable(record: ArticleRecord, now: datetime, processor: Processor) -> 
     return now - when <= processor.config.settings.alerts.max_age
 
 
-def document_of(record: ArticleRecord) -> Document:
-    return Document(title=record.title, summary=record.summary, content=record.content)
+def document_of(record: ArticleRecord, full_text: str | None = None) -> Document:
+    """The text to classify: the article page's main text, when fetched, as content."""
+    content = full_text if full_text and len(full_text) > len(record.content) else record.content
+    return Document(title=record.title, summary=record.summary, content=content)
+
+
+def analyse_text(processor: Processor, record: ArticleRecord) -> TextAnalysis:
+    """Fetch the page of a thin entry (per the feed's ``full_text``) and detect the language."""
+    page = None
+    feed_words = word_count(record.title, record.summary, record.content)
+    policy = processor.full_text_policy(record.feed_url)
+    min_words = processor.config.settings.full_text.min_words
+    if processor.pages and record.url and wants_full_text(policy, feed_words, min_words):
+        page = processor.pages.fetch(record.url)
+        if page.error:
+            log.warning("article page not used", article=record.id, error=page.error)
+    full_text = page.text if page else None
+    document = document_of(record, full_text)
+    text = "\n".join((document.title, document.summary, document.content))
+    language = processor.languages.detect(text) if processor.languages else None
+    return TextAnalysis(language, full_text, page.error if page else None)
 
 
 def process_articles(
@@ -130,7 +166,8 @@ def _process(
     articles: ArticleStore, processor: Processor, record: ArticleRecord,
     now: datetime, report: BatchReport,
 ) -> None:
-    classification = processor.classifier.classify(document_of(record))
+    analysis = analyse_text(processor, record)
+    classification = processor.classifier.classify(document_of(record, analysis.full_text))
     subscriptions = processor.config.watchlists.subscriptions
     routed = route(subscriptions, classification) if is_alertable(record, now, processor) else []
     identity = ArticleIdentity(
@@ -139,7 +176,7 @@ def _process(
     )
     outcome = articles.commit_processed(
         record.id, story_keys=story_keys(identity), classification=classification,
-        subscription_ids=routed, now=now,
+        subscription_ids=routed, now=now, analysis=analysis,
     )
     if outcome is None:
         report.skipped += 1

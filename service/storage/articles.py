@@ -45,6 +45,15 @@ def _canonical(url: str | None) -> str | None:
 
 
 @dataclass(frozen=True, slots=True)
+class TextAnalysis:
+    """What the worker learnt about an article's text besides its matches."""
+
+    language: str | None = None
+    full_text: str | None = None
+    full_text_error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ProcessedOutcome:
     story_id: int
     duplicate: bool
@@ -112,7 +121,7 @@ class ArticleStore:
 
     def commit_processed(
         self, article_id: int, *, story_keys: Sequence[str], classification: Classification,
-        subscription_ids: Sequence[str], now: datetime,
+        subscription_ids: Sequence[str], now: datetime, analysis: TextAnalysis | None = None,
     ) -> ProcessedOutcome | None:
         """Join or start a story, store matches and outbox rows, all at once."""
         with self._db.session() as session, session.begin():
@@ -124,6 +133,10 @@ class ArticleStore:
             row.state = "duplicate" if duplicate else "processed"
             row.processed_at = now
             row.last_error = None
+            if analysis is not None:
+                row.language = analysis.language
+                row.full_text = analysis.full_text
+                row.full_text_error = analysis.full_text_error
             _insert_matches(session, article_id, classification.matches)
             created = _insert_alerts(session, story_id, article_id, subscription_ids, now)
             return ProcessedOutcome(story_id, duplicate, created)
@@ -158,7 +171,7 @@ def _record(row: ArticleRow, feed: FeedRow) -> ArticleRecord:
         id=row.id, feed_id=row.feed_id, feed_name=feed.name or feed.title or feed.url,
         guid=row.guid, url=row.url, canonical_url=row.canonical_url, title=row.title,
         summary=row.summary, content=row.content, published_at=row.published_at,
-        fetched_at=row.fetched_at, attempts=row.attempts,
+        fetched_at=row.fetched_at, attempts=row.attempts, feed_url=feed.url,
     )
 
 

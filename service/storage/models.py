@@ -112,6 +112,10 @@ class ArticleRow(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     story_id: Mapped[int | None] = mapped_column(ForeignKey("stories.id"))
+    # migration 0003: language detection and full text of thin entries (service.fulltext)
+    language: Mapped[str | None] = mapped_column(String(16))  # ISO 639-1; None: unsure
+    full_text: Mapped[str | None] = mapped_column(Text)  # main text of the article page
+    full_text_error: Mapped[str | None] = mapped_column(Text)  # why the page gave none
 
 
 class StoryKeyRow(Base):

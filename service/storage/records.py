@@ -47,6 +47,7 @@ class ArticleRecord:
     published_at: datetime | None
     fetched_at: datetime
     attempts: int
+    feed_url: str | None = None  # the feed's configured URL (its per-feed settings)
 
 
 @dataclass(frozen=True, slots=True)
