@@ -4,17 +4,26 @@ docker-compose.yml, deploy/Dockerfile, .dockerignore, .env.example and the
 Kubernetes manifests under deploy/kubernetes/ are parsed and compared with what
 the code really offers: the `newswatch` subcommands and their options, the
 Celery app and queue, the environment variables the loader reads, the
-configuration directory, and the configuration itself (loaded for real).
+configuration directory, the configuration itself (loaded for real), and the
+HTTP probes and health checks (the ports the code binds given each container's
+environment, and the paths its servers answer, served for real on a free port).
 """
 
 from __future__ import annotations
 
+import asyncio
 import fnmatch
 import json
 import re
 import shlex
+import subprocess
+import sys
+import threading
 import tomllib
+import urllib.error
+import urllib.request
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -27,9 +36,13 @@ from typer.testing import CliRunner
 
 import workers
 from service.cli import app as cli_app
-from service.config import ConfigError, load_config
+from service.config import Config, ConfigError, load_config
 from service.config.loader import CONFIG_DIR_VARIABLE, ENVIRONMENT_OVERRIDES, find_config_dir
+from service.health import BROKER_TIMEOUT
+from service.metrics import Metrics
+from service.web import WebContext, WebServer, make_app
 from workers import settings as worker_settings
+from workers.health import serve_health
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
@@ -367,11 +380,9 @@ def test_every_newswatch_and_celery_command_exists() -> None:
         seen.setdefault(name, set()).add(where.split()[0])
     assert seen.get("newswatch run", set()) >= {"compose", "Dockerfile", "newswatch-poller"}
     assert seen.get("newswatch db upgrade", set()) >= {"compose", "newswatch-migrate"}
-    assert seen.get("newswatch healthcheck", set()) >= {
-        "compose", "Dockerfile", "newswatch-poller", "newswatch-worker"
-    }
+    # the image's own HEALTHCHECK; compose and Kubernetes ask the HTTP endpoints
+    assert seen.get("newswatch healthcheck", set()) >= {"Dockerfile"}
     assert seen.get("celery worker", set()) >= {"compose", "newswatch-worker"}
-    assert seen.get("celery inspect", set()) >= {"compose"}
 
 
 @pytest.mark.parametrize(
@@ -586,13 +597,9 @@ def test_long_running_services_have_a_healthcheck() -> None:
         assert check and check.get("test") and not check.get("disable"), name
     assert "redis-cli" in command_lines(svc["redis"]["healthcheck"]["test"])[0][0]
     assert command_lines(svc["postgres"]["healthcheck"]["test"])[0][0] == "pg_isready"
-    assert command_lines(svc["poller"]["healthcheck"]["test"]) == [["newswatch", "healthcheck"]]
-    test = interpolated(svc["worker"]["healthcheck"]["test"], env_example())
-    (ping,) = command_lines(test)
-    assert ping[:5] == ["celery", "-A", "workers", "inspect", "ping"]
-    # the worker pings itself: the node name is celery@<container hostname>
-    assert ping[ping.index("-d") + 1] == "celery@$HOSTNAME"
-    assert svc["worker"]["healthcheck"]["test"][0] == "CMD-SHELL"
+    for name in ("poller", "worker"):
+        # what the URL asks is checked against the code in test_compose_health_checks_*
+        assert urlsplit(health_check_url(svc[name])).path == "/readyz", name
 
 
 def test_start_order() -> None:
@@ -758,9 +765,12 @@ def test_workloads_are_hardened_and_sized() -> None:
             if workload["kind"] == "Deployment":
                 for probe in ("livenessProbe", "readinessProbe"):
                     check = container[probe]
-                    assert check["exec"]["command"] == ["newswatch", "healthcheck"], name
-                    # the check imports the app and waits up to 5 s for the broker
-                    assert check.get("timeoutSeconds", 1) >= 10, f"{name}: {probe}"
+                    assert set(check) & PROBE_HANDLERS == {"httpGet"}, f"{name}: {probe}"
+                    assert check.get("timeoutSeconds", 1) < check.get("periodSeconds", 10)
+                # /readyz waits for the database (connect_timeout 10 s, see
+                # service/storage/engine.py) and then the broker
+                readiness = container["readinessProbe"]
+                assert readiness.get("timeoutSeconds", 1) >= 10 + BROKER_TIMEOUT, name
 
 
 def test_poller_and_worker_deployments() -> None:
@@ -772,8 +782,8 @@ def test_poller_and_worker_deployments() -> None:
     assert worker["spec"]["replicas"] == 2
     grace = pod_spec(worker)["terminationGracePeriodSeconds"]
     assert grace >= worker_settings.TASK_TIME_LIMIT
-    text = (K8S / "poller.yaml").read_text(encoding="utf-8")
-    assert "/healthz" in text and "/readyz" in text, "say the HTTP probes come later"
+    for path in k8s_files():
+        assert "TODO" not in path.read_text(encoding="utf-8"), path.name
 
 
 def materialise(volume: Mapping[str, Any], target: Path) -> dict[str, set[str]]:
@@ -845,6 +855,250 @@ def test_a_missing_secret_variable_fails_the_configmap_config(tmp_path: Path) ->
     env = {k: v for k, v in secret_env().items() if not k.endswith("_SLACK")}
     with pytest.raises(ConfigError, match="not set"):
         load_config(tmp_path, env)
+
+
+# -- HTTP probes and health checks ---------------------------------------------------------------
+
+PROBE_KINDS = ("startupProbe", "livenessProbe", "readinessProbe")
+PROBE_HANDLERS = {"exec", "httpGet", "tcpSocket", "grpc"}
+ALL_INTERFACES = ("0.0.0.0", "::")
+NO_SUCH_PATH = "/no-such-path"
+
+
+def role_of(words: list[str]) -> str:
+    """Which HTTP server a command starts: `newswatch run`'s web app, or a worker's."""
+    (line,) = command_lines(words)
+    if line[:2] == ["newswatch", "run"]:
+        return "poller"
+    if line[:4] == ["celery", "-A", "workers", "worker"]:
+        return "worker"
+    raise AssertionError(f"serves no HTTP endpoints: {words}")
+
+
+def web_routes() -> set[str]:
+    """The GET paths of the web app `newswatch run` serves (service/web.py)."""
+    app = make_app(WebContext(metrics=Metrics(), readiness=lambda: [], version="test"))
+    return {route.resource.canonical for route in app.router.routes()
+            if route.method == "GET" and route.resource is not None}
+
+
+def bound_address(role: str, config: Config) -> tuple[str, int]:
+    """Where the code listens given ``config`` (service/runner.py, workers/app.py)."""
+    web = config.settings.web
+    if role == "poller":
+        assert web.enabled, "web.enabled is false: `newswatch run` serves nothing"
+        return web.host, web.port
+    assert web.worker_port is not None, "no web.worker_port: the worker serves nothing"
+    return web.host, web.worker_port
+
+
+@contextmanager
+def serving(role: str, problems: list[str]) -> Iterator[int]:
+    """The role's real HTTP server on a free loopback port; /readyz reports ``problems``."""
+
+    def readiness() -> list[str]:
+        return list(problems)
+
+    if role == "worker":
+        server = serve_health("127.0.0.1", 0, readiness)
+        try:
+            yield int(server.server_port)
+        finally:
+            server.shutdown()
+            server.server_close()
+        return
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    web = WebServer(WebContext(Metrics(), readiness, "test"), "127.0.0.1", 0)
+    try:
+        yield asyncio.run_coroutine_threadsafe(web.start(), loop).result(10)
+    finally:
+        asyncio.run_coroutine_threadsafe(web.stop(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()
+
+
+def fetch(port: int, path: str) -> tuple[int, str, bytes]:
+    """(status, content type, body) of GET ``path``."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as response:
+            return int(response.status), response.headers["Content-Type"], response.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers["Content-Type"], e.read()
+
+
+def statuses(role: str, paths: set[str], problems: list[str]) -> dict[str, int]:
+    with serving(role, problems) as port:
+        return {path: fetch(port, path)[0] for path in paths}
+
+
+def check_paths_answer(role: str, alive: set[str], ready: set[str]) -> None:
+    """``alive`` answer 200 even with the database down (no restart for an outage);
+    ``ready`` answer 200, and 503 while the database or broker is unreachable."""
+    if role == "poller":
+        assert alive | ready <= web_routes(), f"not routes of the web app: {alive | ready}"
+    paths = alive | ready | {NO_SUCH_PATH}
+    up = statuses(role, paths, [])
+    down = statuses(role, paths, ["database unreachable"])
+    assert up[NO_SUCH_PATH] == down[NO_SUCH_PATH] == 404, role
+    for path in alive:
+        assert up[path] == down[path] == 200, f"{role} {path}: {up[path]}, {down[path]}"
+    for path in ready:
+        assert (up[path], down[path]) == (200, 503), f"{role} {path}: {up[path]}, {down[path]}"
+
+
+def k8s_container_env(container: Mapping[str, Any]) -> dict[str, str]:
+    """What the process sees: the image's ENV, then envFrom (the Secret), then env."""
+    env = dict(dockerfile_env())
+    for source in container.get("envFrom") or []:
+        assert set(source) == {"secretRef"}, source
+        env.update(secret_env())
+    for item in container.get("env") or []:
+        assert "value" in item, f"{item['name']}: valueFrom is not checked here"
+        env[item["name"]] = str(item["value"])
+    return env
+
+
+def check_variables(where: str, names: list[str]) -> None:
+    for name in names:
+        if name.startswith("NEWSWATCH_"):
+            assert name in {*ENVIRONMENT_OVERRIDES, CONFIG_DIR_VARIABLE}, (
+                f"{where}: newswatch does not read {name}"
+            )
+
+
+def container_port(container: Mapping[str, Any], port: int | str) -> int:
+    """The containerPort a probe or Service ``port`` (a name or a number) designates."""
+    ports = container.get("ports") or []
+    names = [p["name"] for p in ports if "name" in p]
+    assert len(names) == len(set(names)), names
+    if isinstance(port, str) and not port.isdigit():
+        found = [p["containerPort"] for p in ports if p.get("name") == port]
+        assert found, f"{container['name']} has no port named {port!r}"
+        return int(found[0])
+    assert int(port) in [p["containerPort"] for p in ports], f"{port} is not a containerPort"
+    return int(port)
+
+
+def k8s_bound_address(workload: Mapping[str, Any], tmp_path: Path) -> tuple[str, str, int]:
+    """(role, host, port) the container's process binds, its ConfigMap and env loaded."""
+    (container,) = pod_spec(workload)["containers"]
+    role = role_of(list(container["command"]) + list(container.get("args") or []))
+    target = tmp_path / workload["metadata"]["name"]
+    target.mkdir()
+    materialise(config_volume(workload), target)
+    host, port = bound_address(role, load_config(target, k8s_container_env(container)))
+    return role, host, port
+
+
+@pytest.mark.parametrize("name", ["newswatch-poller", "newswatch-worker"])
+def test_kubernetes_probes_ask_what_the_code_serves(name: str, tmp_path: Path) -> None:
+    workload = deployment(name)
+    (container,) = pod_spec(workload)["containers"]
+    check_variables(name, [item["name"] for item in container.get("env") or []])
+    role, host, port = k8s_bound_address(workload, tmp_path)
+    assert host in ALL_INTERFACES, f"{name}: web.host {host}: the kubelet cannot reach it"
+    probes = {kind: container[kind] for kind in PROBE_KINDS if kind in container}
+    assert {"livenessProbe", "readinessProbe"} <= set(probes)
+    paths: dict[str, set[str]] = {"alive": set(), "ready": set()}
+    for kind, probe in probes.items():
+        assert set(probe) & PROBE_HANDLERS == {"httpGet"}, f"{name} {kind}"
+        get = probe["httpGet"]
+        assert get.get("scheme", "HTTP") == "HTTP", f"{name} {kind}"
+        bound = container_port(container, get["port"])
+        assert bound == port, f"{name} {kind}: port {get['port']} ({bound}), code binds {port}"
+        paths["ready" if kind == "readinessProbe" else "alive"].add(get["path"])
+    assert paths == {"alive": {"/healthz"}, "ready": {"/readyz"}}, name
+    check_paths_answer(role, paths["alive"], paths["ready"])
+
+
+def test_the_probe_checks_catch_a_wrong_path_or_port() -> None:
+    with pytest.raises(AssertionError):
+        check_paths_answer("poller", {"/health"}, set())
+    with pytest.raises(AssertionError):
+        check_paths_answer("worker", set(), {"/metrics"})
+    with pytest.raises(AssertionError):
+        check_paths_answer("worker", {"/readyz"}, set())  # 503 while the database is down
+    (container,) = pod_spec(deployment("newswatch-poller"))["containers"]
+    with pytest.raises(AssertionError):
+        container_port(container, "health")
+    with pytest.raises(AssertionError):
+        container_port(container, 9999)
+    with pytest.raises(AssertionError):
+        check_variables("example", ["NEWSWATCH_HTTP_PORT"])
+
+
+def test_the_poller_service_targets_its_port_and_prometheus_scrapes_metrics(
+    tmp_path: Path,
+) -> None:
+    (service,) = k8s_kind("Service")
+    poller, worker = deployment("newswatch-poller"), deployment("newswatch-worker")
+    selector = service["spec"]["selector"]
+    assert selector.items() <= poller["spec"]["template"]["metadata"]["labels"].items()
+    assert not selector.items() <= worker["spec"]["template"]["metadata"]["labels"].items()
+    (container,) = pod_spec(poller)["containers"]
+    _, _, bound = k8s_bound_address(poller, tmp_path)
+    (port,) = service["spec"]["ports"]
+    assert isinstance(port["targetPort"], str), "target the poller's named port"
+    assert container_port(container, port["targetPort"]) == bound
+    assert port["targetPort"] == container["readinessProbe"]["httpGet"]["port"]
+    annotations = service["metadata"]["annotations"]
+    assert all(isinstance(v, str) for v in annotations.values()), "annotations are strings"
+    assert annotations["prometheus.io/scrape"] == "true"
+    # the usual scrape job replaces the endpoint's port with this one: the pod's
+    assert int(annotations["prometheus.io/port"]) == bound
+    path = annotations["prometheus.io/path"]
+    assert path in web_routes()
+    with serving("poller", []) as free:
+        status, content_type, body = fetch(free, path)
+    assert status == 200 and content_type.startswith("text/plain"), (status, content_type)
+    assert b"newswatch_feed_polls" in body
+    # workers serve no /metrics: the Service must not select them
+    assert statuses("worker", {path}, [])[path] == 404
+
+
+def health_check_code(service: Mapping[str, Any]) -> str:
+    """The Python of a `python -c` health check (the slim image has no curl)."""
+    (words,) = command_lines(service["healthcheck"]["test"])
+    assert words[:2] == ["python", "-c"] and len(words) == 3, words
+    return words[2]
+
+
+def health_check_url(service: Mapping[str, Any]) -> str:
+    (url,) = re.findall(r"https?://[^'\"\s]+", health_check_code(service))
+    return str(url)
+
+
+@pytest.mark.parametrize("name", ["poller", "worker"])
+def test_compose_health_checks_ask_what_the_code_serves(name: str) -> None:
+    service = services()[name]
+    check_variables(f"compose {name}", list(environment(service)))
+    role = role_of(service["command"])
+    host, port = bound_address(role, load_config(CONFIG_DIR, compose_env(name)))
+    url = urlsplit(health_check_url(service))
+    # the check runs inside the container
+    assert url.scheme == "http" and url.hostname in ("127.0.0.1", "localhost"), url
+    assert host in (*ALL_INTERFACES, url.hostname), f"compose {name}: web.host {host}"
+    assert url.port == port, f"compose {name}: checks port {url.port}, code binds {port}"
+    check_paths_answer(role, set(), {url.path})
+    # the one-liner itself, against the real server: exit 0 when ready, 1 when not
+    code = health_check_code(service)
+    (timeout,) = re.findall(r"timeout=(\d+)", code)
+    assert seconds(service["healthcheck"]["timeout"]) > int(timeout) >= 10 + BROKER_TIMEOUT
+    for problems, healthy in (([], True), (["broker unreachable"], False)):
+        with serving(role, problems) as free:
+            moved = code.replace(f":{port}/", f":{free}/")
+            assert moved != code
+            result = subprocess.run([sys.executable, "-c", moved], capture_output=True,
+                                    timeout=60, check=False)
+        assert (result.returncode == 0) is healthy, (problems, result.stderr)
+    # published ports (the poller's only) lead to the port the code binds
+    for mapping in service.get("ports") or []:
+        published = interpolate(str(mapping), env_example()).split(":")
+        assert published[0] == "127.0.0.1", f"compose {name}: publish on loopback only"
+        assert int(published[-1]) == port, f"compose {name}: {mapping} but code binds {port}"
 
 
 def test_readme_covers_build_compose_scaling_and_kubernetes() -> None:
