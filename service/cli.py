@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from service import __version__
+from service import __version__, cli_backtest
 from service.config import Config, ConfigError, find_config_dir, load_config
 from service.config.durations import parse_duration
 from service.errors import NewswatchError, StorageError
@@ -132,16 +132,17 @@ def check_config(
     config_dir: ConfigOption = None,
 ) -> None:
     """Validate a configuration directory and print what it holds."""
+    from service.matching.classifier import compile_watchlists
+
     config = _load(directory or config_dir)
     watch = config.watchlists
-    terms = sum(1 + len(e.aliases) for e in watch.entities) + sum(
-        len(e.triggers) for e in watch.events
-    )
+    classifier = compile_watchlists(watch)  # the loader checked every term and query
     err.print(
         f"configuration OK: {config.directory}\n"
         f"  feeds: {len(config.feeds)}\n  entities: {len(watch.entities)}\n"
         f"  events: {len(watch.events)}\n  topics: {len(watch.topics)}\n"
-        f"  subscriptions: {len(watch.subscriptions)}\n  entity and event terms: {terms}"
+        f"  subscriptions: {len(watch.subscriptions)}\n"
+        f"  terms in the automaton: {classifier.matcher.term_count}"
     )
 
 
@@ -202,6 +203,9 @@ def healthcheck(config_dir: ConfigOption = None) -> None:
     if problems:
         raise typer.Exit(1)
     err.print("healthy")
+
+
+app.command("backtest")(cli_backtest.backtest)
 
 
 @app.command()

@@ -4,6 +4,10 @@ A story key is claimed once (see storage); an article whose key is already
 claimed joins that story. Keys: the canonical URL, a GUID that is globally
 unique by its form (a URL, ``urn:``, ``tag:``), and a hash of the normalised
 text when there is enough text for the hash to mean "same article".
+
+Near copies (another outlet's edit of the same wire story) are the extra
+path of ``service.stories``: ``near_duplicate`` prepares what the story claim
+needs from the article's title and text and the ``dedup:`` settings.
 """
 
 from __future__ import annotations
@@ -11,7 +15,10 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
+from datetime import datetime
 
+from service.config.models import DedupSettings
+from service.stories import NearDuplicate, article_segments
 from service.text.normalize import words
 
 MIN_WORDS_FOR_TEXT_KEY = 25
@@ -37,3 +44,13 @@ def story_keys(article: ArticleIdentity) -> list[str]:
         normalised = " ".join(words(article.title) + text_words)
         keys.append("text:" + hashlib.sha256(normalised.encode()).hexdigest())
     return keys
+
+
+def near_duplicate(
+    settings: DedupSettings, title: str, text: str, now: datetime
+) -> NearDuplicate | None:
+    """The near-copy request for one article (None when the setting is off)."""
+    if not settings.near_duplicates:
+        return None
+    parts = tuple(article_segments(title, text))
+    return NearDuplicate(parts=parts, threshold=settings.threshold, since=now - settings.window)

@@ -5,7 +5,8 @@
         dead-letter it after too many deliveries (decision)
         classify its text                        (pure)
         route the classification                 (pure)
-        keys for exact copies                    (pure)
+        keys for exact copies, segments of text  (pure)
+        the feed's boilerplate, a near copy      (storage + pure sketch, in the claim)
         store story, matches and alerts at once  (storage, one transaction)
 
 Everything is keyed so that running the same ids twice changes nothing.
@@ -21,7 +22,7 @@ import structlog
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from service.config.models import Config
-from service.dedup import ArticleIdentity, story_keys
+from service.dedup import ArticleIdentity, near_duplicate, story_keys
 from service.domain import Document
 from service.fulltext import (
     FullTextFetcher,
@@ -174,9 +175,10 @@ def _process(
         canonical_url=record.canonical_url, guid=record.guid, title=record.title,
         text=record.content or record.summary,
     )
+    near = near_duplicate(processor.config.settings.dedup, record.title, identity.text, now)
     outcome = articles.commit_processed(
         record.id, story_keys=story_keys(identity), classification=classification,
-        subscription_ids=routed, now=now, analysis=analysis,
+        subscription_ids=routed, now=now, analysis=analysis, near=near,
     )
     if outcome is None:
         report.skipped += 1

@@ -67,6 +67,15 @@ class WebSettings(_Strict):
     worker_port: int | None = Field(default=None, ge=0, le=65535)
 
 
+class DedupSettings(_Strict):
+    """Near-duplicate stories: copies in other outlets join the first story."""
+
+    near_duplicates: bool = True  # false: exact copies only (URL, GUID, text hash)
+    # share of the shorter text's word shingles found in the other (or Jaccard)
+    threshold: float = Field(default=0.5, gt=0, le=1)
+    window: Duration = timedelta(days=7)  # only stories updated within it are joined
+
+
 class Settings(_Strict):
     """``newswatch.yaml``: every key optional."""
 
@@ -77,6 +86,7 @@ class Settings(_Strict):
     poll: PollSettings = PollSettings()
     alerts: AlertSettings = AlertSettings()
     ops: OpsSettings = OpsSettings()
+    dedup: DedupSettings = DedupSettings()
     full_text: FullTextSettings = FullTextSettings()
     web: WebSettings = WebSettings()
 

@@ -50,7 +50,8 @@ class TermMatcher:
         self._automaton = ahocorasick.Automaton()
         for term in set(terms):
             self._automaton.add_word(term.pattern, term)
-        self._empty = len(self._automaton) == 0
+        self.term_count = len(self._automaton)
+        self._empty = self.term_count == 0
         if not self._empty:
             self._automaton.make_automaton()
 

@@ -19,6 +19,13 @@ from service.domain import Classification, FeedEntry, Match
 from service.storage.database import Database, insert_ignore
 from service.storage.models import AlertRow, ArticleRow, FeedRow, MatchRow, StoryKeyRow, StoryRow
 from service.storage.records import ArticleRecord
+from service.storage.stories import (
+    SketchedArticle,
+    find_near_story,
+    index_article,
+    prepare_near,
+)
+from service.stories import NearDuplicate
 from service.urls import canonical_url, is_http_url
 
 _MAX_GUID = 512
@@ -122,13 +129,18 @@ class ArticleStore:
     def commit_processed(
         self, article_id: int, *, story_keys: Sequence[str], classification: Classification,
         subscription_ids: Sequence[str], now: datetime, analysis: TextAnalysis | None = None,
+        near: NearDuplicate | None = None,
     ) -> ProcessedOutcome | None:
         """Join or start a story, store matches and outbox rows, all at once."""
         with self._db.session() as session, session.begin():
             row = _locked_article(session, article_id)
             if row is None or row.state != "new":
                 return None
-            story_id, duplicate = _claim_story(session, row, story_keys, now)
+            # before any key: learns boilerplate, locks bands so meeting claims serialise
+            sketched = prepare_near(session, row, near) if near is not None else None
+            story_id, duplicate = _claim_story(session, row, story_keys, now, sketched)
+            if sketched is not None:
+                index_article(session, article_id, sketched.sketch, now)
             row.story_id = story_id
             row.state = "duplicate" if duplicate else "processed"
             row.processed_at = now
@@ -176,7 +188,8 @@ def _record(row: ArticleRow, feed: FeedRow) -> ArticleRecord:
 
 
 def _claim_story(
-    session: Session, row: ArticleRow, keys: Sequence[str], now: datetime
+    session: Session, row: ArticleRow, keys: Sequence[str], now: datetime,
+    near: SketchedArticle | None = None,
 ) -> tuple[int, bool]:
     """Claim the article's keys for a new story, or join the story that owns one.
 
@@ -194,6 +207,8 @@ def _claim_story(
         )
     owners = set(session.scalars(select(StoryKeyRow.story_id).where(StoryKeyRow.key.in_(hashed))))
     others = sorted(owners - {story.id})
+    if not others and near is not None:  # no exact key: a near copy in the window?
+        others = [s for s in [find_near_story(session, near, story.id)] if s is not None]
     if not others:
         return story.id, False
     target = others[0]

@@ -18,10 +18,12 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -77,6 +79,7 @@ class FeedRow(Base):
 
 class StoryRow(Base):
     __tablename__ = "stories"
+    __table_args__ = (Index("ix_stories_updated_at", "updated_at"),)  # migration 0004
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     # The first article; no foreign key, to keep articles <-> stories acyclic.
@@ -149,6 +152,7 @@ class AlertRow(Base):
     __table_args__ = (
         UniqueConstraint("subscription_id", "story_id", name="uq_alerts_subscription_story"),
         Index("ix_alerts_state_next", "state", "next_attempt_at"),
+        Index("ix_alerts_subscription_sent", "subscription_id", "sent_at"),  # 0005
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -165,3 +169,50 @@ class AlertRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # migration 0005: goes (or went) out in a digest rather than on its own
+    digest: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+
+class SubscriptionStateRow(Base):
+    """Per-subscription delivery state (migration 0005): when the last digest went out."""
+
+    __tablename__ = "subscription_state"
+
+    subscription_id: Mapped[str] = mapped_column(String(256), primary_key=True)
+    last_digest_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+# migration 0004: the shared near-duplicate story index (service.storage.stories)
+class StoryBandRow(Base):
+    """One LSH band key of an indexed article: articles sharing a key are candidates."""
+
+    __tablename__ = "story_bands"
+
+    band: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    article_id: Mapped[int] = mapped_column(
+        ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True
+    )
+
+
+class ArticleSketchRow(Base):
+    """An indexed article's shingles (sorted uint32), for the exact check."""
+
+    __tablename__ = "article_sketches"
+
+    article_id: Mapped[int] = mapped_column(
+        ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True
+    )
+    shingles: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class FeedSegmentRow(Base):
+    """A sentence or line fingerprint seen in a feed, and the first entry that had it."""
+
+    __tablename__ = "feed_segments"
+
+    feed_id: Mapped[int] = mapped_column(
+        ForeignKey("feeds.id", ondelete="CASCADE"), primary_key=True
+    )
+    fingerprint: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    article_id: Mapped[int] = mapped_column(BigInteger)

@@ -65,6 +65,8 @@ class AlertView:
     published_at: datetime | None
     matches: tuple[Match, ...]
     other_outlets: tuple[str, ...]
+    created_at: datetime | None = None
+    digest: bool = False  # goes out in the subscription's next digest
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,3 +82,14 @@ class AlertSummary:
     last_error: str | None
     title: str
     source: str
+    next_attempt_at: datetime | None = None
+    digest: bool = False
+
+    @property
+    def delivery(self) -> str:
+        """The delivery state in words: sent, dead, held for a digest, or retrying."""
+        if self.state != "pending":
+            return self.state
+        if self.digest:
+            return "pending (next digest)"
+        return "pending (retrying)" if self.attempts else "pending"

@@ -1,0 +1,66 @@
+"""Synthetic stories and their syndicated copies, for the story tests.
+
+Words come from a fixed pseudo-vocabulary cut into disjoint parts: each
+story draws distinct words from a part of its own, so two different stories
+share no three-word sequence even after hypothesis shrinks them, as two real
+different stories do; what they share is what the tests put there on
+purpose: an outlet's footer (drawn from the footer part).
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from hypothesis import strategies as st
+
+_SYLLABLES = [c + v for c in "bdfgklmnprstvz" for v in "aeiou"]
+VOCABULARY = sorted(
+    {"".join(random.Random(i).choices(_SYLLABLES, k=3)) for i in range(6000)}
+)
+
+
+def sentences(word_list: list[str], size: int = 12) -> str:
+    """Words cut into capitalised sentences of ``size`` words."""
+    chunks = [word_list[i : i + size] for i in range(0, len(word_list), size)]
+    return " ".join(" ".join(c).capitalize() + "." for c in chunks)
+
+
+@dataclass(frozen=True)
+class Story:
+    title: str
+    body: list[str]  # words
+
+    def text(self, footer: str = "") -> str:
+        return sentences(self.body) + (f"\n{footer}" if footer else "")
+
+    def copy(self, headline: str, dateline: str, footer: str, keep: float = 0.8) -> str:
+        """A syndicated copy: new headline is separate; dateline, first ``keep``, footer."""
+        kept = self.body[: max(1, int(len(self.body) * keep))]
+        return f"{dateline} — {sentences(kept)}\n{footer}"
+
+
+PARTS = 10
+FOOTERS, HEADLINES = PARTS - 1, PARTS - 2  # parts 0.. are stories' own
+
+
+def words(min_size: int, max_size: int, part: int) -> st.SearchStrategy[list[str]]:
+    """Distinct words of one part of the vocabulary."""
+    return st.lists(
+        st.sampled_from(VOCABULARY[part::PARTS]), min_size=min_size, max_size=max_size,
+        unique=True,
+    )
+
+
+def phrase(min_size: int, max_size: int, part: int) -> st.SearchStrategy[str]:
+    return words(min_size, max_size, part).map(lambda w: sentences(w, 40))
+
+
+def stories(part: int, min_words: int = 80, max_words: int = 300) -> st.SearchStrategy[Story]:
+    return st.builds(Story, title=phrase(4, 12, part), body=words(min_words, max_words, part))
+
+
+def datelines() -> st.SearchStrategy[str]:
+    return st.tuples(st.sampled_from(VOCABULARY[HEADLINES::PARTS]), st.integers(1, 28)).map(
+        lambda t: f"{t[0].upper()}, Sept {t[1]} (Wire)"
+    )

@@ -1,0 +1,92 @@
+"""Property tests of near-duplicate stories, on the in-memory index.
+
+The database index runs the same pure steps (tests/test_stories_store.py
+checks it on both backends); here hypothesis explores the texts.
+"""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from service.stories import article_segments, article_sketch, overlap
+from service.stories.memory import MemoryIndex
+from tests.story_texts import FOOTERS, HEADLINES, Story, datelines, phrase, stories, words
+
+PROPERTY = settings(max_examples=60, deadline=None)
+
+
+@PROPERTY
+@given(
+    story=stories(0), headline=phrase(4, 14, HEADLINES), dateline=datelines(),
+    footers=st.tuples(phrase(5, 25, FOOTERS), phrase(5, 25, FOOTERS)), history=st.booleans(),
+)
+def test_copy_with_new_headline_dateline_footer_and_last_fifth_dropped_joins(
+    story: Story, headline: str, dateline: str, footers: tuple[str, str], history: bool,
+) -> None:
+    index = MemoryIndex()
+    if history:  # the copying outlet published before, with the same footer
+        index.add("wire-b", "Earlier news", "Something else entirely happened.\n" + footers[1])
+    first = index.add("outlet-a", story.title, story.text(footers[0]))
+    copy = index.add("wire-b", headline, story.copy(headline, dateline, footers[1]))
+    assert copy == first
+
+
+@PROPERTY
+@given(
+    one=stories(0, 10, 40), two=stories(1, 10, 40), footer=phrase(30, 80, FOOTERS),
+)
+def test_different_stories_sharing_a_long_outlet_footer_stay_apart(
+    one: Story, two: Story, footer: str
+) -> None:
+    index = MemoryIndex()
+    first = index.add("outlet", one.title, one.text(footer))
+    second = index.add("outlet", two.title, two.text(footer))
+    assert first != second
+
+
+@st.composite
+def arrivals(draw: st.DrawFn) -> tuple[list[tuple[str, str, str]], list[int]]:
+    """Articles (feed, title, text) of 2-4 stories with 1-3 copies, and their story."""
+    count = draw(st.integers(2, 4))
+    outlets = [f"outlet-{i}" for i in range(4)]
+    footers = {o: draw(phrase(5, 25, FOOTERS)) for o in outlets}
+    articles: list[tuple[str, str, str]] = []
+    labels: list[int] = []
+    for label in range(count):
+        story = draw(stories(label))
+        carriers = draw(st.lists(st.sampled_from(outlets), min_size=2, max_size=4, unique=True))
+        articles.append((carriers[0], story.title, story.text(footers[carriers[0]])))
+        for outlet in carriers[1:]:
+            headline, dateline = draw(phrase(4, 14, HEADLINES)), draw(datelines())
+            articles.append((outlet, headline, story.copy(headline, dateline, footers[outlet])))
+        labels.extend([label] * len(carriers))
+    order = draw(st.permutations(range(len(articles))))
+    return [articles[i] for i in order], [labels[i] for i in order]
+
+
+def _partition(assigned: list[int]) -> set[frozenset[int]]:
+    groups: dict[int, set[int]] = {}
+    for position, group in enumerate(assigned):
+        groups.setdefault(group, set()).add(position)
+    return {frozenset(g) for g in groups.values()}
+
+
+@PROPERTY
+@given(arrivals())
+def test_order_of_arrival_does_not_change_the_clusters(
+    case: tuple[list[tuple[str, str, str]], list[int]],
+) -> None:
+    articles, labels = case
+    index = MemoryIndex()
+    stories_found = [index.add(*article) for article in articles]
+    assert _partition(stories_found) == _partition(labels)
+
+
+@PROPERTY
+@given(text=words(1, 200, 0).map(" ".join))
+def test_a_text_is_fully_contained_in_itself_with_any_casing(text: str) -> None:
+    plain = article_sketch(article_segments("", text))
+    shouted = article_sketch(article_segments("", text.upper() + " !"))
+    assert overlap(plain.shingles, shouted.shingles).containment == 1.0
+    assert plain.bands == shouted.bands
