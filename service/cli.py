@@ -9,19 +9,17 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-from datetime import timedelta
 from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from service import __version__, cli_backtest
+from service import __version__, cli_alerts, cli_backtest
 from service.config import Config, ConfigError, find_config_dir, load_config
-from service.config.durations import parse_duration
 from service.errors import NewswatchError, StorageError
 from service.logs import LogFormat, configure_logging
-from service.runner import RunSummary, Service, utcnow
+from service.runner import RunSummary, Service
 
 app = typer.Typer(help="newswatch: news monitoring and alerting.", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)
@@ -162,33 +160,6 @@ def db_upgrade(config_dir: ConfigOption = None) -> None:
 
 
 @app.command()
-def alerts(
-    config_dir: ConfigOption = None,
-    since: Annotated[str, typer.Option(help="How far back, e.g. 1d, 12h")] = "1d",
-) -> None:
-    """List recent alerts and their delivery state."""
-    from service.storage.alerts import AlertStore
-    from service.storage.database import Database
-
-    config = _load(config_dir)
-    try:
-        window: timedelta = parse_duration(since)
-    except ValueError as e:
-        raise typer.BadParameter(str(e), param_hint="--since") from e
-    database = Database.open(config.settings.database_url)
-    rows = AlertStore(database).recent(utcnow() - window)
-    table = Table(title=f"Alerts since {since}")
-    for column in ("id", "subscription", "state", "tries", "created", "source", "title", "error"):
-        table.add_column(column)
-    for a in rows:
-        table.add_row(str(a.id), a.subscription_id, a.state, str(a.attempts),
-                      a.created_at.strftime("%Y-%m-%d %H:%M"), a.source, a.title,
-                      a.last_error or "")
-    Console(highlight=False).print(table)
-    database.close()
-
-
-@app.command()
 def healthcheck(config_dir: ConfigOption = None) -> None:
     """Exit 0 when the configuration is valid and the database (and broker) answer.
 
@@ -206,6 +177,8 @@ def healthcheck(config_dir: ConfigOption = None) -> None:
 
 
 app.command("backtest")(cli_backtest.backtest)
+app.command("alerts")(cli_alerts.alerts)
+app.command("notify-test")(cli_alerts.notify_test)
 
 
 @app.command()

@@ -26,12 +26,13 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
 from service import __version__, broker
-from service.config.models import Config, SubscriptionConfig
+from service.config.models import Config
 from service.dispatch import CeleryDispatcher, EmbeddedDispatcher, make_dispatcher
-from service.errors import ConfigError, ConfigProblem, NewswatchError, NotifyError, StorageError
+from service.errors import NewswatchError, StorageError
 from service.metrics import Metrics, StateCounts
-from service.notify.channels import build_channels
-from service.notify.sender import AlertSender, Recipient, SendReport
+from service.notify.ops import OpsNotifier
+from service.notify.recipients import build_recipients
+from service.notify.sender import AlertSender, SendReport
 from service.pipeline import BatchReport, Processor
 from service.poller.fetch import make_session
 from service.polling import PollContext, PollOutcome, poll_feed
@@ -61,29 +62,6 @@ class RunSummary:
     unprocessed: int = 0
 
 
-def build_recipients(config: Config) -> dict[str, Recipient]:
-    """One set of apprise channels per subscription; a bad URL is a config error."""
-    recipients: dict[str, Recipient] = {}
-    problems: list[ConfigProblem] = []
-    for subscription in config.watchlists.subscriptions:
-        try:
-            channels = build_channels(subscription.notify)
-        except NotifyError as e:
-            problems.append(_notify_problem(config, subscription, str(e)))
-            continue
-        recipients[subscription.id] = Recipient(subscription, channels)
-    if problems:
-        raise ConfigError(problems)
-    return recipients
-
-
-def _notify_problem(
-    config: Config, subscription: SubscriptionConfig, message: str
-) -> ConfigProblem:
-    where = os.path.join(config.directory, "watchlists")
-    return ConfigProblem(where, None, f"subscriptions[id={subscription.id}].notify", message)
-
-
 def entity_names(config: Config) -> dict[str, str]:
     return {entity.id: entity.name for entity in config.watchlists.entities}
 
@@ -102,7 +80,7 @@ class Service:
         self.articles = ArticleStore(self.database)
         self.sender = AlertSender(
             AlertStore(self.database), build_recipients(config), entity_names(config),
-            config.settings.alerts,
+            config.settings.alerts, ops=OpsNotifier.from_urls(config.settings.ops.notify),
         )
         self.dispatcher: EmbeddedDispatcher | CeleryDispatcher = make_dispatcher(
             config, self.database, self.processor, now, track=once

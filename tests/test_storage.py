@@ -106,11 +106,13 @@ def test_failed_alert_stays_pending_until_sent(database: Database) -> None:
     alerts = AlertStore(database)
     (view,) = alerts.due(NOW)
     later = NOW + timedelta(minutes=5)
-    alerts.mark_failed(view.id, error="boom", delivered=[0], next_attempt_at=later, dead=False)
+    dead = alerts.mark_failed(view.id, error="boom", delivered=[0], next_attempt_at=later,
+                              max_attempts=8)
+    assert dead is False
     assert alerts.due(NOW) == []
     (retry,) = alerts.due(NOW, ignore_schedule=True)
     assert (retry.attempts, retry.delivered) == (1, (0,))
-    alerts.mark_sent(view.id, later, [0, 1])
+    alerts.mark_sent([view.id], later, [0, 1])
     assert alerts.due(later, ignore_schedule=True) == []
     (summary,) = alerts.recent(NOW - timedelta(days=1))
     assert (summary.state, summary.attempts) == ("sent", 2)

@@ -1,8 +1,12 @@
 """Apprise channels: one ``Apprise`` object per notify URL, built once.
 
 Each URL gets its own object so that a partial failure (Slack down, email
-up) retries only the channel that failed. Names shown in logs and status
-are apprise's privacy-redacted URLs, never the secrets themselves.
+up) retries only the channel that failed. A channel knows its kind (which
+template and escaping its messages need), apprise's size limits for it, and
+maps apprise's result to our own ``Delivery``. Retries inside apprise are
+forced to 0: the outbox sender retries with backoff, so retries never double.
+Names shown in logs and status are apprise's privacy-redacted URLs, never
+the secrets themselves.
 """
 
 from __future__ import annotations
@@ -10,27 +14,87 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import apprise
+from apprise import NotifyFormat
+from apprise.plugins.email import NotifyEmail
+from apprise.plugins.slack import NotifySlack
 
 import service.notify.console  # noqa: F401  (registers console://)
 from service.errors import NotifyError
+from service.rendering import ChannelKind, Limits, Message
 
 # apprise names notify URLs, tokens included, in its own log messages (a URL
 # that fails to load is logged whole, webhook tokens at debug). newswatch
 # reports outcomes itself with redacted names, so apprise's logger stays off.
 logging.getLogger("apprise").setLevel(logging.CRITICAL + 1)
 
+_BODY_FORMATS: dict[ChannelKind, NotifyFormat] = {
+    "slack": NotifyFormat.MARKDOWN, "email_html": NotifyFormat.HTML,
+    "email_text": NotifyFormat.TEXT, "markdown": NotifyFormat.MARKDOWN,
+    "text": NotifyFormat.TEXT,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """What one send to one channel came to."""
+
+    ok: bool
+    retry_after: timedelta | None = None  # the service asked us to wait this long
+
 
 @dataclass(frozen=True, slots=True)
 class Channel:
     index: int  # position in the subscription's notify list
     name: str  # redacted URL, safe to log
+    kind: ChannelKind
+    limits: Limits
     apprise: apprise.Apprise
+    plugin: Any
 
-    def send(self, title: str, body: str) -> bool:
-        return bool(self.apprise.notify(body=body, title=title))
+    def send(self, message: Message) -> Delivery:
+        result = self.apprise.notify(
+            body=message.body, title=message.title, body_format=_BODY_FORMATS[message.kind]
+        )
+        if result:
+            return Delivery(ok=True)
+        return Delivery(ok=False, retry_after=rate_limit_wait(self.plugin, datetime.now(UTC)))
+
+    def converted_length(self, message: Message) -> int:
+        """The body's length once apprise has converted it for the service."""
+        fmt = _BODY_FORMATS[message.kind]
+        if isinstance(self.plugin, NotifySlack) and fmt == NotifyFormat.MARKDOWN:
+            return len(self.plugin.dialect_convert(message.body, fmt))
+        return len(message.body)
+
+
+def rate_limit_wait(plugin: Any, now: datetime) -> timedelta | None:
+    """How long the service asked us to wait, where the apprise plugin keeps it.
+
+    Plugins that read rate-limit headers (Discord, Revolt, ...) remember the
+    reset time; apprise does not surface a generic Retry-After.
+    """
+    remaining = getattr(plugin, "ratelimit_remaining", None)
+    reset = getattr(plugin, "ratelimit_reset", None)
+    if not isinstance(reset, datetime) or remaining is None or float(remaining) > 0:
+        return None
+    reset = reset.replace(tzinfo=UTC) if reset.tzinfo is None else reset
+    wait = reset - now
+    return wait if wait > timedelta(0) else None
+
+
+def channel_kind(plugin: Any) -> ChannelKind:
+    """Which template a plugin's messages use, from what it natively speaks."""
+    if isinstance(plugin, NotifySlack):
+        return "slack"
+    if isinstance(plugin, NotifyEmail):
+        html = plugin.resolve_format(NotifyFormat.HTML) == NotifyFormat.HTML
+        return "email_html" if html else "email_text"
+    native = plugin.resolve_format(NotifyFormat.MARKDOWN)
+    return "markdown" if native in (NotifyFormat.MARKDOWN, NotifyFormat.HTML) else "text"
 
 
 def redact(url: str) -> str:
@@ -63,9 +127,12 @@ def build_channel(index: int, url: str) -> Channel:
     if not plugin:
         scheme = url.split(":", 1)[0] if ":" in url else url[:12]
         raise NotifyError(f"not a notification URL apprise understands (scheme {scheme!r})")
+    plugin.retry = 0  # the sender retries with backoff; apprise must not retry too
     bundle = apprise.Apprise()
     bundle.add(plugin)
-    return Channel(index=index, name=_short(_private_url(plugin)), apprise=bundle)
+    limits = Limits(body=int(plugin.body_maxlen), title=int(plugin.title_maxlen))
+    return Channel(index=index, name=_short(_private_url(plugin)), kind=channel_kind(plugin),
+                   limits=limits, apprise=bundle, plugin=plugin)
 
 
 def build_channels(urls: Sequence[str]) -> tuple[Channel, ...]:

@@ -12,10 +12,13 @@ from collections.abc import Sequence
 
 import structlog
 
+from service.escaping import clean, shorten
 from service.notify.channels import Channel, build_channels
-from service.rendering import clean
+from service.rendering import Message
 
 log = structlog.get_logger("newswatch.ops")
+
+_MAX_BODY = 1500  # fits every channel's limit, Discord's 2,000 included
 
 
 class OpsNotifier:
@@ -28,9 +31,10 @@ class OpsNotifier:
 
     def notify(self, subject: str, body: str) -> bool:
         """Send to every ops channel; True when all accepted (or there are none)."""
-        title = f"[newswatch ops] {clean(subject)}"
+        message = Message(title=f"[newswatch ops] {shorten(clean(subject), 200)}",
+                          body=shorten(body, _MAX_BODY), kind="text")
         log.warning("ops message", subject=subject, body=body)
-        failed = [c.name for c in self._channels if not c.send(title, body)]
+        failed = [c.name for c in self._channels if not c.send(message).ok]
         if failed:
             log.error("ops message not delivered", subject=subject, channels=failed)
         return not failed

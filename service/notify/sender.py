@@ -1,27 +1,37 @@
-"""The outbox sender: render due alerts, send them, record the outcome.
+"""The outbox sender: claim due alerts, route them, send them, record the outcome.
 
-An alert is marked sent only when every channel of its subscription has
-accepted it; a failed channel is retried later with backoff, and channels
-that already succeeded are not sent to again.
+    claim due instant alerts (a lease; SKIP LOCKED on PostgreSQL)
+      each: digest mode / quiet hours / hourly cap ─► digest, hold, or send
+    digest backlogs whose time has come ─► one digest message per subscription
+    send: every channel not yet delivered gets the message rendered for its kind
+      all accepted ─► sent
+      some failed  ─► retried later (backoff with jitter, at least Retry-After);
+                      channels that accepted are not sent to again
+      last attempt ─► dead, and ops told once
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
+from itertools import groupby
 
 import structlog
 
 from service.backoff import retry_delay
 from service.config.models import AlertSettings, SubscriptionConfig
-from service.notify.channels import Channel
-from service.rendering import Message, render_alert
+from service.notify.channels import Channel, Delivery
+from service.notify.ops import OpsNotifier
+from service.notify.schedule import HOUR, digest_due, route_instant
+from service.rendering import ChannelKind, Limits, Message, Renderer, default_renderer
 from service.storage.alerts import AlertStore
 from service.storage.records import AlertView
 
 log = structlog.get_logger("newswatch.notify")
+
+_SHRINK_TRIES = 5
 
 
 @dataclass
@@ -29,6 +39,9 @@ class SendReport:
     sent: int = 0
     failed: int = 0
     dead: int = 0
+    held: int = 0  # quiet hours
+    digested: int = 0  # moved into a digest
+    digests: int = 0  # digest messages sent
     errors: list[str] = field(default_factory=list)
 
 
@@ -36,78 +49,170 @@ class SendReport:
 class Recipient:
     subscription: SubscriptionConfig
     channels: tuple[Channel, ...]
+    renderer: Renderer = field(default_factory=default_renderer)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """One message to every channel of a recipient."""
+
+    delivered: frozenset[int]
+    failures: tuple[str, ...]
+    retry_after: timedelta | None
+
+
+Make = Callable[[ChannelKind, Limits], Message]
+
+
+def render_for(channel: Channel, make: Make) -> Message:
+    """The message rendered for ``channel``'s kind, fitting it also after apprise's conversion."""
+    limits = channel.limits
+    message = make(channel.kind, limits)
+    for _ in range(_SHRINK_TRIES):
+        if channel.converted_length(message) <= channel.limits.body:
+            break
+        limits = Limits(body=limits.body * 3 // 4, title=limits.title)
+        message = make(channel.kind, limits)
+    return message
+
+
+def deliver(channels: Sequence[Channel], make: Make, already: Iterable[int]) -> Outcome:
+    """Send to every channel not in ``already``; who accepted, who failed, how long to wait."""
+    delivered = set(already)
+    failures: list[str] = []
+    waits: list[timedelta] = []
+    for channel in channels:
+        if channel.index in delivered:
+            continue
+        result: Delivery = channel.send(render_for(channel, make))
+        if result.ok:
+            delivered.add(channel.index)
+            continue
+        failures.append(channel.name)
+        if result.retry_after is not None:
+            waits.append(result.retry_after)
+    return Outcome(frozenset(delivered), tuple(failures), max(waits, default=None))
 
 
 class AlertSender:
     def __init__(
         self, alerts: AlertStore, recipients: Mapping[str, Recipient],
         entity_names: Mapping[str, str], settings: AlertSettings,
-        rng: random.Random | None = None,
+        rng: random.Random | None = None, ops: OpsNotifier | None = None,
     ) -> None:
         self._alerts = alerts
         self._recipients = recipients
         self._names = entity_names
         self._settings = settings
         self._rng = rng or random.Random()
+        self._ops = ops or OpsNotifier(())
 
     def send_due(
         self, now: Callable[[], datetime], *, ignore_schedule: bool = False
     ) -> SendReport:
-        """Send every due alert; ``ignore_schedule`` also retries those backing off."""
+        """Send every due alert and digest; ``ignore_schedule`` also retries those backing off."""
         report = SendReport()
         seen: set[int] = set()
         while batch := [
-            v for v in self._alerts.due(now(), ignore_schedule=ignore_schedule) if v.id not in seen
+            v for v in self._alerts.claim(now(), ignore_schedule=ignore_schedule)
+            if v.id not in seen
         ]:
             for view in batch:
                 seen.add(view.id)
-                self._send_one(view, now(), report)
+                self._route_one(view, now(), report)
+        self._send_digests(now(), report)
         return report
 
-    def _send_one(self, view: AlertView, now: datetime, report: SendReport) -> None:
+    def _route_one(self, view: AlertView, now: datetime, report: SendReport) -> None:
         recipient = self._recipients.get(view.subscription_id)
         if recipient is None:
             log.warning("alert held: subscription not configured", alert=view.id,
                         subscription=view.subscription_id)
             return
-        message = render_alert(view, recipient.subscription, self._names)
-        delivered, failures = _deliver(recipient.channels, message, set(view.delivered))
-        if not failures:
-            self._alerts.mark_sent(view.id, now, sorted(delivered))
-            report.sent += 1
-            log.info("alert sent", alert=view.id, subscription=view.subscription_id,
-                     title=view.title)
-            return
-        self._record_failure(view, now, sorted(delivered), failures, report)
+        subscription = recipient.subscription
+        recent = (self._alerts.sent_instantly_since(subscription.id, now - HOUR)
+                  if subscription.max_per_hour else 0)
+        decision = route_instant(subscription, now, recent)
+        if decision.route == "hold" and decision.until is not None:
+            self._alerts.hold([view.id], decision.until)
+            report.held += 1
+        elif decision.route == "digest":
+            self._alerts.to_digest([view.id], now)
+            report.digested += 1
+        else:
+            self._send(recipient, [view], now, report, digest=False)
+
+    def _send_digests(self, now: datetime, report: SendReport) -> None:
+        for subscription_id, oldest in self._alerts.digest_backlog(now).items():
+            recipient = self._recipients.get(subscription_id)
+            last = self._alerts.last_digest_at(subscription_id)
+            if recipient is None or not digest_due(recipient.subscription, now, oldest, last):
+                continue
+            views = self._alerts.claim(now, digest=True, subscription_id=subscription_id,
+                                       limit=1000)
+            ok = True
+            for _, group in groupby(sorted(views, key=_delivered_key), key=_delivered_key):
+                ok &= self._send(recipient, list(group), now, report, digest=True)
+            if views and ok:
+                self._alerts.record_digest(subscription_id, now)
+                report.digests += 1
+
+    def _send(
+        self, recipient: Recipient, views: Sequence[AlertView], now: datetime,
+        report: SendReport, *, digest: bool,
+    ) -> bool:
+        subscription = recipient.subscription
+        make = message_maker(recipient, views, self._names, digest=digest)
+        outcome = deliver(recipient.channels, make, views[0].delivered)
+        ids = [v.id for v in views]
+        if not outcome.failures:
+            self._alerts.mark_sent(ids, now, sorted(outcome.delivered))
+            report.sent += len(ids)
+            log.info("digest sent" if digest else "alert sent", alerts=ids,
+                     subscription=subscription.id)
+            return True
+        for view in views:
+            self._record_failure(view, now, outcome, report)
+        return False
 
     def _record_failure(
-        self, view: AlertView, now: datetime, delivered: Sequence[int],
-        failures: Sequence[str], report: SendReport,
+        self, view: AlertView, now: datetime, outcome: Outcome, report: SendReport
     ) -> None:
         attempts = view.attempts + 1
-        dead = attempts >= self._settings.max_attempts
-        error = "delivery failed: " + ", ".join(failures)
-        self._alerts.mark_failed(
-            view.id, error=error, delivered=delivered, dead=dead,
-            next_attempt_at=now + retry_delay(attempts, rng=self._rng),
+        error = "delivery failed: " + ", ".join(outcome.failures)
+        wait = retry_delay(attempts, rng=self._rng)
+        if outcome.retry_after is not None:
+            wait = max(wait, outcome.retry_after)
+        dead = self._alerts.mark_failed(
+            view.id, error=error, delivered=sorted(outcome.delivered),
+            next_attempt_at=now + wait, max_attempts=self._settings.max_attempts,
         )
         report.dead += dead
         report.failed += not dead
         report.errors.append(f"alert {view.id} ({view.subscription_id}): {error}")
         log.warning("alert not delivered", alert=view.id, subscription=view.subscription_id,
-                    attempts=attempts, dead=dead, error=error)
+                    attempts=attempts, dead=dead, error=error, retry_in=str(wait))
+        if dead:
+            self._ops.notify(
+                f"alert {view.id} dead-lettered",
+                f"Alert {view.id} of subscription {view.subscription_id} ({view.title!r}) "
+                f"was not delivered after {attempts} attempts: {error}",
+            )
 
 
-def _deliver(
-    channels: Sequence[Channel], message: Message, already: set[int]
-) -> tuple[set[int], list[str]]:
-    delivered = set(already)
-    failures: list[str] = []
-    for channel in channels:
-        if channel.index in delivered:
-            continue
-        if channel.send(message.title, message.body):
-            delivered.add(channel.index)
-        else:
-            failures.append(channel.name)
-    return delivered, failures
+def _delivered_key(view: AlertView) -> tuple[int, ...]:
+    return tuple(sorted(view.delivered))
+
+
+def message_maker(
+    recipient: Recipient, views: Sequence[AlertView], names: Mapping[str, str], *, digest: bool
+) -> Make:
+    """How to render these alerts (one alert, or a digest) for a channel kind and limits."""
+    renderer, subscription = recipient.renderer, recipient.subscription
+
+    def make(kind: ChannelKind, limits: Limits) -> Message:
+        if digest:
+            return renderer.digest(kind, views, subscription, names, limits)
+        return renderer.alert(kind, views[0], subscription, names, limits)
+
+    return make

@@ -1,18 +1,30 @@
-"""The alert outbox: claim what is due, mark sent only after success."""
+"""The alert outbox: claim what is due, mark sent only after success.
+
+Rows are written by ``ArticleStore.commit_processed`` in the transaction of
+their match. A sender *claims* due rows by pushing their ``next_attempt_at``
+one lease ahead in a single ``UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP
+LOCKED) RETURNING id`` (PostgreSQL; SQLite serialises writers), so two
+senders never send the same alert, and a sender that dies mid-send only
+delays it by the lease. The outcome (sent, failed with backoff, dead) is
+recorded afterwards; the digest flag and per-subscription digest state live
+here too.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from service.domain import Evidence, Match, MatchKind
 from service.storage.database import Database
-from service.storage.models import AlertRow, ArticleRow, FeedRow, MatchRow
+from service.storage.models import AlertRow, ArticleRow, FeedRow, MatchRow, SubscriptionStateRow
 from service.storage.records import AlertSummary, AlertView
+
+LEASE = timedelta(minutes=5)
 
 
 def _evidence(data: dict[str, Any]) -> Evidence:
@@ -33,36 +45,121 @@ class AlertStore:
     def __init__(self, database: Database) -> None:
         self._db = database
 
+    def claim(
+        self, now: datetime, *, digest: bool = False, subscription_id: str | None = None,
+        limit: int = 100, ignore_schedule: bool = False, lease: timedelta = LEASE,
+    ) -> list[AlertView]:
+        """Claim pending alerts that are due (all pending ones if asked) for one lease."""
+        with self._db.session() as session, session.begin():
+            due = select(AlertRow.id).where(AlertRow.state == "pending",
+                                            AlertRow.digest == digest)
+            if not ignore_schedule:
+                due = due.where(AlertRow.next_attempt_at <= now)
+            if subscription_id is not None:
+                due = due.where(AlertRow.subscription_id == subscription_id)
+            due = due.order_by(AlertRow.id).limit(limit)
+            if session.get_bind().dialect.name == "postgresql":
+                due = due.with_for_update(skip_locked=True)
+            claimed = session.scalars(
+                update(AlertRow).where(AlertRow.id.in_(due.scalar_subquery()))
+                .values(next_attempt_at=now + lease).returning(AlertRow.id)
+                .execution_options(synchronize_session=False)
+            ).all()
+            rows = session.scalars(
+                select(AlertRow).where(AlertRow.id.in_(claimed)).order_by(AlertRow.id)
+            ).all()
+            return [_view(session, row) for row in rows]
+
     def due(
         self, now: datetime, *, limit: int = 100, ignore_schedule: bool = False
     ) -> list[AlertView]:
-        """Pending alerts whose next attempt is due (all pending ones if asked)."""
+        """Pending instant alerts that are due, without claiming them (read only)."""
         with self._db.session() as session:
-            query = select(AlertRow).where(AlertRow.state == "pending")
+            query = select(AlertRow).where(AlertRow.state == "pending", AlertRow.digest.is_(False))
             if not ignore_schedule:
                 query = query.where(AlertRow.next_attempt_at <= now)
             rows = session.scalars(query.order_by(AlertRow.id).limit(limit)).all()
             return [_view(session, row) for row in rows]
 
-    def mark_sent(self, alert_id: int, now: datetime, delivered: Sequence[int]) -> None:
+    def mark_sent(
+        self, alert_ids: Sequence[int], now: datetime, delivered: Sequence[int]
+    ) -> None:
         with self._db.session() as session, session.begin():
-            row = session.get_one(AlertRow, alert_id)
-            row.state, row.sent_at, row.delivered = "sent", now, list(delivered)
-            row.attempts += 1
-            row.last_error = None
+            session.execute(
+                update(AlertRow).where(AlertRow.id.in_(list(alert_ids)))
+                .values(state="sent", sent_at=now, delivered=list(delivered),
+                        attempts=AlertRow.attempts + 1, last_error=None)
+            )
 
     def mark_failed(
         self, alert_id: int, *, error: str, delivered: Sequence[int],
-        next_attempt_at: datetime, dead: bool,
-    ) -> None:
-        """Record a failed attempt; it stays pending (or dead after the last try)."""
+        next_attempt_at: datetime, max_attempts: int,
+    ) -> bool:
+        """Record a failed attempt: pending again later, or dead after the last one.
+
+        Returns True when this attempt dead-lettered the alert (exactly once).
+        """
         with self._db.session() as session, session.begin():
-            row = session.get_one(AlertRow, alert_id)
+            row = session.get_one(AlertRow, alert_id, with_for_update=True)
+            if row.state != "pending":
+                return False
             row.attempts += 1
             row.last_error = error
             row.delivered = list(delivered)
             row.next_attempt_at = next_attempt_at
-            row.state = "dead" if dead else "pending"
+            row.state = "dead" if row.attempts >= max_attempts else "pending"
+            return row.state == "dead"
+
+    def hold(self, alert_ids: Sequence[int], until: datetime) -> None:
+        """Put alerts back until ``until`` (quiet hours), without counting an attempt."""
+        self._update(alert_ids, next_attempt_at=until)
+
+    def to_digest(self, alert_ids: Sequence[int], now: datetime) -> None:
+        """Move alerts into their subscription's next digest."""
+        self._update(alert_ids, digest=True, next_attempt_at=now)
+
+    def _update(self, alert_ids: Sequence[int], **values: object) -> None:
+        if not alert_ids:
+            return
+        with self._db.session() as session, session.begin():
+            session.execute(
+                update(AlertRow)
+                .where(AlertRow.id.in_(list(alert_ids)), AlertRow.state == "pending")
+                .values(**values)
+            )
+
+    def digest_backlog(self, now: datetime) -> dict[str, datetime]:
+        """Subscriptions with digest alerts ready to go, and their oldest alert's time."""
+        with self._db.session() as session:
+            query = (
+                select(AlertRow.subscription_id, func.min(AlertRow.created_at))
+                .where(AlertRow.state == "pending", AlertRow.digest.is_(True),
+                       AlertRow.next_attempt_at <= now)
+                .group_by(AlertRow.subscription_id)
+            )
+            return {sub: oldest for sub, oldest in session.execute(query)}
+
+    def sent_instantly_since(self, subscription_id: str, since: datetime) -> int:
+        with self._db.session() as session:
+            query = select(func.count()).where(
+                AlertRow.subscription_id == subscription_id, AlertRow.state == "sent",
+                AlertRow.digest.is_(False), AlertRow.sent_at > since,
+            )
+            return int(session.scalar(query) or 0)
+
+    def last_digest_at(self, subscription_id: str) -> datetime | None:
+        with self._db.session() as session:
+            row = session.get(SubscriptionStateRow, subscription_id)
+            return row.last_digest_at if row else None
+
+    def record_digest(self, subscription_id: str, now: datetime) -> None:
+        with self._db.session() as session, session.begin():
+            row = session.get(SubscriptionStateRow, subscription_id, with_for_update=True)
+            if row is None:
+                session.add(SubscriptionStateRow(subscription_id=subscription_id,
+                                                 last_digest_at=now))
+            else:
+                row.last_digest_at = now
 
     def recent(self, since: datetime, limit: int = 500) -> list[AlertSummary]:
         with self._db.session() as session:
@@ -79,6 +176,7 @@ class AlertStore:
                     id=a.id, subscription_id=a.subscription_id, state=a.state,
                     attempts=a.attempts, created_at=a.created_at, sent_at=a.sent_at,
                     last_error=a.last_error, title=art.title, source=_outlet(feed),
+                    next_attempt_at=a.next_attempt_at, digest=a.digest,
                 )
                 for a, art, feed in session.execute(query)
             ]
@@ -100,6 +198,7 @@ def _view(session: Session, alert: AlertRow) -> AlertView:
         url=article.url, source=_outlet(feed), published_at=article.published_at,
         matches=tuple(_match(m) for m in matches),
         other_outlets=_other_outlets(session, alert.story_id, feed.id),
+        created_at=alert.created_at, digest=alert.digest,
     )
 
 

@@ -1,0 +1,65 @@
+"""Who gets alerts: each subscription's channels and templates, built once at start-up.
+
+A notify URL apprise cannot use, a ``template:`` directory that does not
+exist, or a template that does not compile is a configuration error named
+after the subscription, so it stops start-up instead of failing at send time.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from service.config.models import Config, SubscriptionConfig
+from service.errors import ConfigError, ConfigProblem, NotifyError
+from service.notify.channels import build_channels
+from service.notify.sender import Recipient
+from service.rendering import Renderer, default_renderer
+
+
+def template_dir(config: Config, subscription: SubscriptionConfig) -> Path | None:
+    """The subscription's ``template:`` directory, relative to the configuration."""
+    if subscription.template is None:
+        return None
+    return Path(config.directory) / subscription.template
+
+
+def build_renderer(config: Config, subscription: SubscriptionConfig) -> Renderer:
+    directory = template_dir(config, subscription)
+    if directory is None:
+        return default_renderer()
+    if not directory.is_dir():
+        raise NotifyError(f"template directory not found: {directory}")
+    renderer = Renderer(directory)
+    problems = renderer.problems()
+    if problems:
+        raise NotifyError("template does not compile: " + "; ".join(problems))
+    return renderer
+
+
+def build_recipients(config: Config) -> dict[str, Recipient]:
+    """One set of apprise channels and templates per subscription; problems are config errors."""
+    recipients: dict[str, Recipient] = {}
+    problems: list[ConfigProblem] = []
+    for subscription in config.watchlists.subscriptions:
+        try:
+            channels = build_channels(subscription.notify)
+        except NotifyError as e:
+            problems.append(_problem(config, subscription, "notify", str(e)))
+            continue
+        try:
+            renderer = build_renderer(config, subscription)
+        except NotifyError as e:
+            problems.append(_problem(config, subscription, "template", str(e)))
+            continue
+        recipients[subscription.id] = Recipient(subscription, channels, renderer)
+    if problems:
+        raise ConfigError(problems)
+    return recipients
+
+
+def _problem(
+    config: Config, subscription: SubscriptionConfig, key: str, message: str
+) -> ConfigProblem:
+    where = os.path.join(config.directory, "watchlists")
+    return ConfigProblem(where, None, f"subscriptions[id={subscription.id}].{key}", message)
