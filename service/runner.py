@@ -16,7 +16,7 @@ import multiprocessing
 import os
 import random
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -35,13 +35,22 @@ from service.notify.recipients import build_recipients
 from service.notify.sender import AlertSender, SendReport
 from service.pipeline import BatchReport, Processor
 from service.poller.fetch import make_session
-from service.polling import PollContext, PollOutcome, poll_feed
+from service.poller.queue import PollQueue
+from service.polling import (
+    HostLimiter,
+    PollContext,
+    PollOutcome,
+    announce_unannounced,
+    poll_if_due,
+    poll_many,
+)
 from service.storage import stats
 from service.storage.alerts import AlertStore
 from service.storage.articles import ArticleStore
 from service.storage.database import Database
 from service.storage.engine import check_connection
 from service.storage.feeds import FeedStore
+from service.storage.records import FeedState
 from service.web import WebContext, WebServer
 
 log = structlog.get_logger("newswatch.run")
@@ -86,6 +95,8 @@ class Service:
             config, self.database, self.processor, now, track=once
         )
         self.rng = random.Random()
+        self._feeds_by_url = {feed.url: feed for feed in config.feeds}
+        self._queue = PollQueue(config.settings.fetch.concurrency)
         self.metrics = Metrics()
         self.metrics.watch_state(self._state_counts)
 
@@ -104,9 +115,8 @@ class Service:
         states = await asyncio.to_thread(self.feeds.sync, self.config.feeds, self.now())
         self._resume()
         async with self._context() as ctx:
-            summary.polls = list(await asyncio.gather(
-                *(poll_feed(ctx, feed, states[feed.url]) for feed in self.config.feeds)
-            ))
+            await announce_unannounced(ctx)
+            summary.polls = await poll_many(ctx, self.config.feeds, states)
         summary.unprocessed = await self.dispatcher.drain(DRAIN_TIMEOUT)
         if summary.unprocessed:
             log.warning("entries still queued; they will be processed later",
@@ -179,12 +189,15 @@ class Service:
             self.metrics.fetch_errors.labels(outcome.error_kind).inc()
 
     async def _serve(self, stop: asyncio.Event) -> None:
-        await asyncio.to_thread(self.feeds.sync, self.config.feeds, self.now())
+        states = await asyncio.to_thread(self.feeds.sync, self.config.feeds, self.now())
+        self._queue = _poll_queue(states.values(), self.config, self.now())
+        del states  # the queue keeps only (due, url) per feed
         self._resume()
         sender = asyncio.create_task(self._send_until(stop))
         in_flight: dict[str, asyncio.Task[PollOutcome]] = {}
         poll_done = asyncio.Event()  # a finished poll may move the next wake-up earlier
         async with self._context() as ctx:
+            await announce_unannounced(ctx)
             while not stop.is_set():
                 poll_done.clear()
                 wake = await self._start_due_polls(ctx, in_flight, poll_done)
@@ -220,24 +233,24 @@ class Service:
         self, ctx: PollContext, in_flight: dict[str, asyncio.Task[PollOutcome]],
         poll_done: asyncio.Event,
     ) -> datetime:
-        """Start polls for due feeds; return when the next one falls due."""
+        """Start polls for due feeds (at most fetch.concurrency at once); return
+        when the next one falls due."""
         for url in [u for u, t in in_flight.items() if t.done()]:
             in_flight.pop(url)
-        states = await asyncio.to_thread(self.feeds.states)
         now = self.now()
-        wake = now + timedelta(minutes=1)
-        for feed in self.config.feeds:
-            state = states[feed.url]
-            if feed.url in in_flight:
-                continue
-            if state.next_poll_at is None or state.next_poll_at <= now:
-                task = asyncio.create_task(poll_feed(ctx, feed, state))
-                task.add_done_callback(lambda _: poll_done.set())
-                task.add_done_callback(self._observe_poll)
-                in_flight[feed.url] = task
-            else:
-                wake = min(wake, state.next_poll_at)
-        return wake
+        for url in self._queue.take_due(now):
+            task = asyncio.create_task(poll_if_due(ctx, self._feeds_by_url[url]))
+            task.add_done_callback(self._requeue(url, now))
+            task.add_done_callback(lambda _: poll_done.set())
+            task.add_done_callback(self._observe_poll)
+            in_flight[url] = task
+        return min(self._queue.next_due() or now + timedelta(minutes=1), now + timedelta(minutes=1))
+
+    def _requeue(self, url: str, now: datetime) -> Callable[[asyncio.Task[PollOutcome]], None]:
+        def requeue(task: asyncio.Task[PollOutcome]) -> None:
+            self._queue.finished(url, _next_due(task, now))
+
+        return requeue
 
     def _context(self) -> _PollResources:
         return _PollResources(self)
@@ -262,12 +275,30 @@ class _PollResources:
             settings=service.config.settings, session=self._session, parse_pool=self._pool,
             feeds=service.feeds, articles=service.articles, dispatcher=service.dispatcher,
             now=service.now, rng=service.rng,
+            ops=OpsNotifier.from_urls(service.config.settings.ops.notify),
+            hosts=HostLimiter(service.config.settings.fetch.per_host_concurrency),
         )
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self._session.close()
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _poll_queue(states: Iterable[FeedState], config: Config, now: datetime) -> PollQueue:
+    """The schedule of every enabled configured feed, from its stored next poll."""
+    queue = PollQueue(config.settings.fetch.concurrency)
+    for state in states:
+        if state.enabled:
+            queue.schedule(state.url, state.next_poll_at or now)
+    return queue
+
+
+def _next_due(task: asyncio.Task[PollOutcome], now: datetime) -> datetime | None:
+    """When a finished poll's feed is due again; a crashed poll is retried in 5 min."""
+    if task.cancelled() or task.exception() is not None:
+        return now + timedelta(minutes=5)
+    return task.result().next_poll_at
 
 
 def _ignore_interrupts() -> None:

@@ -34,6 +34,7 @@ ACCEPT = (
     "application/rss+xml, application/atom+xml, application/feed+json, "
     "application/xml;q=0.9, text/xml;q=0.9, application/json;q=0.8, */*;q=0.5"
 )
+ENCODINGS = "gzip, deflate, br"  # each decoded in bounded steps, so the cap holds
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _PERMANENT = frozenset({301, 308})
 _CHUNK = 64 * 1024
@@ -57,6 +58,8 @@ class FetchResult:
     content_type: str | None = None
     permanent_redirect: str | None = None
     retry_after: str | None = None
+    cache_control: str | None = None
+    expires: str | None = None
     error: FetchError | None = None
 
     @property
@@ -84,7 +87,7 @@ def make_session(
     return aiohttp.ClientSession(
         connector=connector,
         timeout=_client_timeout(settings),
-        headers={"User-Agent": USER_AGENT, "Accept": ACCEPT, "Accept-Encoding": "gzip, deflate"},
+        headers={"User-Agent": USER_AGENT, "Accept": ACCEPT, "Accept-Encoding": ENCODINGS},
         cookie_jar=aiohttp.DummyCookieJar(),
         auto_decompress=True,
         trust_env=False,
@@ -224,6 +227,8 @@ def _result(
         content_type=resp.headers.get("Content-Type"),
         permanent_redirect=trail.permanent,
         retry_after=trail.retry_after,
+        cache_control=resp.headers.get("Cache-Control"),
+        expires=resp.headers.get("Expires"),
     )
 
 

@@ -1,88 +1,189 @@
-"""Feed rows and their fetch state (conditional GET validators, failures)."""
+"""Feed rows and their poll state: validators, schedule, failures, disabling.
+
+The configured URL is a feed's identity (``url``); where it permanently moved
+is ``fetch_url``. A hash of the feed's configuration entry is kept so that a
+changed entry re-enables a disabled feed. ``claim`` takes a due feed
+atomically, so two pollers never poll one feed at once.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
 
 from service.config.models import FeedConfig
 from service.storage.database import Database, insert_ignore
 from service.storage.models import FeedRow
 from service.storage.records import FeedState
 
+_STATE_FIELDS = tuple(FeedState.__dataclass_fields__)
+_ENABLED_AGAIN: dict[str, Any] = {
+    "enabled": True, "disabled_at": None, "disabled_reason": None, "ops_notified_at": None,
+    "consecutive_failures": 0, "next_poll_at": None, "fetch_url": None,
+}
+
+
+def config_hash(feed: FeedConfig) -> str:
+    """A stable hash of a feed's configuration entry."""
+    entry = json.dumps(feed.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(entry.encode()).hexdigest()
+
 
 def _state(row: FeedRow) -> FeedState:
-    return FeedState(
-        id=row.id, url=row.url, name=row.name, title=row.title, enabled=row.enabled,
-        etag=row.etag, last_modified=row.last_modified, last_polled_at=row.last_polled_at,
-        last_success_at=row.last_success_at, last_status=row.last_status,
-        last_error_kind=row.last_error_kind, last_error=row.last_error,
-        consecutive_failures=row.consecutive_failures, next_poll_at=row.next_poll_at,
-        items_seen=row.items_seen,
-    )
+    return FeedState(**{name: getattr(row, name) for name in _STATE_FIELDS})
 
 
 class FeedStore:
     def __init__(self, database: Database) -> None:
         self._db = database
 
+    # --- configuration ---------------------------------------------------------
+
     def sync(self, feeds: Sequence[FeedConfig], now: datetime) -> dict[str, FeedState]:
-        """Make sure every configured feed has a row; return their states by URL."""
+        """Give every configured feed a row; a changed entry is re-enabled.
+
+        Returns the configured feeds' states by URL.
+        """
         with self._db.session() as session, session.begin():
-            for feed in feeds:
-                session.execute(
-                    insert_ignore(session, FeedRow.__table__).values(  # type: ignore[arg-type]
-                        url=feed.url, name=feed.name, enabled=True, created_at=now,
-                        consecutive_failures=0, items_seen=0,
-                    )
-                )
-                session.execute(
-                    update(FeedRow).where(FeedRow.url == feed.url).values(name=feed.name)
-                )
+            known = {url: (id_, hash_, enabled) for id_, url, hash_, enabled in session.execute(
+                select(FeedRow.id, FeedRow.url, FeedRow.config_hash, FeedRow.enabled))}
+            _insert_new(session, [f for f in feeds if f.url not in known], now)
+            changes = [_change(known[f.url], f) for f in feeds if f.url in known]
+            updates = [c for c in changes if c is not None]
+            if updates:
+                session.execute(update(FeedRow), updates)
         return self.states([feed.url for feed in feeds])
 
+    def enable(self, url: str) -> bool:
+        """Re-enable a feed (``newswatch feeds enable``); False when no such feed."""
+        with self._db.session() as session, session.begin():
+            result = session.execute(
+                update(FeedRow).where(FeedRow.url == url).values(**_ENABLED_AGAIN))
+            return bool(getattr(result, "rowcount", 0))
+
+    # --- reading ---------------------------------------------------------------
+
     def states(self, urls: Sequence[str] | None = None) -> dict[str, FeedState]:
+        """States by URL: of ``urls``, or of every feed."""
+        wanted = None if urls is None else set(urls)
         with self._db.session() as session:
-            query = select(FeedRow).order_by(FeedRow.id)
-            if urls is not None:
-                query = query.where(FeedRow.url.in_(list(urls)))
-            return {row.url: _state(row) for row in session.scalars(query)}
+            rows = session.scalars(select(FeedRow).order_by(FeedRow.id))
+            return {r.url: _state(r) for r in rows if wanted is None or r.url in wanted}
+
+    def state(self, url: str) -> FeedState | None:
+        with self._db.session() as session:
+            row = session.scalars(select(FeedRow).where(FeedRow.url == url)).one_or_none()
+            return _state(row) if row is not None else None
+
+    def claim(self, url: str, now: datetime, lease: timedelta) -> FeedState | None:
+        """Take a due, enabled feed for one poll: its next poll moves ``lease`` ahead
+        (so no other poller takes it meanwhile). None when it is not due or disabled."""
+        with self._db.session() as session, session.begin():
+            result = session.execute(
+                update(FeedRow)
+                .where(FeedRow.url == url, FeedRow.enabled.is_(True),
+                       or_(FeedRow.next_poll_at.is_(None), FeedRow.next_poll_at <= now))
+                .values(next_poll_at=now + lease)
+            )
+            if not getattr(result, "rowcount", 0):
+                return None
+            row = session.scalars(select(FeedRow).where(FeedRow.url == url)).one()
+            return _state(row)
+
+    # --- recording a poll ------------------------------------------------------
 
     def record_success(
         self, feed_id: int, now: datetime, *, status: int, etag: str | None,
         last_modified: str | None, title: str | None, new_items: int,
-        next_poll_at: datetime,
+        next_poll_at: datetime, fetch_url: str | None = None,
+        interval: timedelta | None = None, content_hash: str | None = None,
     ) -> None:
         with self._db.session() as session, session.begin():
             row = session.get_one(FeedRow, feed_id)
-            row.last_polled_at = row.last_success_at = now
-            row.last_status = status
+            _succeeded(row, now, status, next_poll_at, fetch_url)
             row.etag, row.last_modified = etag, last_modified
             row.title = title or row.title
             row.items_seen += new_items
-            row.consecutive_failures = 0
-            row.last_error_kind = row.last_error = None
-            row.next_poll_at = next_poll_at
+            row.content_hash = content_hash or row.content_hash
+            if interval is not None:
+                row.interval_seconds = max(1, round(interval.total_seconds()))
 
-    def record_not_modified(self, feed_id: int, now: datetime, next_poll_at: datetime) -> None:
+    def record_not_modified(
+        self, feed_id: int, now: datetime, next_poll_at: datetime, *,
+        fetch_url: str | None = None, status: int = 304,
+    ) -> None:
         with self._db.session() as session, session.begin():
-            row = session.get_one(FeedRow, feed_id)
-            row.last_polled_at = row.last_success_at = now
-            row.last_status = 304
-            row.consecutive_failures = 0
-            row.last_error_kind = row.last_error = None
-            row.next_poll_at = next_poll_at
+            _succeeded(session.get_one(FeedRow, feed_id), now, status, next_poll_at, fetch_url)
 
     def record_failure(
         self, feed_id: int, now: datetime, *, kind: str, message: str,
-        status: int | None, next_poll_at: datetime,
+        status: int | None, next_poll_at: datetime | None,
+        disable_reason: str | None = None, fetch_url: str | None = None,
     ) -> None:
+        """Record a failed poll; with ``disable_reason`` the feed is disabled."""
         with self._db.session() as session, session.begin():
             row = session.get_one(FeedRow, feed_id)
-            row.last_polled_at = now
+            row.last_polled_at = row.last_failure_at = now
             row.last_status = status
             row.last_error_kind, row.last_error = kind, message
             row.consecutive_failures += 1
             row.next_poll_at = next_poll_at
+            row.fetch_url = fetch_url or row.fetch_url
+            if disable_reason is not None:
+                row.enabled, row.disabled_at, row.disabled_reason = False, now, disable_reason
+
+    def claim_ops_notice(self, feed_id: int, now: datetime) -> bool:
+        """True exactly once per disabling: the caller then tells ops."""
+        with self._db.session() as session, session.begin():
+            result = session.execute(
+                update(FeedRow)
+                .where(FeedRow.id == feed_id, FeedRow.enabled.is_(False),
+                       FeedRow.ops_notified_at.is_(None))
+                .values(ops_notified_at=now)
+            )
+            return bool(getattr(result, "rowcount", 0))
+
+    def unannounced_disabled(self) -> list[FeedState]:
+        """Disabled feeds ops were not told about yet (a crash between the two)."""
+        with self._db.session() as session:
+            rows = session.scalars(select(FeedRow).where(
+                FeedRow.enabled.is_(False), FeedRow.ops_notified_at.is_(None)))
+            return [_state(r) for r in rows]
+
+
+def _insert_new(session: Session, feeds: Sequence[FeedConfig], now: datetime) -> None:
+    if not feeds:
+        return
+    rows = [
+        {"url": f.url, "name": f.name, "enabled": True, "created_at": now,
+         "consecutive_failures": 0, "items_seen": 0, "config_hash": config_hash(f)}
+        for f in feeds
+    ]
+    session.execute(insert_ignore(session, FeedRow.__table__), rows)  # type: ignore[arg-type]
+
+
+def _change(known: tuple[int, str | None, bool], feed: FeedConfig) -> dict[str, Any] | None:
+    """The update for a known feed whose entry changed (re-enabling it), else None."""
+    feed_id, stored_hash, enabled = known
+    new_hash = config_hash(feed)
+    if stored_hash == new_hash:
+        return None
+    change: dict[str, Any] = {"id": feed_id, "name": feed.name, "config_hash": new_hash}
+    return change if enabled else change | _ENABLED_AGAIN
+
+
+def _succeeded(
+    row: FeedRow, now: datetime, status: int, next_poll_at: datetime, fetch_url: str | None
+) -> None:
+    row.last_polled_at = row.last_success_at = now
+    row.last_status = status
+    row.consecutive_failures = 0
+    row.last_error_kind = row.last_error = None
+    row.next_poll_at = next_poll_at
+    row.fetch_url = fetch_url or row.fetch_url

@@ -75,6 +75,15 @@ class FeedRow(Base):
     consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
     next_poll_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     items_seen: Mapped[int] = mapped_column(Integer, default=0)
+    # migration 0002: scheduling and disabling (service.scheduling)
+    fetch_url: Mapped[str | None] = mapped_column(String(2048))  # after a 301; url stays the key
+    config_hash: Mapped[str | None] = mapped_column(String(64))  # a changed entry re-enables
+    interval_seconds: Mapped[int | None] = mapped_column(Integer)  # learned from the rate
+    content_hash: Mapped[str | None] = mapped_column(String(64))  # unchanged body: no parse
+    last_failure_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    disabled_reason: Mapped[str | None] = mapped_column(Text)
+    ops_notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class StoryRow(Base):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from service.domain import Match
 
@@ -25,10 +25,26 @@ class FeedState:
     consecutive_failures: int
     next_poll_at: datetime | None
     items_seen: int
+    fetch_url: str | None = None  # where a 301 moved the feed; ``url`` stays its key
+    interval_seconds: int | None = None  # learned from the publishing rate
+    content_hash: str | None = None
+    last_failure_at: datetime | None = None
+    disabled_at: datetime | None = None
+    disabled_reason: str | None = None
+    ops_notified_at: datetime | None = None
 
     @property
     def display_name(self) -> str:
         return self.name or self.title or self.url
+
+    @property
+    def target(self) -> str:
+        """The URL to fetch: the config URL, or where it permanently moved."""
+        return self.fetch_url or self.url
+
+    @property
+    def learned_interval(self) -> timedelta | None:
+        return timedelta(seconds=self.interval_seconds) if self.interval_seconds else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +64,7 @@ class ArticleRecord:
     fetched_at: datetime
     attempts: int
     feed_url: str | None = None  # the feed's configured URL (its per-feed settings)
+    last_error: str | None = None  # why the previous delivery failed, if it did
 
 
 @dataclass(frozen=True, slots=True)
