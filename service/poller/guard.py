@@ -16,6 +16,7 @@ Refusal raises ``FetchError("refused-private", ...)``.
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
 from collections.abc import Collection
 from urllib.parse import urlsplit
@@ -29,6 +30,8 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 _CGNAT = ipaddress.IPv4Network("100.64.0.0/10")
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+_PART = r"(?:0[xX][0-9a-fA-F]+|[0-9]+)"
+_LEGACY_IPV4 = re.compile(rf"{_PART}(?:\.{_PART}){{0,3}}")
 
 
 def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
@@ -66,10 +69,22 @@ def is_refused_address(ip: IPAddress) -> bool:
 
 
 def parse_ip(host: str) -> IPAddress | None:
-    """``host`` as an IP address if it is an IP literal (brackets allowed), else None."""
+    """``host`` as an IP address if it is an IP literal (brackets allowed), else None.
+
+    The legacy IPv4 spellings that ``inet_aton`` and many resolvers accept
+    (``127.1``, ``2130706433``, ``0x7f000001``, ``0177.0.0.1``) count as
+    literals too, so they are judged by the address they stand for.
+    """
+    bare = host.strip("[]")
     try:
-        return ipaddress.ip_address(host.strip("[]"))
+        return ipaddress.ip_address(bare)
     except ValueError:
+        pass
+    if not _LEGACY_IPV4.fullmatch(bare):
+        return None
+    try:
+        return ipaddress.IPv4Address(socket.inet_aton(bare))
+    except OSError:
         return None
 
 
