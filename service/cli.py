@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from service import __version__, cli_alerts, cli_backtest
+from service import __version__, cli_alerts, cli_backtest, cli_feeds
 from service.config import Config, ConfigError, find_config_dir, load_config
 from service.errors import NewswatchError, StorageError
 from service.logs import LogFormat, configure_logging
@@ -179,6 +179,7 @@ def healthcheck(config_dir: ConfigOption = None) -> None:
 app.command("backtest")(cli_backtest.backtest)
 app.command("alerts")(cli_alerts.alerts)
 app.command("notify-test")(cli_alerts.notify_test)
+app.add_typer(cli_feeds.feeds_app, name="feeds")
 
 
 @app.command()

@@ -57,6 +57,7 @@ log = structlog.get_logger("newswatch.run")
 
 DRAIN_TIMEOUT = 600.0  # --once waits this long for the workers at most
 SEND_EVERY = timedelta(seconds=5)
+DISABLED_RECHECK = timedelta(minutes=10)  # a re-enabled feed is picked up this soon
 
 
 def utcnow() -> datetime:
@@ -289,16 +290,17 @@ def _poll_queue(states: Iterable[FeedState], config: Config, now: datetime) -> P
     """The schedule of every enabled configured feed, from its stored next poll."""
     queue = PollQueue(config.settings.fetch.concurrency)
     for state in states:
-        if state.enabled:
-            queue.schedule(state.url, state.next_poll_at or now)
+        due = state.next_poll_at or now if state.enabled else now + DISABLED_RECHECK
+        queue.schedule(state.url, due)
     return queue
 
 
-def _next_due(task: asyncio.Task[PollOutcome], now: datetime) -> datetime | None:
-    """When a finished poll's feed is due again; a crashed poll is retried in 5 min."""
+def _next_due(task: asyncio.Task[PollOutcome], now: datetime) -> datetime:
+    """When a finished poll's feed is due again; a crashed poll is retried in 5 min,
+    a disabled feed looked at again later (`newswatch feeds enable` may revive it)."""
     if task.cancelled() or task.exception() is not None:
         return now + timedelta(minutes=5)
-    return task.result().next_poll_at
+    return task.result().next_poll_at or now + DISABLED_RECHECK
 
 
 def _ignore_interrupts() -> None:
