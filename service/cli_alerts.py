@@ -18,7 +18,7 @@ from rich.text import Text
 from service.config.durations import parse_duration
 from service.config.models import Config, SubscriptionConfig
 from service.domain import Evidence, Match
-from service.errors import StorageError
+from service.errors import ConfigError, StorageError
 from service.storage.records import AlertSummary, AlertView
 
 _SAMPLE_SENTENCE = "On May 27, Aliyev pardoned French national Théo Clerc."
@@ -90,7 +90,13 @@ def notify_test(
     from service.notify.sender import deliver, message_maker
 
     config = _load(config_dir)
-    recipient = build_recipients(config).get(subscription)
+    try:
+        recipient = build_recipients(config).get(subscription)
+    except ConfigError as e:
+        err.print("invalid configuration:", markup=False)
+        for problem in e.problems:
+            err.print(f"  {problem}", markup=False)
+        raise typer.Exit(EXIT_CONFIG) from e
     if recipient is None:
         err.print(f"unknown subscription: {subscription!r}", markup=False)
         raise typer.Exit(EXIT_CONFIG)

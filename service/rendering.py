@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 from jinja2 import BaseLoader, ChoiceLoader, FileSystemLoader, StrictUndefined, TemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from service.config.models import SubscriptionConfig
 from service.domain import Evidence, Match
@@ -168,9 +168,15 @@ def _finalize(escape: Callable[[str], str]) -> Callable[[Any], Any]:
 
 
 def _link(value: str | None) -> Markup | None:
-    """Template filter: an http(s) URL as link target (already percent-encoded)."""
+    """Template filter: an http(s) URL as link target (percent-encoded: no markup left)."""
     url = http_url(value)
     return Markup(url) if url else None
+
+
+def _html_link(value: str | None) -> Markup | None:
+    """The same for an HTML attribute (``&`` as ``&amp;``)."""
+    url = http_url(value)
+    return escape(url) if url else None
 
 
 def _environment(loader: BaseLoader, flavour: str) -> ImmutableSandboxedEnvironment:
@@ -180,7 +186,7 @@ def _environment(loader: BaseLoader, flavour: str) -> ImmutableSandboxedEnvironm
         lstrip_blocks=True, keep_trailing_newline=False,
         finalize=(lambda v: "" if v is None else v) if html else _finalize(_ESCAPERS[flavour]),
     )
-    env.filters["link"] = _link
+    env.filters["link"] = _html_link if html else _link
     return env
 
 

@@ -1,12 +1,18 @@
-"""Alert rendering: names what matched and why; untrusted text cleaned."""
+"""Alert rendering: names what matched and why; untrusted text escaped per channel, fitted
+to the channel's limit, and never run as template code."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from jinja2.exceptions import SecurityError
 
 from service.config.models import SubscriptionConfig
 from service.domain import Evidence, Match
-from service.rendering import clean, render_alert
+from service.escaping import escape_markdown, escape_slack, fit, http_url
+from service.rendering import KINDS, Limits, Renderer, clean, render_alert
 from service.storage.records import AlertView
 
 SENTENCE = "On May 27, Aliyev pardoned French national Théo Clerc."
@@ -54,3 +60,75 @@ def test_control_characters_and_newlines_in_titles_are_removed() -> None:
     assert "\r" not in message.title and "\n" not in message.title
     assert message.title.endswith("Bad Bcc: x@example.org")
     assert clean("a\tb\u2028c") == "a b c"
+
+
+# --- per-channel templates, escaping and limits (issue 6) ---------------------------
+
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_feed_text_is_data_never_template_code(kind: str) -> None:
+    message = Renderer().alert(kind, _view(title="{{ 7*7 }} {% if 1 %}x{% endif %}"),  # type: ignore[arg-type]
+                               SUB, NAMES)
+    assert "49" not in message.body
+    assert "{{ 7*7 }}" in message.title
+
+
+def test_slack_escaping_leaves_no_token_or_formatting() -> None:
+    escaped = escape_slack("<!channel> <@U1|x> <#C1> <https://e.example|y> *b* _i_ ~s~ `c` \\")
+    assert "<" not in escaped.replace("\\<", "") and ">" not in escaped.replace("\\>", "")
+    assert not set("*_~`|") & set(escaped)
+
+
+def test_markdown_escaping_disarms_links_html_and_emphasis() -> None:
+    assert escape_markdown("[a](javascript:x) <b>*c*</b> & #") == (
+        "\\[a\\](javascript:x) \\<b\\>\\*c\\*\\</b\\> \\& \\#")
+
+
+def test_only_http_links_survive() -> None:
+    assert http_url("javascript:alert(1)") is None
+    assert http_url("data:text/html,x") is None
+    assert http_url("https://a.example/p q?x=<y>") == "https://a.example/p%20q?x=%3Cy%3E"
+
+
+def test_fit_cuts_at_a_line_and_marks_it() -> None:
+    body = "\n".join(f"line {i}" for i in range(100))
+    cut = fit(body, 50, "… message truncated")
+    assert len(cut) <= 50 and cut.endswith("\n… message truncated")
+    assert cut.split("\n")[:-1] == [f"line {i}" for i in range(len(cut.split("\n")) - 1)]
+    assert fit("short", 50, "…") == "short"
+    assert fit("x" * 100 + "\\\\\\", 60, "[cut]").endswith("x\n[cut]")
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_40_kb_title_is_capped_with_an_ellipsis(kind: str) -> None:
+    message = Renderer().alert(kind, _view(title="Aliyev " + "x" * 40_000), SUB, NAMES,  # type: ignore[arg-type]
+                               Limits(body=2000, title=250))
+    assert len(message.title) <= 250 and message.title.endswith("…")
+    assert len(message.body) <= 2000
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_digest_over_the_limit_ends_with_a_visible_mark(kind: str) -> None:
+    views = [_view(title=f"Story {i}") for i in range(300)]
+    message = Renderer().digest(kind, views, SUB, NAMES, Limits(body=4096, title=0))  # type: ignore[arg-type]
+    assert message.title == "[newswatch] Pardon watch: 300 new stories"
+    assert len(message.body) <= 4096 - len(message.title) - 2
+    assert "message truncated" in message.body.splitlines()[-1]
+
+
+def test_override_templates_are_sandboxed(tmp_path: Path) -> None:
+    (tmp_path / "alert.text.txt").write_text("{{ alert.__class__.__mro__ }}")
+    with pytest.raises(SecurityError):
+        Renderer(tmp_path).alert("text", _view(), SUB, NAMES)
+
+
+def test_override_replaces_only_the_files_it_has(tmp_path: Path) -> None:
+    (tmp_path / "alert.markdown.md").write_text("Custom: {{ alert.title }} <{{ alert.url|link }}>")
+    renderer = Renderer(tmp_path)
+    assert renderer.problems() == []
+    custom = renderer.alert("markdown", _view(title="A <b>"), SUB, NAMES)
+    assert custom.body == "Custom: A \\<b\\> <https://www.azernews.az/a/1>"
+    assert "Event: Pardon" in renderer.alert("text", _view(), SUB, NAMES).body
+    (tmp_path / "digest.text.txt").write_text("{% for %}")
+    assert [p.split(":")[0] for p in Renderer(tmp_path).problems()] == ["digest.text.txt"]

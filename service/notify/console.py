@@ -14,7 +14,7 @@ from apprise.decorators import notify
 _RULE = "─" * 72
 
 
-@notify(on="console", name="Console (standard output)")  # type: ignore[untyped-decorator,no-untyped-call]
+@notify(on="console", name="Console (standard output)", body_format="text")  # type: ignore[untyped-decorator,no-untyped-call]
 def print_to_console(body: str, title: str, notify_type: Any, *args: Any, **kwargs: Any) -> bool:
     print(f"{_RULE}\n{title}\n{_RULE}\n{body}\n", file=sys.stdout, flush=True)
     return True

@@ -113,10 +113,7 @@ class AlertSender:
         """Send every due alert and digest; ``ignore_schedule`` also retries those backing off."""
         report = SendReport()
         seen: set[int] = set()
-        while batch := [
-            v for v in self._alerts.claim(now(), ignore_schedule=ignore_schedule)
-            if v.id not in seen
-        ]:
+        while batch := self._alerts.claim(now(), ignore_schedule=ignore_schedule, exclude=seen):
             for view in batch:
                 seen.add(view.id)
                 self._route_one(view, now(), report)

@@ -12,7 +12,7 @@ here too.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -48,8 +48,13 @@ class AlertStore:
     def claim(
         self, now: datetime, *, digest: bool = False, subscription_id: str | None = None,
         limit: int = 100, ignore_schedule: bool = False, lease: timedelta = LEASE,
+        exclude: Collection[int] = (),
     ) -> list[AlertView]:
-        """Claim pending alerts that are due (all pending ones if asked) for one lease."""
+        """Claim pending alerts that are due (all pending ones if asked) for one lease.
+
+        ``exclude``: ids this sender already handled in this pass (so that with
+        ``ignore_schedule`` it does not take them again and undo their schedule).
+        """
         with self._db.session() as session, session.begin():
             due = select(AlertRow.id).where(AlertRow.state == "pending",
                                             AlertRow.digest == digest)
@@ -57,6 +62,8 @@ class AlertStore:
                 due = due.where(AlertRow.next_attempt_at <= now)
             if subscription_id is not None:
                 due = due.where(AlertRow.subscription_id == subscription_id)
+            if exclude:
+                due = due.where(AlertRow.id.not_in(list(exclude)))
             due = due.order_by(AlertRow.id).limit(limit)
             if session.get_bind().dialect.name == "postgresql":
                 due = due.with_for_update(skip_locked=True)

@@ -1,0 +1,125 @@
+"""Local endpoints that receive alerts for real: an SMTP server and a scripted json:// endpoint.
+
+``SmtpInbox`` is aiosmtpd on a free loopback port; ``JsonEndpoint`` answers
+apprise's ``json://`` posts with scripted statuses (e.g. 500, 500, 500, then
+200) on a ``FeedServer``. Both record what arrived and let a test wait on
+a condition instead of sleeping.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+import logging
+import socket
+import threading
+from collections.abc import Iterator
+from email.message import EmailMessage
+from typing import Any
+
+from aiohttp import web
+from aiosmtpd.controller import Controller
+
+from tests.feedserver import FeedServer
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class SmtpInbox:
+    """A real SMTP server on loopback; every message is parsed and kept."""
+
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+        self.envelopes: list[tuple[str, list[str]]] = []
+        self._lock = threading.Condition()
+        self.port = _free_port()
+        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        logging.getLogger("mail.log").setLevel(logging.WARNING)  # one line per connection
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        with self._lock:
+            self.messages.append(message)  # type: ignore[arg-type]
+            self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
+            self._lock.notify_all()
+        return "250 OK"
+
+    def url(self, to: str = "desk@example.org") -> str:
+        return (f"mailto://127.0.0.1:{self.port}?mode=insecure&from=newswatch@example.org"
+                f"&to={to}")
+
+    def wait_for(self, count: int, timeout: float = 10) -> list[EmailMessage]:
+        with self._lock:
+            self._lock.wait_for(lambda: len(self.messages) >= count, timeout=timeout)
+            return list(self.messages)
+
+    def __enter__(self) -> SmtpInbox:
+        self._controller.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._controller.stop()
+
+
+class JsonEndpoint:
+    """An apprise ``json://`` endpoint answering scripted statuses, then 200."""
+
+    def __init__(self, server: FeedServer, path: str = "/notify",
+                 statuses: list[int] | None = None,
+                 headers: dict[str, str] | None = None) -> None:
+        self.statuses = list(statuses or [])
+        self.headers = headers or {}
+        self.received: list[dict[str, Any]] = []  # accepted posts only
+        self.attempts = 0
+        server.add(path, self._handle)
+        self.apprise_url = f"json://127.0.0.1:{server.port}{path}"
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        payload = json.loads(await request.text())
+        self.attempts += 1
+        if self.statuses:
+            return web.Response(status=self.statuses.pop(0), headers=self.headers)
+        self.received.append(payload)
+        return web.Response(text="ok")
+
+    def titles(self) -> list[str]:
+        return [str(p["title"]) for p in self.received]
+
+
+def parts(message: EmailMessage) -> Iterator[tuple[str, str]]:
+    """(content type, decoded text) of every text part of a message."""
+    for part in message.walk():
+        if part.get_content_maintype() == "text":
+            yield part.get_content_type(), str(part.get_content())
+
+
+def store_alerts(
+    database: Any, subscriptions: list[str], count: int, now: Any, title: str = "Story"
+) -> None:
+    """``count`` processed articles (one story each) alerting every subscription listed."""
+    from service.config.models import FeedConfig
+    from service.domain import Classification, Evidence, FeedEntry, Match
+    from service.storage import ArticleStore, FeedStore
+
+    url = "https://wire.example/feed"
+    feed_id = FeedStore(database).sync([FeedConfig(url=url, name="Wire")], now)[url].id
+    articles = ArticleStore(database)
+    entries = [
+        FeedEntry(guid=f"g{i}-{now.timestamp()}", url=f"https://wire.example/{i}-{now.timestamp()}",
+                  title=f"{title} {i}", summary="Aliyev pardoned Théo Clerc.", content="",
+                  published=now)
+        for i in range(count)
+    ]
+    evidence = Evidence("summary", "Aliyev pardoned Théo Clerc.", ((0, 6),))
+    classification = Classification((Match("entity", "ilham-aliyev", "Ilham Aliyev",
+                                           (evidence,)),))
+    for article_id in articles.add_entries(feed_id, entries, now):
+        assert articles.begin_attempt(article_id) is not None
+        articles.commit_processed(article_id, story_keys=[f"id:{article_id}-{now}"],
+                                  classification=classification,
+                                  subscription_ids=subscriptions, now=now)

@@ -1,0 +1,170 @@
+"""The outbox sender against a real local endpoint, on SQLite and PostgreSQL.
+
+Time is a clock the test moves; nothing sleeps. Endpoints answer scripted
+statuses (500, 500, 500, 200), so retries, backoff and dead letters are
+real HTTP exchanges through apprise.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from service.config.models import AlertSettings, SubscriptionConfig
+from service.notify.channels import build_channel, build_channels, rate_limit_wait
+from service.notify.ops import OpsNotifier
+from service.notify.sender import AlertSender, Recipient
+from service.storage import AlertStore, Database
+from tests.feedserver import FeedServer
+from tests.notifyserver import JsonEndpoint, store_alerts
+
+T0 = datetime(2026, 5, 27, 12, 0, tzinfo=UTC)
+NAMES = {"ilham-aliyev": "Ilham Aliyev"}
+
+
+class Clock:
+    def __init__(self, now: datetime = T0) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, delta: timedelta) -> None:
+        self.now += delta
+
+
+@pytest.fixture
+def server() -> Iterator[FeedServer]:
+    with FeedServer() as s:
+        yield s
+
+
+def _sender(
+    database: Database, urls: list[str], *, max_attempts: int = 8,
+    ops: OpsNotifier | None = None, **options: object,
+) -> AlertSender:
+    sub = SubscriptionConfig(id="desk", notify=tuple(urls), entities=("ilham-aliyev",),
+                             **options)  # type: ignore[arg-type]
+    recipients = {"desk": Recipient(sub, build_channels(sub.notify))}
+    return AlertSender(AlertStore(database), recipients, NAMES,
+                       AlertSettings(max_attempts=max_attempts), rng=random.Random(6), ops=ops)
+
+
+def test_500_500_500_200_delivers_exactly_once(database: Database, server: FeedServer) -> None:
+    endpoint = JsonEndpoint(server, statuses=[500, 500, 500])
+    store_alerts(database, ["desk"], 1, T0)
+    sender, clock = _sender(database, [endpoint.apprise_url]), Clock()
+    waits = []
+    for _ in range(3):
+        report = sender.send_due(clock)
+        assert (report.sent, report.failed) == (0, 1)
+        assert sender.send_due(clock).sent == 0  # backing off: not due yet
+        (pending,) = AlertStore(database).recent(T0 - timedelta(days=1))
+        assert pending.next_attempt_at is not None
+        waits.append(pending.next_attempt_at - clock.now)
+        clock.now = pending.next_attempt_at
+    assert sender.send_due(clock).sent == 1
+    for _ in range(3):
+        clock.advance(timedelta(hours=7))
+        assert sender.send_due(clock, ignore_schedule=True).sent == 0
+    assert endpoint.attempts == 4
+    assert len(endpoint.received) == 1
+    assert endpoint.titles() == ["[newswatch] desk: Story 0"]
+    assert waits[0] < waits[1] < waits[2]  # exponential backoff
+    (summary,) = AlertStore(database).recent(T0 - timedelta(days=1))
+    assert (summary.state, summary.attempts, summary.last_error) == ("sent", 4, None)
+
+
+def test_dead_letter_after_max_attempts_tells_ops_once(
+    database: Database, server: FeedServer
+) -> None:
+    endpoint = JsonEndpoint(server, statuses=[503] * 10)
+    ops_inbox = JsonEndpoint(server, path="/ops")
+    ops = OpsNotifier(build_channels([ops_inbox.apprise_url]))
+    store_alerts(database, ["desk"], 1, T0)
+    sender, clock = _sender(database, [endpoint.apprise_url], max_attempts=3, ops=ops), Clock()
+    reports = []
+    for _ in range(5):
+        reports.append(sender.send_due(clock, ignore_schedule=True))
+        clock.advance(timedelta(hours=7))
+    assert [(r.failed, r.dead) for r in reports] == [(1, 0), (1, 0), (0, 1), (0, 0), (0, 0)]
+    assert endpoint.attempts == 3
+    assert len(ops_inbox.received) == 1
+    assert "dead-lettered" in ops_inbox.titles()[0]
+    (summary,) = AlertStore(database).recent(T0 - timedelta(days=1))
+    assert (summary.state, summary.attempts) == ("dead", 3)
+
+
+def test_channel_that_accepted_is_not_sent_to_again(
+    database: Database, server: FeedServer
+) -> None:
+    good = JsonEndpoint(server, path="/good")
+    flaky = JsonEndpoint(server, path="/flaky", statuses=[500])
+    store_alerts(database, ["desk"], 1, T0)
+    sender, clock = _sender(database, [good.apprise_url, flaky.apprise_url]), Clock()
+    assert sender.send_due(clock).failed == 1
+    clock.advance(timedelta(hours=1))
+    assert sender.send_due(clock).sent == 1
+    assert (len(good.received), len(flaky.received), flaky.attempts) == (1, 1, 2)
+
+
+def test_a_claimed_alert_is_not_claimed_again_within_its_lease(database: Database) -> None:
+    store_alerts(database, ["desk"], 3, T0)
+    store = AlertStore(database)
+    first = store.claim(T0, limit=2)
+    second = store.claim(T0)
+    assert len(first) == 2 and len(second) == 1
+    assert store.claim(T0 + timedelta(minutes=4)) == []
+    assert len(store.claim(T0 + timedelta(minutes=6))) == 3  # the sender died: lease expired
+
+
+def test_concurrent_claims_never_share_an_alert(pg_url: str) -> None:
+    database = Database.open(pg_url)
+    try:
+        store_alerts(database, ["desk"], 120, T0)
+        store = AlertStore(database)
+        results: list[list[int]] = [[] for _ in range(4)]
+        start = threading.Barrier(4)
+
+        def claim_all(slot: int) -> None:
+            start.wait()
+            while batch := store.claim(T0, limit=7):
+                results[slot].extend(v.id for v in batch)
+
+        threads = [threading.Thread(target=claim_all, args=(i,)) for i in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        claimed = [i for r in results for i in r]
+        assert len(claimed) == 120
+        assert len(set(claimed)) == 120
+    finally:
+        database.close()
+
+
+def test_retry_after_from_the_plugin_is_a_floor_for_the_backoff() -> None:
+    channel = build_channel(0, "discord://123456/abcdefgh")
+    now = datetime.now(UTC)
+    assert rate_limit_wait(channel.plugin, now) is None
+    channel.plugin.ratelimit_remaining = 0.0
+    channel.plugin.ratelimit_reset = (now + timedelta(seconds=90)).replace(tzinfo=None)
+    wait = rate_limit_wait(channel.plugin, now)
+    assert wait is not None and timedelta(seconds=89) < wait <= timedelta(seconds=90)
+
+
+def test_retry_after_delays_the_next_attempt(database: Database, server: FeedServer) -> None:
+    endpoint = JsonEndpoint(server, statuses=[429])
+    store_alerts(database, ["desk"], 1, T0)
+    sender = _sender(database, [endpoint.apprise_url])
+    channel = next(iter(sender._recipients.values())).channels[0]
+    channel.plugin.ratelimit_remaining = 0.0  # what a rate-limit-aware plugin records on 429
+    channel.plugin.ratelimit_reset = datetime.now(UTC) + timedelta(hours=2)
+    assert sender.send_due(Clock()).failed == 1
+    (summary,) = AlertStore(database).recent(T0 - timedelta(days=1))
+    assert summary.next_attempt_at is not None
+    assert summary.next_attempt_at - T0 > timedelta(hours=1, minutes=59)  # backoff alone: ~30 s
