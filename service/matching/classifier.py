@@ -20,32 +20,31 @@ Each match carries up to :data:`MAX_EVIDENCE` sentences with the words marked.
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from operator import attrgetter
+from typing import TypeVar
 
 from service.config.models import EntityConfig, EventConfig, TopicConfig, Watchlists
 from service.domain import Classification, Document, Evidence, Match
 from service.errors import ConfigError, ConfigProblem, QuerySyntaxError
 from service.matching.query import FIELDS, Hit, Query, parse_query
 from service.matching.terms import Hits, Term, TermMatcher, TokenRange
-from service.text.normalize import word_spans, words
+from service.text.normalize import words_and_spans
 from service.text.sentences import Span, sentence_spans
 
 MAX_EVIDENCE = 3
 
 
 class _Field:
-    """One analysed field of a document; offsets and sentences only computed when needed."""
+    """One analysed field of a document; sentences only computed when needed."""
 
     def __init__(self, name: str, text: str, matcher: TermMatcher) -> None:
         self.name = name
         self.text = text
-        self.hits: Hits = matcher.find(words(text))
-
-    @cached_property
-    def spans(self) -> list[Span]:
-        return word_spans(self.text)
+        found, self.spans = words_and_spans(text)
+        self.hits: Hits = matcher.find(found)
 
     @cached_property
     def sentences(self) -> list[Span]:
@@ -93,6 +92,7 @@ class _Entity:
     name: str
     terms: tuple[Term, ...]
     excludes: tuple[Term, ...]
+    rank: int = 0  # position in the configuration
 
 
 def _covers(outer: TokenRange, inner: TokenRange) -> bool:
@@ -109,6 +109,7 @@ class _Event:
     name: str
     triggers: tuple[Term, ...]
     window: int | None
+    rank: int = 0  # position in the configuration
 
     def near(self, field: _Field, trigger: TokenRange, mention: TokenRange) -> bool:
         """Whether ``mention`` is close enough to ``trigger`` to take part."""
@@ -127,6 +128,7 @@ class _Topic:
     query: Query
 
 
+_Ranked = TypeVar("_Ranked", _Entity, _Event)
 Mentions = dict[str, list[TokenRange]]  # entity id -> its mentions in one field
 FieldMentions = dict[str, Mentions]  # field name -> its mentions
 TermIndex = dict[Term, tuple[str, ...]]  # term -> ids of the entities/events using it
@@ -182,6 +184,8 @@ class Classifier:
     entities: tuple[_Entity, ...]
     events: tuple[_Event, ...]
     topics: tuple[_Topic, ...]
+    entity_by_id: dict[str, _Entity]
+    event_by_id: dict[str, _Event]
 
     def classify(self, doc: Document) -> Classification:
         """Every topic, entity and event ``doc`` matches, with evidence."""
@@ -213,12 +217,21 @@ class Classifier:
         return matches
 
     def _entity_matches(self, fields: Sequence[_Field], mentions: FieldMentions) -> list[Match]:
-        found = (_entity_match(entity, fields, mentions) for entity in self.entities)
+        mentioned = {entity_id for found in mentions.values() for entity_id in found}
+        entities = _in_order(self.entity_by_id, mentioned)
+        found = (_entity_match(entity, fields, mentions) for entity in entities)
         return [match for match in found if match is not None]
 
     def _event_matches(self, fields: Sequence[_Field], mentions: FieldMentions) -> list[Match]:
+        if not any(mentions.values()):
+            return []  # no participant anywhere: no event
         triggers = {f.name: self.indexes.triggers_of(f.hits) for f in fields}
-        found = (_event_match(event, fields, mentions, triggers) for event in self.events)
+        triggered = {event_id for found in triggers.values() for event_id in found}
+        grouped = {f.name: _by_sentence(f, mentions[f.name]) for f in fields}
+        found = (
+            _event_match(event, fields, mentions, triggers, grouped)
+            for event in _in_order(self.event_by_id, triggered)
+        )
         return [match for match in found if match is not None]
 
 
@@ -241,31 +254,49 @@ def _event_match(
     fields: Sequence[_Field],
     mentions: FieldMentions,
     triggers: dict[str, dict[str, list[TokenRange]]],
+    grouped: dict[str, _Grouped],
 ) -> Match | None:
     participants: set[str] = set()
     evidence: list[Evidence] = []
     for field in fields:
         occurrences = triggers[field.name].get(event.id, [])
-        for trigger, near in _with_participants(event, field, occurrences, mentions[field.name]):
+        near_by = _with_participants(event, field, occurrences, grouped[field.name])
+        for trigger, near in near_by:
             participants.update(entity_id for entity_id, _ in near)
-            evidence.append(field.evidence([trigger, *(m for _, m in near)]))
+            if len(evidence) < MAX_EVIDENCE:
+                evidence.append(field.evidence([trigger, *(m for _, m in near)]))
     if not participants:
         return None
     found = tuple(sorted(participants))
     return Match("event", event.id, event.name, tuple(evidence[:MAX_EVIDENCE]), found)
 
 
+def _in_order(by_id: Mapping[str, _Ranked], wanted: Iterable[str]) -> list[_Ranked]:
+    """The entities or events of ``wanted`` ids, in configuration order."""
+    return sorted((by_id[ident] for ident in wanted), key=attrgetter("rank"))
+
+
+Mention = tuple[str, TokenRange]
+_Grouped = tuple[list[Mention], dict[int, list[Mention]]]  # every mention, and per sentence
+
+
+def _by_sentence(field: _Field, mentions: Mentions) -> _Grouped:
+    """The mentions of one field, also grouped by the sentence they start in."""
+    flat = [(entity_id, m) for entity_id, ranges in mentions.items() for m in ranges]
+    grouped: dict[int, list[Mention]] = {}
+    for item in flat:
+        grouped.setdefault(field.sentence_of(item[1][0]), []).append(item)
+    return flat, grouped
+
+
 def _with_participants(
-    event: _Event, field: _Field, occurrences: list[TokenRange], mentions: Mentions
-) -> Iterator[tuple[TokenRange, list[tuple[str, TokenRange]]]]:
+    event: _Event, field: _Field, occurrences: list[TokenRange], mentions: _Grouped
+) -> Iterator[tuple[TokenRange, list[Mention]]]:
     """Each trigger occurrence in ``field`` with the entity mentions near it, if any."""
+    flat, by_sentence = mentions
     for trigger in occurrences:
-        near = [
-            (entity_id, m)
-            for entity_id, ranges in mentions.items()
-            for m in ranges
-            if event.near(field, trigger, m)
-        ]
+        candidates = flat if event.window else by_sentence.get(field.sentence_of(trigger[0]), [])
+        near = [(entity_id, m) for entity_id, m in candidates if event.near(field, trigger, m)]
         if near:
             yield trigger, near
 
@@ -285,8 +316,8 @@ def compile_watchlists(watchlists: Watchlists) -> Classifier:
     Raises QuerySyntaxError for an invalid topic query and ConfigError for a
     name, alias, exclude phrase or trigger without a single letter or digit.
     """
-    entities = tuple(_compile_entity(e) for e in watchlists.entities)
-    events = tuple(_compile_event(e) for e in watchlists.events)
+    entities = tuple(_compile_entity(e, i) for i, e in enumerate(watchlists.entities))
+    events = tuple(_compile_event(e, i) for i, e in enumerate(watchlists.events))
     topics = tuple(_compile_topic(t) for t in watchlists.topics)
     terms = [
         *(term for e in entities for term in (*e.terms, *e.excludes)),
@@ -298,7 +329,10 @@ def compile_watchlists(watchlists: Watchlists) -> Classifier:
         excludes=_index((term, e.id) for e in entities for term in e.excludes),
         triggers=_index((term, e.id) for e in events for term in e.triggers),
     )
-    return Classifier(TermMatcher(terms), indexes, entities, events, topics)
+    return Classifier(
+        TermMatcher(terms), indexes, entities, events, topics,
+        {e.id: e for e in entities}, {e.id: e for e in events},
+    )
 
 
 def _compile_topic(topic: TopicConfig) -> _Topic:
@@ -310,15 +344,16 @@ def _compile_topic(topic: TopicConfig) -> _Topic:
     return _Topic(topic.id, topic.name or topic.id, query)
 
 
-def _compile_entity(entity: EntityConfig) -> _Entity:
+def _compile_entity(entity: EntityConfig, rank: int) -> _Entity:
     where = f"entities[{entity.id}]"
     terms = _terms([entity.name], f"{where}.name") + _terms(entity.aliases, f"{where}.aliases")
-    return _Entity(entity.id, entity.name, terms, _terms(entity.exclude, f"{where}.exclude"))
+    excludes = _terms(entity.exclude, f"{where}.exclude")
+    return _Entity(entity.id, entity.name, terms, excludes, rank)
 
 
-def _compile_event(event: EventConfig) -> _Event:
+def _compile_event(event: EventConfig, rank: int) -> _Event:
     triggers = _terms(event.triggers, f"events[{event.id}].triggers")
-    return _Event(event.id, event.name or event.id, triggers, event.window)
+    return _Event(event.id, event.name or event.id, triggers, event.window, rank)
 
 
 def _terms(texts: Iterable[str], key: str) -> tuple[Term, ...]:

@@ -83,6 +83,12 @@ def words(text: str) -> list[str]:
     return list(map(normalize_word, _WORD_RE.findall(text)))
 
 
+def words_and_spans(text: str) -> tuple[list[str], list[tuple[int, int]]]:
+    """:func:`words` and :func:`word_spans` of ``text`` in one pass."""
+    found = list(_WORD_RE.finditer(text))
+    return [normalize_word(m.group()) for m in found], [m.span() for m in found]
+
+
 def word_spans(text: str) -> list[tuple[int, int]]:
     """The (start, end) offsets of the words of ``text``, aligned with :func:`words`."""
     return [m.span() for m in _WORD_RE.finditer(text)]
