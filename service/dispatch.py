@@ -77,14 +77,19 @@ class EmbeddedDispatcher:
         if error is not None:
             log.error("batch failed; its articles stay queued for the next run", error=str(error))
             return
-        self.report.add(future.result())
+        report = future.result()
+        self.report.add(report)
+        if report.failed_ids:  # again; the delivery count dead-letters poison entries
+            self.submit(report.failed_ids)
         if self.on_batch_done is not None:
             self.on_batch_done()
 
     async def drain(self, timeout: float) -> int:
-        pending = [asyncio.wrap_future(f) for f in list(self._pending)]
-        if pending:
-            await asyncio.wait(pending, timeout=timeout)
+        deadline = time.monotonic() + timeout
+        while self._pending and (left := deadline - time.monotonic()) > 0:
+            # a finished batch may submit its failed articles again: loop until quiet
+            pending = [asyncio.wrap_future(f) for f in list(self._pending)]
+            await asyncio.wait(pending, timeout=left)
         return len(self._pending)
 
     def close(self) -> None:

@@ -33,9 +33,11 @@ from service.fulltext import (
 )
 from service.language import LanguageDetector, default_detector
 from service.matching.classifier import Classifier, compile_watchlists
+from service.notify.ops import OpsNotifier
 from service.routing import route
 from service.storage.articles import ArticleStore, TextAnalysis
 from service.storage.database import Database
+from service.storage.dead_letters import DeadLetterStore
 from service.storage.records import ArticleRecord
 
 log = structlog.get_logger("newswatch.pipeline")
@@ -51,12 +53,14 @@ class Processor:
     classifier: Classifier
     pages: FullTextFetcher | None = None  # None: never fetch article pages
     languages: LanguageDetector | None = None  # None: language not detected
+    ops: OpsNotifier = field(default_factory=lambda: OpsNotifier(()))  # told of dead letters
 
     @classmethod
     def from_config(cls, config: Config) -> Processor:
         return cls(
             config=config, classifier=compile_watchlists(config.watchlists),
             pages=HttpFullTextFetcher(config.settings.fetch), languages=default_detector(),
+            ops=OpsNotifier.from_urls(config.settings.ops.notify),
         )
 
     def full_text_policy(self, feed_url: str | None) -> FullTextPolicy:
@@ -72,6 +76,7 @@ class BatchReport:
     skipped: int = 0
     dead: int = 0
     errors: list[str] = field(default_factory=list)
+    failed_ids: list[int] = field(default_factory=list)  # to deliver again, later
 
     def add(self, other: BatchReport) -> None:
         self.processed += other.processed
@@ -80,6 +85,7 @@ class BatchReport:
         self.skipped += other.skipped
         self.dead += other.dead
         self.errors.extend(other.errors)
+        self.failed_ids.extend(other.failed_ids)
 
 
 def is_transient(error: BaseException) -> bool:
@@ -133,19 +139,30 @@ def process_articles(
         if record is None:
             report.skipped += 1
         elif record.attempts > max_deliveries:
-            _dead_letter(articles, record, now(), report)
+            _dead_letter(DeadLetterStore(database), processor.ops, record, now(), report)
         else:
             _process_guarded(articles, processor, record, now(), report)
     return report
 
 
 def _dead_letter(
-    articles: ArticleStore, record: ArticleRecord, now: datetime, report: BatchReport
+    letters: DeadLetterStore, ops: OpsNotifier, record: ArticleRecord, now: datetime,
+    report: BatchReport,
 ) -> None:
-    error = f"dead-lettered after {record.attempts - 1} failed deliveries"
-    articles.mark_dead(record.id, error, now)
+    """Move a poison article aside and tell ops, once."""
+    error = record.last_error or "processing failed"
+    letter = letters.dead_letter_article(
+        record.id, error=error, attempts=record.attempts - 1, now=now
+    )
     report.dead += 1
-    log.error("article dead-lettered", article=record.id, feed=record.feed_name, error=error)
+    log.error("article dead-lettered", article=record.id, feed=record.feed_name,
+              attempts=record.attempts - 1, error=error)
+    if letter is None:
+        return
+    body = (f"Article {record.id} ({record.title!r} from {record.feed_name}) failed "
+            f"{letter.attempts} times and was set aside.\nLast error: {error}")
+    if ops.notify("article dead-lettered", body):
+        letters.mark_notified(letter.id, now)
 
 
 def _process_guarded(
@@ -160,6 +177,7 @@ def _process_guarded(
         message = f"{type(e).__name__}: {e}"
         articles.record_error(record.id, message)
         report.errors.append(f"article {record.id}: {message}")
+        report.failed_ids.append(record.id)
         log.exception("article processing failed", article=record.id, feed=record.feed_name)
 
 

@@ -12,6 +12,7 @@ from workers.app import app, bound_config
 from workers.context import current
 
 PROCESS_ARTICLES = "newswatch.process_articles"
+REDELIVERY_DELAY = 5  # seconds before articles that failed are tried again
 
 
 def _now() -> datetime:
@@ -29,4 +30,9 @@ def process_articles_task(self: Task, article_ids: list[int]) -> dict[str, Any]:
         if is_transient(e):
             raise self.retry(exc=e, countdown=min(2 ** self.request.retries, 60)) from e
         raise
-    return {"processed": report.processed, "alerts": report.alerts, "dead": report.dead}
+    if report.failed_ids:  # delivered again later; the delivery count dead-letters poison
+        process_articles_task.apply_async(
+            args=[report.failed_ids], countdown=REDELIVERY_DELAY * (self.request.retries + 1)
+        )
+    return {"processed": report.processed, "alerts": report.alerts, "dead": report.dead,
+            "failed": len(report.failed_ids)}

@@ -116,10 +116,6 @@ class ArticleStore:
             feed = session.get_one(FeedRow, row.feed_id)
             return _record(row, feed)
 
-    def mark_dead(self, article_id: int, error: str, now: datetime) -> None:
-        """Dead-letter a poison article: it stays stored and is never retried."""
-        self._set_state(article_id, "dead", error, now)
-
     def record_error(self, article_id: int, error: str) -> None:
         with self._db.session() as session, session.begin():
             session.execute(
@@ -153,14 +149,6 @@ class ArticleStore:
             created = _insert_alerts(session, story_id, article_id, subscription_ids, now)
             return ProcessedOutcome(story_id, duplicate, created)
 
-    def _set_state(self, article_id: int, state: str, error: str | None, now: datetime) -> None:
-        with self._db.session() as session, session.begin():
-            session.execute(
-                update(ArticleRow)
-                .where(ArticleRow.id == article_id)
-                .values(state=state, last_error=error, processed_at=now)
-            )
-
 
 def _entry_values(feed_id: int, entry: FeedEntry, now: datetime) -> dict[str, object]:
     return {
@@ -184,6 +172,7 @@ def _record(row: ArticleRow, feed: FeedRow) -> ArticleRecord:
         guid=row.guid, url=row.url, canonical_url=row.canonical_url, title=row.title,
         summary=row.summary, content=row.content, published_at=row.published_at,
         fetched_at=row.fetched_at, attempts=row.attempts, feed_url=feed.url,
+        last_error=row.last_error,
     )
 
 

@@ -1,0 +1,170 @@
+"""Faults survived, with real processes and the real PostgreSQL and Redis."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import psycopg
+from sqlalchemy import create_engine, text
+
+from tests.conftest import ROOT
+from tests.feedserver import FeedServer
+from tests.scenario import WATCHLIST, AlertInbox, _rss_item, now_utc, scenario_env
+
+# A fault injected in the database itself: storing this article's result fails,
+# every time, as a corrupt row or a bug would (no hook in the product).
+POISON_TRIGGER = """
+CREATE FUNCTION refuse_poison() RETURNS trigger AS $$
+BEGIN
+  IF NEW.title = 'POISON Macron' AND NEW.state IN ('processed', 'duplicate') THEN
+    RAISE EXCEPTION 'poison article refused by the database';
+  END IF;
+  RETURN NEW;
+END $$ LANGUAGE plpgsql;
+CREATE TRIGGER refuse_poison BEFORE UPDATE ON articles
+  FOR EACH ROW EXECUTE FUNCTION refuse_poison();
+"""
+
+
+def _psycopg_url(sqlalchemy_url: str) -> str:
+    return sqlalchemy_url.replace("postgresql+psycopg://", "postgresql://")
+
+
+def test_poison_entry_is_dead_lettered_once_and_ops_told_once(
+    tmp_path: Path, pg_url: str
+) -> None:
+    now = now_utc()
+    items = "".join([
+        _rss_item("p1", "https://x.example/poison", "POISON Macron", "Macron spoke.", now),
+        _rss_item("p2", "https://x.example/fine", "Macron in Paris", "Macron spoke.", now),
+    ])
+    feed = f'<rss version="2.0"><channel><title>F</title>{items}</channel></rss>'.encode()
+    with FeedServer() as server:
+        server.reply("/feed.xml", feed)
+        inbox = AlertInbox(server)
+        ops = AlertInbox(server, "/ops")
+        config = tmp_path / "config"
+        (config / "watchlists").mkdir(parents=True)
+        (config / "watchlists" / "w.yaml").write_text(WATCHLIST)
+        feeds = {"feeds": [{"url": server.url("/feed.xml")}]}
+        (config / "feeds.yaml").write_text(json.dumps(feeds))
+        (config / "newswatch.yaml").write_text(json.dumps({
+            "database_url": pg_url, "fetch": {"allow_private_addresses": True},
+            "ops": {"notify": [ops.apprise_url]}}))
+        env = scenario_env(inbox, config)
+
+        def newswatch(*args: str) -> subprocess.CompletedProcess[str]:
+            command = [sys.executable, "-m", "service", *args, "--config", str(config)]
+            return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True,
+                                  timeout=240)
+
+        assert newswatch("db", "upgrade").returncode == 0
+        with psycopg.connect(_psycopg_url(pg_url), autocommit=True) as connection:
+            connection.execute(POISON_TRIGGER)
+        first = newswatch("run", "--once")
+        second = newswatch("run", "--once")
+    assert first.returncode == 0 and second.returncode == 0, first.stderr + second.stderr
+    assert [a for a in inbox.alerts() if a[0] == "macron-watch"] == [
+        ("macron-watch", "Macron in Paris")]  # the healthy article went through
+    assert len(ops.received) == 1  # exactly one ops message, across both runs
+    assert "dead-lettered" in str(ops.received[0]["title"])
+    assert "poison article refused by the database" in str(ops.received[0]["message"])
+    engine = create_engine(pg_url)
+    with engine.connect() as connection:
+        letters = connection.execute(text(
+            "SELECT d.attempts, d.error, d.notified_at IS NOT NULL, a.state FROM dead_letters d "
+            "JOIN articles a ON a.id = d.ref_id WHERE d.kind = 'article'")).all()
+    engine.dispose()
+    ((attempts, error, notified, state),) = letters
+    assert attempts == 5 and notified and state == "dead"
+    assert "poison article refused by the database" in error
+
+
+def _rss(items: list[str]) -> bytes:
+    body = "".join(items)
+    return f'<rss version="2.0"><channel><title>Wire</title>{body}</channel></rss>'.encode()
+
+
+def _count(pg_url: str, sql: str) -> int:
+    engine = create_engine(pg_url)
+    with engine.connect() as connection:
+        value = int(connection.execute(text(sql)).scalar_one())
+    engine.dispose()
+    return value
+
+
+def test_worker_killed_mid_batch_loses_nothing_and_doubles_nothing(
+    tmp_path: Path, pg_url: str, redis_url: str
+) -> None:
+    now = now_utc()
+    vocabulary = [f"word{n}" for n in range(3000)]
+
+    def text(i: int) -> str:  # 300 different stories, ~2 KB each
+        words = random.Random(i).sample(vocabulary, 250)
+        return f"President Macron spoke about Azerbaijan. {' '.join(words)}."
+
+    items = [_rss_item(f"k{i}", f"https://x.example/k{i}", f"Macron note {i}", text(i), now)
+             for i in range(300)]
+    with FeedServer() as server:
+        server.reply("/feed.xml", _rss(items))
+        inbox = AlertInbox(server)
+        config = tmp_path / "config"
+        (config / "watchlists").mkdir(parents=True)
+        (config / "watchlists" / "w.yaml").write_text(WATCHLIST)
+        feeds = {"feeds": [{"url": server.url("/feed.xml")}]}
+        (config / "feeds.yaml").write_text(json.dumps(feeds))
+        (config / "newswatch.yaml").write_text(json.dumps({
+            "database_url": pg_url, "broker_url": redis_url,
+            "fetch": {"allow_private_addresses": True}}))
+        env = scenario_env(inbox, config)
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "workers", "worker", "--concurrency=1",
+             "-Q", "newswatch", "--without-gossip", "--without-mingle",
+             "--hostname", f"kill-{tmp_path.name}@%h"],
+            env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )
+        run = subprocess.Popen(
+            [sys.executable, "-m", "service", "run", "--once", "--config", str(config)],
+            env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        try:
+            killed = _kill_pool_children_mid_batch(worker.pid, pg_url)
+            _, run_err = run.communicate(timeout=300)
+        finally:
+            worker.send_signal(signal.SIGTERM)
+            worker_out, _ = worker.communicate(timeout=60)
+    assert killed, worker_out[-3000:]
+    assert run.returncode == 0, run_err
+    assert "WorkerLostError" in worker_out  # the batch really died with its process
+    assert _count(pg_url, "SELECT count(*) FROM articles") == 300
+    assert _count(pg_url, "SELECT count(*) FROM articles WHERE state = 'new'") == 0
+    assert _count(pg_url, "SELECT count(*) FROM articles WHERE attempts > 1") >= 1  # re-run
+    titles = [title for sub, title in inbox.alerts() if sub == "macron-watch"]
+    assert len(titles) == len(set(titles)) == 300  # every one alerted, none twice
+
+
+def _kill_pool_children_mid_batch(worker_pid: int, pg_url: str) -> list[int]:
+    """SIGKILL the worker's pool processes once a batch is half-way through."""
+    for _ in range(6000):
+        processed = _count(pg_url, "SELECT count(*) FROM articles WHERE state <> 'new'") \
+            if _has_articles(pg_url) else 0
+        if processed >= 20:
+            children = subprocess.run(["pgrep", "-P", str(worker_pid)], capture_output=True,
+                                      text=True).stdout.split()
+            for child in children:
+                os.kill(int(child), signal.SIGKILL)
+            return [int(c) for c in children]
+        threading.Event().wait(0.05)  # polling the database for the moment to strike
+    return []
+
+
+def _has_articles(pg_url: str) -> bool:
+    return _count(pg_url, "SELECT count(*) FROM information_schema.tables "
+                          "WHERE table_name = 'articles'") == 1
