@@ -50,7 +50,7 @@ def _load(config_dir: str | None) -> Config:
 
 def _open_service(config: Config, *, once: bool) -> Service:
     try:
-        return Service(config, once=once)
+        return Service(config, once=once, environ=os.environ)
     except StorageError as e:
         err.print(f"[bold red]database error:[/] {e}", markup=True)
         raise typer.Exit(EXIT_STORAGE) from e

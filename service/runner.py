@@ -16,7 +16,7 @@ import multiprocessing
 import os
 import random
 import signal
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -26,13 +26,14 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
 from service import __version__, broker
+from service.config import ConfigError
 from service.config.models import Config
 from service.dispatch import CeleryDispatcher, EmbeddedDispatcher, make_dispatcher
 from service.errors import NewswatchError, StorageError
 from service.metrics import Metrics, StateCounts
 from service.notify.ops import OpsNotifier
 from service.notify.recipients import build_recipients
-from service.notify.sender import AlertSender, SendReport
+from service.notify.sender import AlertSender, Recipient, SendReport
 from service.pipeline import BatchReport, Processor
 from service.poller.fetch import make_session
 from service.poller.queue import PollQueue
@@ -44,6 +45,7 @@ from service.polling import (
     poll_if_due,
     poll_many,
 )
+from service.reload import config_changes
 from service.storage import stats
 from service.storage.alerts import AlertStore
 from service.storage.articles import ArticleStore
@@ -80,30 +82,82 @@ class Service:
     """One `newswatch run` process."""
 
     def __init__(
-        self, config: Config, *, once: bool, now: Callable[[], datetime] = utcnow
+        self, config: Config, *, once: bool, now: Callable[[], datetime] = utcnow,
+        environ: Mapping[str, str] | None = None,
     ) -> None:
         self.config = config
         self.now = now
+        self.environ = dict(environ or {})  # for ${VAR} in reloaded configuration
         self.database = Database.open(config.settings.database_url)
         self.processor = Processor.from_config(config)
         self.feeds = FeedStore(self.database)
         self.articles = ArticleStore(self.database)
-        self.sender = AlertSender(
-            AlertStore(self.database), build_recipients(config), entity_names(config),
-            config.settings.alerts, ops=OpsNotifier.from_urls(config.settings.ops.notify),
-        )
+        self.sender = self._make_sender(config, build_recipients(config))
+        self.last_reload_error: str | None = None
         self.dispatcher: EmbeddedDispatcher | CeleryDispatcher = make_dispatcher(
             config, self.database, self.processor, now, track=once
         )
         self.rng = random.Random()
         self._feeds_by_url = {feed.url: feed for feed in config.feeds}
         self._queue = PollQueue(config.settings.fetch.concurrency)
+        self._background: set[asyncio.Future[bool]] = set()
+        self._replan = asyncio.Event()
         self.metrics = Metrics()
         self.metrics.watch_state(self._state_counts)
 
     def close(self) -> None:
         self.dispatcher.close()
         self.database.close()
+
+    def _make_sender(self, config: Config, recipients: dict[str, Recipient]) -> AlertSender:
+        return AlertSender(
+            AlertStore(self.database), recipients, entity_names(config), config.settings.alerts,
+            ops=OpsNotifier.from_urls(config.settings.ops.notify),
+        )
+
+    def apply_config(self, config: Config) -> None:
+        """Switch to a new valid configuration without a restart.
+
+        Watchlists, subscriptions, their channels and the feed list change at
+        once; fetch limits, the database and the broker need a restart.
+        """
+        processor = Processor.from_config(config)  # may refuse: nothing changed yet
+        recipients = build_recipients(config)
+        states = self.feeds.sync(config.feeds, self.now())
+        added = [url for url in states if url not in self._feeds_by_url]
+        self.config, self.processor = config, processor
+        if isinstance(self.dispatcher, EmbeddedDispatcher):
+            self.dispatcher.set_processor(processor)
+        self.sender = self._make_sender(config, recipients)
+        self._feeds_by_url = {feed.url: feed for feed in config.feeds}
+        for url in added:
+            self._queue.schedule(url, states[url].next_poll_at or self.now())
+        self.last_reload_error = None
+        log.info("configuration reloaded", version=config.version[:12], feeds=len(config.feeds),
+                 added_feeds=len(added), subscriptions=len(config.watchlists.subscriptions))
+
+    async def _reload_until(self, stop: asyncio.Event) -> None:
+        """Apply each valid change of the configuration directory until stopped."""
+        changes = config_changes(self.config.directory, self.environ, self.config,
+                                 self._reload_refused, stop)
+        async for config in changes:
+            try:
+                await asyncio.to_thread(self.apply_config, config)
+            except (ConfigError, NewswatchError) as e:
+                self._reload_refused(e)
+            self._replan.set()  # new feeds may be due now
+
+    def _reload_refused(self, error: Exception) -> None:
+        problems = error.problems if isinstance(error, ConfigError) else [error]
+        self.last_reload_error = "\n".join(str(p) for p in problems)
+        log.error("configuration change refused; the last good one stays in force",
+                  problems=[str(p) for p in problems])
+        ops = OpsNotifier.from_urls(self.config.settings.ops.notify)
+        task = asyncio.get_running_loop().run_in_executor(
+            None, ops.notify, "configuration change refused", self.last_reload_error
+        )
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     def _resume(self) -> None:
         leftover = self.articles.ids_in_state("new")
@@ -195,8 +249,9 @@ class Service:
         del states  # the queue keeps only (due, url) per feed
         self._resume()
         sender = asyncio.create_task(self._send_until(stop))
+        reloader = asyncio.create_task(self._reload_until(stop))
         in_flight: dict[str, asyncio.Task[PollOutcome]] = {}
-        poll_done = asyncio.Event()  # a finished poll may move the next wake-up earlier
+        poll_done = self._replan  # a finished poll or a reload may move the wake-up earlier
         async with self._context() as ctx:
             await announce_unannounced(ctx)
             while not stop.is_set():
@@ -208,6 +263,7 @@ class Service:
         if isinstance(self.dispatcher, EmbeddedDispatcher):
             await self.dispatcher.drain(DRAIN_TIMEOUT)  # Celery's queue outlives us
         await sender
+        await reloader
         await asyncio.to_thread(self.sender.send_due, self.now)
         log.info("stopped cleanly")
 
@@ -240,7 +296,11 @@ class Service:
             in_flight.pop(url)
         now = self.now()
         for url in self._queue.take_due(now):
-            task = asyncio.create_task(poll_if_due(ctx, self._feeds_by_url[url]))
+            feed = self._feeds_by_url.get(url)
+            if feed is None:  # removed from the configuration by a reload
+                self._queue.finished(url, None)
+                continue
+            task = asyncio.create_task(poll_if_due(ctx, feed))
             task.add_done_callback(self._requeue(url, now))
             task.add_done_callback(lambda _: poll_done.set())
             task.add_done_callback(self._observe_poll)

@@ -22,11 +22,11 @@ from tests.feedserver import FeedServer
 class RunningService:
     """`newswatch run` in a subprocess, its JSON log lines read as they come."""
 
-    def __init__(self, config: Path) -> None:
+    def __init__(self, config: Path, env: dict[str, str] | None = None) -> None:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "service", "run", "--config", str(config),
              "--log-format", "json"],
-            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env,
         )
         self.events: queue.Queue[dict[str, object]] = queue.Queue()
         self._reader = threading.Thread(target=self._read, daemon=True)
