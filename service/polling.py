@@ -227,7 +227,7 @@ async def _not_modified(
     next_poll = next_poll_after_success(now, interval, _hints(result), ctx.rng)
     await asyncio.to_thread(ctx.feeds.record_not_modified, state.id, now, next_poll,
                             fetch_url=result.permanent_redirect, status=result.status or 304)
-    log.info("feed not modified", feed=name, next_poll=_clock(next_poll))
+    log.debug("feed not modified", feed=name, next_poll=_clock(next_poll))  # the usual case
     return PollOutcome(feed.url, name, "not-modified", next_poll_at=next_poll)
 
 

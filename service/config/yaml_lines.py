@@ -81,7 +81,9 @@ def parse_yaml(text: str, file: str) -> YamlDocument:
         return doc
     doc.spots[()] = Spot(root.start_mark.line + 1, root)
     try:
-        doc.data = _Builder(doc).build(root, ())
+        # a node takes at least a character of text unless aliases repeat it: more
+        # nodes than characters is an alias bomb, however long the file (100,000 feeds)
+        doc.data = _Builder(doc, max(_MAX_NODES, len(text))).build(root, ())
     except _TooLarge:
         doc.problems.append(ConfigProblem(file, None, None, "too many nodes (alias bomb?)"))
         doc.refused.add(())
@@ -106,15 +108,16 @@ def _tag_name(tag: str) -> str:
 class _Builder:
     """Walks a node tree into dicts, lists and scalars, recording spots."""
 
-    def __init__(self, doc: YamlDocument) -> None:
+    def __init__(self, doc: YamlDocument, max_nodes: int = _MAX_NODES) -> None:
         self.doc = doc
+        self.max_nodes = max_nodes
         self.constructor = SafeConstructor()
         self.active: set[int] = set()
         self.count = 0
 
     def build(self, node: yaml.Node, path: YamlPath) -> object:
         self.count += 1
-        if self.count > _MAX_NODES:
+        if self.count > self.max_nodes:
             raise _TooLarge
         if id(node) in self.active:
             self._refuse(path, node, "recursive alias")
