@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import random
@@ -9,14 +10,17 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import psycopg
+from aiohttp import web
 from sqlalchemy import create_engine, text
 
 from tests.conftest import ROOT
 from tests.feedserver import FeedServer
 from tests.scenario import WATCHLIST, AlertInbox, _rss_item, now_utc, scenario_env
+from tests.test_ops_endpoints import RunningService
 
 # A fault injected in the database itself: storing this article's result fails,
 # every time, as a corrupt row or a bug would (no hook in the product).
@@ -168,3 +172,45 @@ def _kill_pool_children_mid_batch(worker_pid: int, pg_url: str) -> list[int]:
 def _has_articles(pg_url: str) -> bool:
     return _count(pg_url, "SELECT count(*) FROM information_schema.tables "
                           "WHERE table_name = 'articles'") == 1
+
+
+def test_two_pollers_fetch_each_feed_once_per_interval(tmp_path: Path, pg_url: str) -> None:
+    interval, feeds = 3.0, 200
+    fetched: dict[str, list[float]] = {}
+    lock = threading.Condition()
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        with lock:
+            fetched.setdefault(request.path, []).append(time.monotonic())
+            lock.notify_all()
+        if request.headers.get("If-None-Match") == '"v1"':
+            return web.Response(status=304)
+        body = f'<rss version="2.0"><channel><title>{request.path}</title></channel></rss>'
+        return web.Response(body=body.encode(), headers={"ETag": '"v1"'})
+
+    with FeedServer() as server:
+        paths = [f"/f{i}.xml" for i in range(feeds)]
+        for path in paths:
+            server.add(path, handler)
+        config = tmp_path / "config"
+        (config / "watchlists").mkdir(parents=True)
+        (config / "feeds.yaml").write_text(json.dumps(
+            {"feeds": [{"url": server.url(p), "interval": f"{interval:g}s"} for p in paths]}))
+        (config / "newswatch.yaml").write_text(json.dumps({
+            "database_url": pg_url, "web": {"enabled": False},
+            "fetch": {"allow_private_addresses": True}}))
+        env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSWATCH_")}
+        pollers = [RunningService(config, env) for _ in range(2)]
+        try:
+            with lock:
+                assert lock.wait_for(lambda: len(fetched) == feeds and min(
+                    len(times) for times in fetched.values()) >= 3, timeout=240)
+        finally:
+            codes = [poller.stop() for poller in pollers]
+    assert codes == [0, 0]
+    polled = [poller.count("feed polled") + poller.count("feed not modified")
+              for poller in pollers]
+    assert all(polled), polled  # both pollers took part
+    for path, times in fetched.items():
+        gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
+        assert min(gaps) >= interval * 0.9 - 0.25, (path, gaps)  # never twice at once

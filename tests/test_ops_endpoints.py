@@ -29,6 +29,7 @@ class RunningService:
             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env,
         )
         self.events: queue.Queue[dict[str, object]] = queue.Queue()
+        self.seen: dict[str, int] = {}
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
 
@@ -36,7 +37,13 @@ class RunningService:
         assert self.process.stderr is not None
         for line in self.process.stderr:
             if line.startswith("{"):
-                self.events.put(json.loads(line))
+                event = json.loads(line)
+                self.seen[str(event.get("event"))] = self.seen.get(str(event.get("event")), 0) + 1
+                self.events.put(event)
+
+    def count(self, event: str) -> int:
+        """How many log events of this name the process wrote so far."""
+        return self.seen.get(event, 0)
 
     def wait_for(self, event: str, timeout: float = 60) -> dict[str, object]:
         while True:
