@@ -11,6 +11,7 @@ import random
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -18,6 +19,7 @@ from service.config.models import AlertSettings, SubscriptionConfig
 from service.notify.channels import build_channel, build_channels, rate_limit_wait
 from service.notify.ops import OpsNotifier
 from service.notify.sender import AlertSender, Recipient
+from service.rendering import Renderer
 from service.storage import AlertStore, Database
 from tests.feedserver import FeedServer
 from tests.notifyserver import JsonEndpoint, store_alerts
@@ -168,3 +170,20 @@ def test_retry_after_delays_the_next_attempt(database: Database, server: FeedSer
     (summary,) = AlertStore(database).recent(T0 - timedelta(days=1))
     assert summary.next_attempt_at is not None
     assert summary.next_attempt_at - T0 > timedelta(hours=1, minutes=59)  # backoff alone: ~30 s
+
+
+def test_a_template_failing_at_send_time_fails_that_alert_not_the_sender(
+    database: Database, server: FeedServer, tmp_path: Path
+) -> None:
+    endpoint = JsonEndpoint(server)
+    (tmp_path / "alert.markdown.md").write_text("{{ alert.no_such_field }}")
+    sub = SubscriptionConfig(id="desk", notify=(endpoint.apprise_url,))
+    sender = AlertSender(
+        AlertStore(database), {"desk": Recipient(sub, build_channels(sub.notify),
+                                                 Renderer(tmp_path))},
+        NAMES, AlertSettings(),
+    )
+    store_alerts(database, ["desk"], 1, T0)
+    report = sender.send_due(Clock())
+    assert report.failed == 1 and endpoint.attempts == 0
+    assert "template: UndefinedError" in report.errors[0]

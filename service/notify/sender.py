@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from itertools import groupby
 
 import structlog
+from jinja2 import TemplateError
 
 from service.backoff import retry_delay
 from service.config.models import AlertSettings, SubscriptionConfig
@@ -84,7 +85,11 @@ def deliver(channels: Sequence[Channel], make: Make, already: Iterable[int]) -> 
     for channel in channels:
         if channel.index in delivered:
             continue
-        result: Delivery = channel.send(render_for(channel, make))
+        try:
+            result: Delivery = channel.send(render_for(channel, make))
+        except TemplateError as e:  # an override template that fails on this alert
+            failures.append(f"{channel.name} (template: {type(e).__name__}: {e})")
+            continue
         if result.ok:
             delivered.add(channel.index)
             continue
