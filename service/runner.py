@@ -102,6 +102,7 @@ class Service:
         self._queue = PollQueue(config.settings.fetch.concurrency)
         self._background: set[asyncio.Future[bool]] = set()
         self._replan = asyncio.Event()
+        self._latency_mark = 0  # alerts up to this id are in the latency histogram
         self.metrics = Metrics()
         self.metrics.watch_state(self._state_counts)
 
@@ -234,6 +235,16 @@ class Service:
             stories=stats.story_count(db), feeds=stats.feed_counts(db), queue_depth=depth,
         )
 
+    def _observe_sends(self, report: SendReport) -> None:
+        for outcome in ("sent", "failed", "dead", "held", "digested"):
+            count = getattr(report, outcome)
+            if count:
+                self.metrics.alerts.labels(outcome).inc(count)
+        if report.sent:
+            for alert_id, seconds in stats.sent_latencies(self.database, self._latency_mark):
+                self.metrics.seen_to_sent.observe(seconds)
+                self._latency_mark = max(self._latency_mark, alert_id)
+
     def _observe_poll(self, task: asyncio.Task[PollOutcome]) -> None:
         if task.cancelled() or task.exception() is not None:
             return
@@ -248,6 +259,7 @@ class Service:
         self._queue = _poll_queue(states.values(), self.config, self.now())
         del states  # the queue keeps only (due, url) per feed
         self._resume()
+        self._latency_mark = await asyncio.to_thread(stats.last_alert_id, self.database)
         sender = asyncio.create_task(self._send_until(stop))
         reloader = asyncio.create_task(self._reload_until(stop))
         in_flight: dict[str, asyncio.Task[PollOutcome]] = {}
@@ -281,7 +293,8 @@ class Service:
         while not stop.is_set():
             work_done.clear()
             try:
-                await asyncio.to_thread(self.sender.send_due, self.now)
+                report = await asyncio.to_thread(self.sender.send_due, self.now)
+                await asyncio.to_thread(self._observe_sends, report)
             except (StorageError, SQLAlchemyError) as e:
                 log.error("alert sender: database error; retrying", error=str(e))
             await _sleep_until(stop, self.now() + SEND_EVERY, self.now(), also=work_done)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import queue
 import signal
 import subprocess
@@ -17,6 +18,7 @@ import pytest
 
 from tests.conftest import ROOT
 from tests.feedserver import FeedServer
+from tests.scenario import AlertInbox, scenario_env
 
 
 class RunningService:
@@ -70,7 +72,10 @@ def _get(url: str) -> tuple[int, str]:
 
 def _config(tmp_path: Path, feeds: list[str], settings: dict[str, object]) -> Path:
     config = tmp_path / "config"
-    config.mkdir()
+    (config / "watchlists").mkdir(parents=True)
+    (config / "watchlists" / "w.yaml").write_text(
+        'entities: [{id: a, name: Aliyev}]\n'
+        'subscriptions: [{id: s, notify: ["${ALERTS_URL}"], entities: [a]}]\n')
     (config / "feeds.yaml").write_text(json.dumps({"feeds": [{"url": u} for u in feeds]}))
     base = {"database_url": f"sqlite:///{tmp_path / 'nw.db'}", "web": {"port": 0},
             "fetch": {"allow_private_addresses": True}}
@@ -81,18 +86,21 @@ def _config(tmp_path: Path, feeds: list[str], settings: dict[str, object]) -> Pa
 @pytest.fixture
 def feed_server() -> Iterator[FeedServer]:
     with FeedServer() as server:
-        server.reply("/ok.xml", b'<rss version="2.0"><channel><title>T</title><item><title>A'
-                     b"</title><link>https://x.example/a</link></item></channel></rss>")
+        server.reply("/ok.xml", b'<rss version="2.0"><channel><title>T</title><item><title>'
+                     b"Aliyev speaks</title><link>https://x.example/a</link></item></channel></rss>")
         server.reply("/down.xml", b"no", status=503)
         yield server
 
 
 def test_health_ready_and_metrics(tmp_path: Path, feed_server: FeedServer) -> None:
     urls = [feed_server.url("/ok.xml"), feed_server.url("/down.xml")]
-    service = RunningService(_config(tmp_path, urls, {}))
+    inbox = AlertInbox(feed_server)
+    config = _config(tmp_path, urls, {})
+    service = RunningService(config, scenario_env(inbox, config))
     try:
         base = str(service.wait_for("ops endpoints listening")["url"])
         service.wait_for("feed failed")
+        inbox.wait_for(1, timeout=60)
         assert _get(base + "healthz")[0] == 200
         status, body = _get(base + "readyz")
         assert (status, json.loads(body)["status"]) == (200, "ready")
@@ -102,12 +110,20 @@ def test_health_ready_and_metrics(tmp_path: Path, feed_server: FeedServer) -> No
         assert 'newswatch_fetch_errors_total{kind="http"} 1.0' in metrics
         assert 'newswatch_feeds{state="failing"} 1.0' in metrics
         assert "newswatch_queue_depth" in metrics
+        for _ in range(100):  # the histogram is observed right after the send returns
+            metrics = _get(base + "metrics")[1]
+            if "newswatch_entry_to_alert_seconds_count 1.0" in metrics:
+                break
+            threading.Event().wait(0.1)
+        assert "newswatch_entry_to_alert_seconds_count 1.0" in metrics
+        assert 'newswatch_alerts_delivery_total{outcome="sent"} 1.0' in metrics
     finally:
         assert service.stop() == 0
 
 
 def test_readyz_fails_when_the_broker_is_unreachable(tmp_path: Path) -> None:
-    service = RunningService(_config(tmp_path, [], {"broker_url": "redis://127.0.0.1:1/0"}))
+    config = _config(tmp_path, [], {"broker_url": "redis://127.0.0.1:1/0"})
+    service = RunningService(config, {**os.environ, "ALERTS_URL": "json://127.0.0.1:9/x"})
     try:
         base = str(service.wait_for("ops endpoints listening")["url"])
         assert _get(base + "healthz")[0] == 200
