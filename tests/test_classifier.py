@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import unicodedata
+from pathlib import Path
+
 import pytest
 import yaml
+from hypothesis import given
+from hypothesis import strategies as st
 
 from service.config.models import Watchlists
 from service.domain import Classification, Document
 from service.errors import ConfigError, QuerySyntaxError
 from service.matching import Classifier, compile_watchlists
-from tests.conftest import SHARED
+from tests.conftest import ROOT, SHARED
 
 SEED = SHARED / "seed" / "azernews-pardon.txt"
 
@@ -252,3 +259,63 @@ def test_a_hundred_terms_in_one_automaton() -> None:
     assert result.ids("event") == {"ev2"}
     assert {"e1", "e3", "e7"} <= result.ids("entity")
     assert result.ids("topic") == {"t1", "t4"}
+
+
+ACCENTS = ["", "\u0301", "\u0300", "\u0308"]
+
+
+@given(st.data())
+def test_a_match_survives_changes_of_case_and_accents(data: st.DataObject) -> None:
+    classifier = compile_yaml(WATCHLIST)
+
+    def vary(text: str) -> str:
+        out = []
+        for char in text:
+            char = data.draw(st.sampled_from([char, char.upper(), char.lower()]))
+            accent = data.draw(st.sampled_from(ACCENTS)) if char.isalpha() else ""
+            out.append(char + accent)
+        return unicodedata.normalize(data.draw(st.sampled_from(["NFC", "NFD"])), "".join(out))
+
+    result = classify(classifier, f"{vary('Aliyev pardoned')} {vary('Theo Clerc')}.")
+    assert result.ids("entity") == {"ilham-aliyev", "theo-clerc"}
+    pardon = result.get("event", "pardon")
+    assert pardon is not None and pardon.participants == ("ilham-aliyev", "theo-clerc")
+
+
+def _check_config(directory: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "service", "check-config", str(directory)],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(directory)},
+    )  # fmt: skip
+
+
+def test_check_config_summarises_with_the_automatons_term_count() -> None:
+    result = _check_config(ROOT / "tests" / "data" / "pardon_desk")
+    assert result.returncode == 0, result.stderr
+    assert "entities: 6\n  events: 1\n  topics: 1\n  subscriptions: 1" in result.stderr
+    assert "terms in the automaton: 34" in result.stderr
+
+
+def test_check_config_names_file_line_and_column_of_bad_terms_and_queries(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "watchlists").mkdir()
+    (tmp_path / "feeds.yaml").write_text("feeds: []\n")
+    (tmp_path / "watchlists" / "w.yaml").write_text(
+        "entities:\n"
+        "  - id: e\n"
+        "    name: Someone\n"
+        "    aliases: [ok, '***']\n"
+        "topics:\n"
+        "  - id: t\n"
+        "    query: >\n"
+        "      (Baku OR Paris)\n"
+        "      AND (Macron\n"
+    )
+    result = _check_config(tmp_path)
+    assert result.returncode == 2
+    file = tmp_path / "watchlists" / "w.yaml"
+    assert f"{file}:4: entities[0].aliases[1]: '*' may only end a term: '***'" in result.stderr
+    assert f"{file}:9: topics[0].query: invalid query: unexpected end" in result.stderr
+    assert "at column 28 of the query" in result.stderr
