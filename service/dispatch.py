@@ -9,6 +9,7 @@ calls the same pipeline function the Celery task calls, in one worker thread
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -18,13 +19,14 @@ from typing import Protocol
 import structlog
 
 from service.config.models import Config
-from service.pipeline import BatchReport, Processor, process_articles
+from service.pipeline import BatchReport, Processor, is_transient, process_articles
 from service.storage.articles import ArticleStore
 from service.storage.database import Database
 
 log = structlog.get_logger("newswatch.dispatch")
 
 BATCH_SIZE = 100
+TRANSIENT_RETRIES = 10  # about five minutes of database outage, backing off
 
 
 class Dispatcher(Protocol):
@@ -52,6 +54,7 @@ class EmbeddedDispatcher:
         self._now = now
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="newswatch-work")
         self._pending: set[Future[BatchReport]] = set()
+        self._closing = threading.Event()
         self.report = BatchReport()
         self.on_batch_done: Callable[[], None] | None = None  # e.g. wake the sender
 
@@ -65,17 +68,31 @@ class EmbeddedDispatcher:
 
     def submit(self, article_ids: Sequence[int]) -> None:
         for batch in batches(article_ids):
-            future = self._executor.submit(
-                process_articles, self._database, self._processor, batch, self._now
-            )
+            future = self._executor.submit(self._process, batch)
             self._pending.add(future)
             future.add_done_callback(self._done)
+
+    def _process(self, batch: list[int]) -> BatchReport:
+        """The task body, retried with backoff while the database is unreachable
+        (as Celery retries the task in distributed mode)."""
+        for attempt in range(TRANSIENT_RETRIES):
+            try:
+                return process_articles(self._database, self._processor, batch, self._now)
+            except Exception as e:
+                if not is_transient(e) or attempt == TRANSIENT_RETRIES - 1:
+                    raise
+                delay = min(2.0 ** attempt, 30.0)
+                log.warning("database unavailable; batch retried", delay=delay, error=str(e))
+                if self._closing.wait(delay):
+                    raise
+        raise AssertionError("unreachable")
 
     def _done(self, future: Future[BatchReport]) -> None:
         self._pending.discard(future)
         error = future.exception()
         if error is not None:
-            log.error("batch failed; its articles stay queued for the next run", error=str(error))
+            log.error("batch failed; its articles stay queued and are swept up again",
+                      error=str(error))
             return
         report = future.result()
         self.report.add(report)
@@ -93,6 +110,7 @@ class EmbeddedDispatcher:
         return len(self._pending)
 
     def close(self) -> None:
+        self._closing.set()
         self._executor.shutdown(wait=True)
 
 

@@ -59,6 +59,8 @@ log = structlog.get_logger("newswatch.run")
 
 DRAIN_TIMEOUT = 600.0  # --once waits this long for the workers at most
 SEND_EVERY = timedelta(seconds=5)
+SWEEP_EVERY = timedelta(minutes=5)  # articles waiting longer than this are handed on again
+CRASHED_POLL_RETRY = timedelta(seconds=30)  # e.g. the database was unreachable
 DISABLED_RECHECK = timedelta(minutes=10)  # a re-enabled feed is picked up this soon
 
 
@@ -136,6 +138,23 @@ class Service:
         self.last_reload_error = None
         log.info("configuration reloaded", version=config.version[:12], feeds=len(config.feeds),
                  added_feeds=len(added), subscriptions=len(config.watchlists.subscriptions))
+
+    async def _sweep_until(self, stop: asyncio.Event) -> None:
+        """Hand on again articles left waiting too long: a batch given up during a
+        database outage, a task lost with a broker that kept nothing. Idempotent."""
+        while not stop.is_set():
+            await _sleep_until(stop, self.now() + SWEEP_EVERY, self.now())
+            if stop.is_set():
+                return
+            try:
+                stale = await asyncio.to_thread(
+                    self.articles.stale_new_ids, self.now() - SWEEP_EVERY)
+            except (StorageError, SQLAlchemyError) as e:
+                log.error("sweep: database error; retrying", error=str(e))
+                continue
+            if stale:
+                log.warning("handing on articles left waiting", count=len(stale))
+                self.dispatcher.submit(stale)
 
     async def _reload_until(self, stop: asyncio.Event) -> None:
         """Apply each valid change of the configuration directory until stopped."""
@@ -262,6 +281,7 @@ class Service:
         self._latency_mark = await asyncio.to_thread(stats.last_alert_id, self.database)
         sender = asyncio.create_task(self._send_until(stop))
         reloader = asyncio.create_task(self._reload_until(stop))
+        sweeper = asyncio.create_task(self._sweep_until(stop))
         in_flight: dict[str, asyncio.Task[PollOutcome]] = {}
         poll_done = self._replan  # a finished poll or a reload may move the wake-up earlier
         async with self._context() as ctx:
@@ -276,6 +296,7 @@ class Service:
             await self.dispatcher.drain(DRAIN_TIMEOUT)  # Celery's queue outlives us
         await sender
         await reloader
+        await sweeper
         await asyncio.to_thread(self.sender.send_due, self.now)
         log.info("stopped cleanly")
 
@@ -322,6 +343,9 @@ class Service:
 
     def _requeue(self, url: str, now: datetime) -> Callable[[asyncio.Task[PollOutcome]], None]:
         def requeue(task: asyncio.Task[PollOutcome]) -> None:
+            if not task.cancelled() and task.exception() is not None:
+                log.error("poll crashed; retried soon", feed=url, error=str(task.exception()),
+                          retry_in=str(CRASHED_POLL_RETRY))
             self._queue.finished(url, _next_due(task, now))
 
         return requeue
@@ -369,10 +393,10 @@ def _poll_queue(states: Iterable[FeedState], config: Config, now: datetime) -> P
 
 
 def _next_due(task: asyncio.Task[PollOutcome], now: datetime) -> datetime:
-    """When a finished poll's feed is due again; a crashed poll is retried in 5 min,
+    """When a finished poll's feed is due again; a crashed poll is retried soon,
     a disabled feed looked at again later (`newswatch feeds enable` may revive it)."""
     if task.cancelled() or task.exception() is not None:
-        return now + timedelta(minutes=5)
+        return now + CRASHED_POLL_RETRY
     return task.result().next_poll_at or now + DISABLED_RECHECK
 
 

@@ -20,7 +20,9 @@ from sqlalchemy import create_engine, text
 from tests.conftest import ROOT
 from tests.feedserver import FeedServer
 from tests.scenario import WATCHLIST, AlertInbox, _rss_item, now_utc, scenario_env
+from tests.tcpproxy import TcpProxy
 from tests.test_ops_endpoints import RunningService
+from tests.test_run_forever import GrowingFeed
 
 # A fault injected in the database itself: storing this article's result fails,
 # every time, as a corrupt row or a bug would (no hook in the product).
@@ -214,3 +216,37 @@ def test_two_pollers_fetch_each_feed_once_per_interval(tmp_path: Path, pg_url: s
     for path, times in fetched.items():
         gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
         assert min(gaps) >= interval * 0.9 - 0.25, (path, gaps)  # never twice at once
+
+
+def test_database_refusing_connections_for_10s_loses_nothing(
+    tmp_path: Path, pg_url: str
+) -> None:
+    feed = GrowingFeed()
+    feed.add("one", "Macron speaks", "President Macron spoke in Paris.")
+    with FeedServer() as server, TcpProxy("127.0.0.1", 5432) as proxy:
+        server.add("/feed.xml", feed.handle)
+        inbox = AlertInbox(server)
+        config = tmp_path / "config"
+        (config / "watchlists").mkdir(parents=True)
+        (config / "watchlists" / "w.yaml").write_text(WATCHLIST)
+        feeds = {"feeds": [{"url": server.url("/feed.xml"), "interval": "2s"}]}
+        (config / "feeds.yaml").write_text(json.dumps(feeds))
+        (config / "newswatch.yaml").write_text(json.dumps({
+            "database_url": pg_url.replace(":5432/", f":{proxy.port}/"), "web": {"port": 0},
+            "fetch": {"allow_private_addresses": True}}))
+        service = RunningService(config, scenario_env(inbox, config))
+        try:
+            inbox.wait_for(1, timeout=60)
+            proxy.refuse()
+            feed.add("two", "Macron travels", "Emmanuel Macron flew to Baku.")
+            threading.Event().wait(10)  # the outage itself: ten seconds of refused connections
+            proxy.accept()
+            alerts = inbox.wait_for(3, timeout=120)
+        finally:
+            code = service.stop()
+    assert code == 0
+    assert service.count("poll crashed; retried soon") >= 1  # the outage was felt
+    titles = sorted(str(a["title"]) for a in alerts)
+    assert titles == ["[newswatch] desk: Macron travels", "[newswatch] macron-watch: Macron speaks",
+                      "[newswatch] macron-watch: Macron travels"]
+    assert len(inbox.received) == 3  # and nothing twice

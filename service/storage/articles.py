@@ -91,6 +91,17 @@ class ArticleStore:
             query = select(ArticleRow.id).where(ArticleRow.state == state).order_by(ArticleRow.id)
             return list(session.scalars(query.limit(limit)))
 
+    def stale_new_ids(self, fetched_before: datetime, limit: int = 10_000) -> list[int]:
+        """Articles still waiting long after they were stored (a lost batch or task)."""
+        with self._db.session() as session:
+            query = (
+                select(ArticleRow.id)
+                .where(ArticleRow.state == "new", ArticleRow.fetched_at < fetched_before)
+                .order_by(ArticleRow.id)
+                .limit(limit)
+            )
+            return list(session.scalars(query))
+
     def count_unsettled(self, ids: Iterable[int]) -> int:
         """How many of ``ids`` still wait for processing (new, no failed attempt)."""
         id_list = list(ids)
