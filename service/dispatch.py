@@ -26,6 +26,7 @@ from service.storage.database import Database
 log = structlog.get_logger("newswatch.dispatch")
 
 BATCH_SIZE = 100
+STALL_REQUEUE = 30.0  # seconds without progress before --once enqueues the rest again
 TRANSIENT_RETRIES = 10  # about five minutes of database outage, backing off
 
 
@@ -134,15 +135,24 @@ class CeleryDispatcher:
             self._submitted.update(article_ids)
 
     async def drain(self, timeout: float) -> int:
+        """Wait for the workers; when nothing settles for a while, enqueue what is
+        left again (a task lost with a broker restart waits for Redis' visibility
+        timeout otherwise). Processing is idempotent, so a copy is harmless."""
         deadline = time.monotonic() + timeout
-        interval, last_logged = 0.05, -1
+        interval, last_count, last_progress = 0.05, -1, time.monotonic()
         while True:
-            remaining = await asyncio.to_thread(self._articles.count_unsettled, self._submitted)
-            if remaining == 0 or time.monotonic() >= deadline:
-                return remaining
-            if remaining != last_logged:
-                log.info("waiting for workers", unprocessed=remaining)
-                last_logged = remaining
+            waiting = await asyncio.to_thread(self._articles.unsettled, self._submitted)
+            now = time.monotonic()
+            if not waiting or now >= deadline:
+                return len(waiting)
+            if len(waiting) != last_count:
+                log.info("waiting for workers", unprocessed=len(waiting))
+                last_count, last_progress = len(waiting), now
+            elif now - last_progress >= STALL_REQUEUE:
+                log.warning("no progress; enqueueing the waiting entries again",
+                            unprocessed=len(waiting), stalled_seconds=round(now - last_progress))
+                self.submit(waiting)
+                last_progress = now
             await asyncio.sleep(interval)
             interval = min(interval * 2, 1.0)
 

@@ -6,7 +6,9 @@ import itertools
 import json
 import os
 import random
+import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -14,6 +16,8 @@ import time
 from pathlib import Path
 
 import psycopg
+import pytest
+import redis
 from aiohttp import web
 from sqlalchemy import create_engine, text
 
@@ -132,7 +136,7 @@ def test_worker_killed_mid_batch_loses_nothing_and_doubles_nothing(
         env = scenario_env(inbox, config)
         worker = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "workers", "worker", "--concurrency=1",
-             "-Q", "newswatch", "--without-gossip", "--without-mingle",
+             "-Q", "newswatch", "--without-gossip", "--without-mingle", "--loglevel=INFO",
              "--hostname", f"kill-{tmp_path.name}@%h"],
             env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )
@@ -151,7 +155,8 @@ def test_worker_killed_mid_batch_loses_nothing_and_doubles_nothing(
     assert "WorkerLostError" in worker_out  # the batch really died with its process
     assert _count(pg_url, "SELECT count(*) FROM articles") == 300
     assert _count(pg_url, "SELECT count(*) FROM articles WHERE state = 'new'") == 0
-    assert _count(pg_url, "SELECT count(*) FROM articles WHERE attempts > 1") >= 1  # re-run
+    received = re.findall(r"Task newswatch\.process_articles\[([0-9a-f-]+)\] received", worker_out)
+    assert len(received) > len(set(received))  # the killed batch was delivered again
     titles = [title for sub, title in inbox.alerts() if sub == "macron-watch"]
     assert len(titles) == len(set(titles)) == 300  # every one alerted, none twice
 
@@ -250,3 +255,97 @@ def test_database_refusing_connections_for_10s_loses_nothing(
     assert titles == ["[newswatch] desk: Macron travels", "[newswatch] macron-watch: Macron speaks",
                       "[newswatch] macron-watch: Macron travels"]
     assert len(inbox.received) == 3  # and nothing twice
+
+
+class OwnRedis:
+    """A redis-server of the test's own, with AOF, that can be restarted."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = int(probe.getsockname()[1])
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+             "--dir", str(self.directory), "--appendonly", "yes", "--appendfsync", "always",
+             "--save", ""], stdout=subprocess.DEVNULL)
+        client = redis.Redis(port=self.port)
+        for _ in range(200):  # until it answers
+            try:
+                client.ping()
+                return
+            except redis.ConnectionError:
+                threading.Event().wait(0.05)
+        raise AssertionError("redis-server did not start")
+
+    def stop(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGTERM)  # a clean shutdown, as a restart does
+        self.process.wait(timeout=30)
+
+
+@pytest.mark.timeout(400)
+def test_redis_restarted_mid_run_every_entry_processed(
+    tmp_path: Path, pg_url: str
+) -> None:
+    vocabulary = [f"word{n}" for n in range(3000)]
+    now = now_utc()
+    items = [_rss_item(f"r{i}", f"https://x.example/r{i}", f"Macron memo {i}",
+                       "President Macron spoke. "
+                       + " ".join(random.Random(i).sample(vocabulary, 250)), now)
+             for i in range(300)]
+    broker = OwnRedis(tmp_path)
+    broker.start()
+    with FeedServer() as server:
+        server.reply("/feed.xml", _rss(items))
+        inbox = AlertInbox(server)
+        config = tmp_path / "config"
+        (config / "watchlists").mkdir(parents=True)
+        (config / "watchlists" / "w.yaml").write_text(WATCHLIST)
+        feeds = {"feeds": [{"url": server.url("/feed.xml")}]}
+        (config / "feeds.yaml").write_text(json.dumps(feeds))
+        (config / "newswatch.yaml").write_text(json.dumps({
+            "database_url": pg_url, "broker_url": broker.url,
+            "fetch": {"allow_private_addresses": True}}))
+        env = scenario_env(inbox, config)
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "workers", "worker", "--concurrency=1",
+             "-Q", "newswatch", "--without-gossip", "--without-mingle",
+             "--hostname", f"redis-{tmp_path.name}@%h"],
+            env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )
+        run = subprocess.Popen(
+            [sys.executable, "-m", "service", "run", "--once", "--config", str(config)],
+            env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        try:
+            _wait_processed(pg_url, 20)
+            broker.stop()
+            broker.start()
+            _, run_err = run.communicate(timeout=400)
+        finally:
+            worker.send_signal(signal.SIGTERM)
+            worker_out, _ = worker.communicate(timeout=60)
+            broker.stop()
+    assert run.returncode == 0, run_err
+    assert _count(pg_url, "SELECT count(*) FROM articles") == 300
+    waiting = _count(pg_url, "SELECT count(*) FROM articles WHERE state = 'new'")
+    assert waiting == 0, worker_out[-3000:]
+    titles = [title for sub, title in inbox.alerts() if sub == "macron-watch"]
+    assert len(titles) == len(set(titles)) == 300
+
+
+def _wait_processed(pg_url: str, at_least: int) -> None:
+    for _ in range(6000):
+        if _has_articles(pg_url) and _count(
+                pg_url, "SELECT count(*) FROM articles WHERE state <> 'new'") >= at_least:
+            return
+        threading.Event().wait(0.05)
+    raise AssertionError("processing never started")

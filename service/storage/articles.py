@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from service.domain import Classification, FeedEntry, Match
@@ -102,20 +102,18 @@ class ArticleStore:
             )
             return list(session.scalars(query))
 
-    def count_unsettled(self, ids: Iterable[int]) -> int:
-        """How many of ``ids`` still wait for processing (new, no failed attempt)."""
+    def unsettled(self, ids: Iterable[int]) -> list[int]:
+        """Those of ``ids`` still waiting to be processed (or dead-lettered)."""
         id_list = list(ids)
+        waiting: list[int] = []
         with self._db.session() as session:
-            total = 0
             for start in range(0, len(id_list), 500):
                 chunk = id_list[start : start + 500]
-                query = select(func.count()).where(
-                    ArticleRow.id.in_(chunk),
-                    ArticleRow.state == "new",
-                    ArticleRow.last_error.is_(None),
+                query = select(ArticleRow.id).where(
+                    ArticleRow.id.in_(chunk), ArticleRow.state == "new"
                 )
-                total += session.scalar(query) or 0
-            return total
+                waiting.extend(session.scalars(query))
+        return waiting
 
     def begin_attempt(self, article_id: int) -> ArticleRecord | None:
         """Count one more delivery of a new article and return it (None if done)."""
