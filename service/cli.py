@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from service import __version__, cli_alerts, cli_backtest, cli_feeds
+from service import __version__, cli_alerts, cli_backtest, cli_feeds, cli_stories
 from service.config import Config, ConfigError, find_config_dir, load_config
 from service.errors import NewswatchError, StorageError
 from service.logs import LogFormat, configure_logging
@@ -165,10 +165,13 @@ def healthcheck(config_dir: ConfigOption = None) -> None:
 
     Used by container health checks and Kubernetes probes.
     """
-    from service.health import check_health
+    from service.health import HealthChecker
+    from service.storage.engine import make_engine
 
     config = _load(config_dir)
-    problems = check_health(config)
+    engine = make_engine(config.settings.database_url)
+    problems = HealthChecker(engine, config.settings.broker_url).problems()
+    engine.dispose()
     for problem in problems:
         err.print(f"[red]unhealthy:[/] {problem}")
     if problems:
@@ -180,6 +183,7 @@ app.command("backtest")(cli_backtest.backtest)
 app.command("alerts")(cli_alerts.alerts)
 app.command("notify-test")(cli_alerts.notify_test)
 app.add_typer(cli_feeds.feeds_app, name="feeds")
+app.command("stories")(cli_stories.stories)
 
 
 @app.command()

@@ -1,37 +1,37 @@
-"""Health of a role: can it reach what it needs (database, broker)?"""
+"""Health of a role: can it reach what it needs (database, broker)?
+
+One checker per process, reusing its database engine, so a probe every few
+seconds costs a ``SELECT 1`` and a Redis ``PING``; used by /readyz of
+`newswatch run` and of workers, and by `newswatch healthcheck`.
+"""
 
 from __future__ import annotations
 
-from kombu.connection import Connection
+from redis.exceptions import RedisError
+from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
-from service.config.models import Config
+from service import broker
 from service.errors import StorageError
-from service.storage.engine import check_connection, make_engine
-
-BROKER_TIMEOUT = 5.0
+from service.storage.engine import check_connection
 
 
-def check_health(config: Config) -> list[str]:
-    """Problems found, as sentences; empty when healthy."""
-    problems = []
-    engine = make_engine(config.settings.database_url)
-    try:
-        check_connection(engine)
-    except StorageError as e:
-        problems.append(str(e))
-    finally:
-        engine.dispose()
-    if config.settings.broker_url:
-        problems.extend(_broker_problems(config.settings.broker_url))
-    return problems
+class HealthChecker:
+    def __init__(self, engine: Engine, broker_url: str | None) -> None:
+        self._engine = engine
+        self._broker_url = broker_url
 
-
-def _broker_problems(url: str) -> list[str]:
-    shown = make_url(url).render_as_string(hide_password=True) if "://" in url else url
-    try:
-        with Connection(url, connect_timeout=BROKER_TIMEOUT) as connection:  # type: ignore[no-untyped-call]
-            connection.ensure_connection(max_retries=1, timeout=BROKER_TIMEOUT)
-    except Exception as e:  # kombu raises transport-specific errors
-        return [f"broker unreachable: {shown}: {e}"]
-    return []
+    def problems(self) -> list[str]:
+        """What this process cannot reach, as sentences; empty when ready."""
+        found = []
+        try:
+            check_connection(self._engine)
+        except StorageError as e:
+            found.append(str(e))
+        if self._broker_url:
+            try:
+                broker.ping(self._broker_url)
+            except RedisError as e:
+                shown = make_url(self._broker_url).render_as_string(hide_password=True)
+                found.append(f"broker unreachable: {shown}: {e}")
+        return found

@@ -30,6 +30,7 @@ from service.config import ConfigError
 from service.config.models import Config
 from service.dispatch import CeleryDispatcher, EmbeddedDispatcher, make_dispatcher
 from service.errors import NewswatchError, StorageError
+from service.health import HealthChecker
 from service.metrics import Metrics, StateCounts
 from service.notify.ops import OpsNotifier
 from service.notify.recipients import build_recipients
@@ -50,7 +51,6 @@ from service.storage import stats
 from service.storage.alerts import AlertStore
 from service.storage.articles import ArticleStore
 from service.storage.database import Database
-from service.storage.engine import check_connection
 from service.storage.feeds import FeedStore
 from service.storage.records import FeedState
 from service.web import WebContext, WebServer
@@ -229,17 +229,7 @@ class Service:
 
     def readiness(self) -> list[str]:
         """Why this process cannot work right now (database, broker); empty when ready."""
-        problems = []
-        try:
-            check_connection(self.database.engine)
-        except StorageError as e:
-            problems.append(str(e))
-        if self.config.settings.broker_url:
-            try:
-                broker.ping(self.config.settings.broker_url)
-            except RedisError as e:
-                problems.append(f"broker unreachable: {e}")
-        return problems
+        return HealthChecker(self.database.engine, self.config.settings.broker_url).problems()
 
     def _state_counts(self) -> StateCounts:
         db = self.database

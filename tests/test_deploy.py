@@ -38,7 +38,7 @@ import workers
 from service.cli import app as cli_app
 from service.config import Config, ConfigError, load_config
 from service.config.loader import CONFIG_DIR_VARIABLE, ENVIRONMENT_OVERRIDES, find_config_dir
-from service.health import BROKER_TIMEOUT
+from service.broker import TIMEOUT as BROKER_TIMEOUT
 from service.metrics import Metrics
 from service.web import WebContext, WebServer, make_app
 from workers import settings as worker_settings
@@ -776,7 +776,7 @@ def test_workloads_are_hardened_and_sized() -> None:
 def test_poller_and_worker_deployments() -> None:
     poller = deployment("newswatch-poller")
     worker = deployment("newswatch-worker")
-    # one poller: feeds are not leased, two pollers would poll each feed twice
+    # one poller by default (feeds and alerts are claimed, so more would share the work)
     assert poller["spec"]["replicas"] == 1
     assert poller["spec"]["strategy"]["type"] == "Recreate"
     assert worker["spec"]["replicas"] == 2

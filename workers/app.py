@@ -11,13 +11,16 @@ from __future__ import annotations
 import os
 from typing import Any
 
+import structlog
 from celery import Celery, signals
 
 from service.config import Config, find_config_dir, load_config
-from service.health import check_health
+from service.health import HealthChecker
+from service.storage.engine import make_engine
 from workers.health import serve_health
 from workers.settings import celery_settings
 
+log = structlog.get_logger("newswatch.worker")
 app = Celery("newswatch", include=["workers.tasks"])
 _bound: Config | None = None
 
@@ -40,10 +43,15 @@ def bound_config() -> Config:
 
 @signals.worker_ready.connect  # type: ignore[untyped-decorator]
 def _serve_health(**_: Any) -> None:
-    web = bound_config().settings.web
-    if web.worker_port is not None:
-        config = bound_config()
-        serve_health(web.host, web.worker_port, lambda: check_health(config))
+    settings = bound_config().settings
+    if settings.web.worker_port is None:
+        return
+    checker = HealthChecker(make_engine(settings.database_url), settings.broker_url)
+    try:
+        serve_health(settings.web.host, settings.web.worker_port, checker.problems)
+    except OSError as e:  # Celery would swallow it: say clearly why probes will fail
+        log.error("cannot serve worker /healthz and /readyz; probes will fail",
+                  host=settings.web.host, port=settings.web.worker_port, error=str(e))
 
 
 @app.on_configure.connect  # type: ignore[untyped-decorator]
