@@ -35,6 +35,8 @@ class ParsedFeed:
     entries: tuple[FeedEntry, ...]
     bozo: bool = False
     bozo_message: str | None = None
+    hub: str | None = None  # <link rel="hub">: a WebSub hub pushes this feed
+    self_url: str | None = None  # <link rel="self">: the topic URL to subscribe to
 
 
 @dataclass(frozen=True, slots=True)

@@ -104,6 +104,8 @@ class PollContext:
     rng: random.Random
     ops: OpsNotifier = field(default_factory=lambda: OpsNotifier(()))
     hosts: HostLimiter | None = None
+    # told of every freshly parsed feed (WebSub hub discovery, service.websub)
+    on_parsed: Callable[[FeedState, ParsedFeed], None] | None = None
 
     @property
     def policy(self) -> IntervalPolicy:
@@ -200,6 +202,8 @@ async def _stored(
     ctx: PollContext, feed: FeedConfig, state: FeedState, name: str,
     result: FetchResult, parsed: ParsedFeed, digest: str | None,
 ) -> PollOutcome:
+    if ctx.on_parsed is not None:
+        ctx.on_parsed(state, parsed)
     now = ctx.now()
     new_ids = await asyncio.to_thread(ctx.articles.add_entries, state.id, parsed.entries, now)
     learned = publishing_interval((e.published for e in parsed.entries), now, ctx.policy)

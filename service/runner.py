@@ -53,7 +53,10 @@ from service.storage.articles import ArticleStore
 from service.storage.database import Database
 from service.storage.feeds import FeedStore
 from service.storage.records import FeedState
+from service.storage.websub import WebSubStore
 from service.web import WebContext, WebServer
+from service.websub import WebSub
+from service.webui import Runtime, StatusSource, WebFace, check_access
 
 log = structlog.get_logger("newswatch.run")
 
@@ -107,6 +110,8 @@ class Service:
         self._latency_mark = 0  # alerts up to this id are in the latency histogram
         self.metrics = Metrics()
         self.metrics.watch_state(self._state_counts)
+        self.websub = WebSub(config.settings.websub, config.settings.fetch,
+                             WebSubStore(self.database), self.articles, self.dispatcher, now)
 
     def close(self) -> None:
         self.dispatcher.close()
@@ -214,7 +219,9 @@ class Service:
         settings = self.config.settings.web
         if not settings.enabled:
             return None
-        context = WebContext(metrics=self.metrics, readiness=self.readiness, version=__version__)
+        check_access(settings.host, settings.token)
+        context = WebContext(metrics=self.metrics, readiness=self.readiness, version=__version__,
+                             face=self._web_face())
         server = WebServer(context, settings.host, settings.port)
         try:
             port = await server.start()
@@ -226,6 +233,13 @@ class Service:
         log.info("ops endpoints listening", url=f"http://{settings.host}:{port}/",
                  endpoints="/healthz /readyz /metrics")
         return server
+
+    def _web_face(self) -> WebFace:
+        """The status page, the API and the WebSub callback of this process."""
+        status = StatusSource(self.database, lambda: Runtime(
+            __version__, self.config.version, self.last_reload_error))
+        return WebFace(status=status, now=self.now, token=self.config.settings.web.token,
+                       environ=self.environ, websub=self.websub if self.websub.enabled else None)
 
     def readiness(self) -> list[str]:
         """Why this process cannot work right now (database, broker); empty when ready."""
@@ -272,6 +286,7 @@ class Service:
         sender = asyncio.create_task(self._send_until(stop))
         reloader = asyncio.create_task(self._reload_until(stop))
         sweeper = asyncio.create_task(self._sweep_until(stop))
+        websub = asyncio.create_task(self.websub.run_until(stop))
         in_flight: dict[str, asyncio.Task[PollOutcome]] = {}
         poll_done = self._replan  # a finished poll or a reload may move the wake-up earlier
         async with self._context() as ctx:
@@ -287,6 +302,7 @@ class Service:
         await sender
         await reloader
         await sweeper
+        await websub
         await asyncio.to_thread(self.sender.send_due, self.now)
         log.info("stopped cleanly")
 
@@ -336,7 +352,7 @@ class Service:
             if not task.cancelled() and task.exception() is not None:
                 log.error("poll crashed; retried soon", feed=url, error=str(task.exception()),
                           retry_in=str(CRASHED_POLL_RETRY))
-            self._queue.finished(url, _next_due(task, now))
+            self._queue.finished(url, self.websub.poll_due(url, _next_due(task, now), now))
 
         return requeue
 
@@ -365,6 +381,7 @@ class _PollResources:
             now=service.now, rng=service.rng,
             ops=OpsNotifier.from_urls(service.config.settings.ops.notify),
             hosts=HostLimiter(service.config.settings.fetch.per_host_concurrency),
+            on_parsed=service.websub.advertised,
         )
 
     async def __aexit__(self, *exc_info: object) -> None:

@@ -1,4 +1,5 @@
-"""The service's HTTP face for ops: /healthz, /readyz and /metrics.
+"""The service's HTTP face for ops: /healthz, /readyz and /metrics (and, mounted
+from ``service.webui``, the status page, the API and the WebSub callback).
 
 /healthz says the process is alive (its event loop answers); /readyz says it
 can work (database and broker reachable); /metrics is Prometheus text.
@@ -15,6 +16,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from service.metrics import Metrics
+from service.webui import WebFace, mount
 
 ReadinessCheck = Callable[[], list[str]]  # problems, as sentences; empty when ready
 
@@ -24,6 +26,7 @@ class WebContext:
     metrics: Metrics
     readiness: ReadinessCheck
     version: str
+    face: WebFace | None = None  # status page, API, WebSub callback (service.webui)
 
 
 CONTEXT = web.AppKey("context", WebContext)
@@ -35,6 +38,8 @@ def make_app(context: WebContext) -> web.Application:
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/readyz", _readyz)
     app.router.add_get("/metrics", _metrics)
+    if context.face is not None:
+        mount(app, context.face)
     return app
 
 

@@ -88,6 +88,7 @@ ENVIRONMENT_OVERRIDES = {
     "NEWSWATCH_WEB_HOST": "web.host",
     "NEWSWATCH_WEB_PORT": "web.port",
     "NEWSWATCH_WORKER_HEALTH_PORT": "web.worker_port",
+    "NEWSWATCH_WEB_TOKEN": "web.token",
 }
 
 

@@ -65,6 +65,31 @@ class WebSettings(_Strict):
     port: int = Field(default=8080, ge=0, le=65535)  # 0: any free port
     # A Celery worker serves /healthz and /readyz here when set (containers, probes).
     worker_port: int | None = Field(default=None, ge=0, le=65535)
+    # Bearer token for the status page and /api (issue 8); required when ``host`` is
+    # not a loopback address. Keep it out of the file: ``${NEWSWATCH_WEB_TOKEN}``, or
+    # set that variable and leave the key out.
+    token: str | None = Field(default=None, repr=False)
+
+
+class WebSubSettings(_Strict):
+    """WebSub push (issue 8): feeds that advertise a hub are subscribed to."""
+
+    # public URL of this service's /websub/callback (off when unset)
+    callback_url: str | None = None
+    lease: Duration = timedelta(days=7)  # hub.lease_seconds asked for
+    renew_before: Duration = timedelta(hours=12)  # renew this long before the lease ends
+    # a feed fed by a hub is still polled, but at most this often
+    poll_interval: Duration = timedelta(hours=6)
+
+    @field_validator("callback_url")
+    @classmethod
+    def _http_callback(cls, value: str | None) -> str | None:
+        if value is not None:
+            parts = urlsplit(value.strip())
+            if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+                raise ValueError(f"callback URL must be http(s) with a host: {value!r}")
+            return value.strip()
+        return value
 
 
 class DedupSettings(_Strict):
@@ -89,6 +114,7 @@ class Settings(_Strict):
     dedup: DedupSettings = DedupSettings()
     full_text: FullTextSettings = FullTextSettings()
     web: WebSettings = WebSettings()
+    websub: WebSubSettings = WebSubSettings()
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -113,7 +113,16 @@ def _parsed_feed(result: Any, url: str, encoding_problem: str | None) -> ParsedF
         entries=tuple(e for e in entries if _has_substance(e)),
         bozo=bool(result.get("bozo")) or encoding_problem is not None,
         bozo_message=bozo_text,
+        hub=_feed_link(feed, "hub", url), self_url=_feed_link(feed, "self", url),
     )
+
+
+def _feed_link(feed: Any, rel: str, url: str) -> str | None:
+    """The feed-level ``<link rel=...>`` href (WebSub discovery), absolute."""
+    for link in feed.get("links") or ():
+        if link.get("rel") == rel and link.get("href"):
+            return _absolute(str(link["href"]), url)
+    return None
 
 
 def _bozo_text(result: Any) -> str | None:
@@ -184,7 +193,14 @@ def _parse_json_feed(body: bytes, url: str) -> ParsedFeed:
         title=_text_or_none(_str(doc.get("title")), "text/plain"),
         link=_absolute(_str(doc.get("home_page_url")), url),
         entries=tuple(e for e in entries if _has_substance(e)),
+        hub=_json_hub(doc, url), self_url=_absolute(_str(doc.get("feed_url")), url),
     )
+
+
+def _json_hub(doc: Mapping[str, Any], url: str) -> str | None:
+    hubs = doc.get("hubs")
+    first = hubs[0] if isinstance(hubs, list) and hubs and isinstance(hubs[0], dict) else {}
+    return _absolute(_str(first.get("url")), url) if first.get("type", "WebSub") else None
 
 
 def _load_json_feed(body: bytes, url: str) -> dict[str, Any]:

@@ -1,0 +1,151 @@
+"""What the status page and the API show: read models over storage, as frozen values.
+
+Feeds come failing first by default (disabled, then failing, then never polled,
+then healthy); stories carry their outlets and the subscriptions they alerted;
+alerts their delivery state. ``StatusSource`` only reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from sqlalchemy import select
+
+from service.storage.alerts import AlertStore
+from service.storage.database import Database
+from service.storage.feeds import FeedStore
+from service.storage.models import AlertRow
+from service.storage.records import FeedState
+from service.storage.stories import StoryIndexStore
+
+FeedHealth = Literal["disabled", "failing", "new", "ok"]
+FeedSort = Literal["status", "name", "last_success", "next_poll", "failures"]
+FEED_SORTS: tuple[str, ...] = ("status", "name", "last_success", "next_poll", "failures")
+_HEALTH_ORDER = {"disabled": 0, "failing": 1, "new": 2, "ok": 3}
+
+
+@dataclass(frozen=True, slots=True)
+class FeedStatus:
+    url: str
+    name: str
+    health: FeedHealth
+    enabled: bool
+    last_polled_at: datetime | None
+    last_success_at: datetime | None
+    last_error_kind: str | None
+    last_error: str | None
+    next_poll_at: datetime | None
+    consecutive_failures: int
+    disabled_reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoryStatus:
+    id: int
+    title: str
+    created_at: datetime
+    updated_at: datetime
+    article_count: int
+    outlets: tuple[str, ...]
+    subscriptions: tuple[str, ...]  # the subscriptions it alerted
+
+
+@dataclass(frozen=True, slots=True)
+class AlertStatus:
+    id: int
+    subscription_id: str
+    delivery: str
+    attempts: int
+    created_at: datetime
+    sent_at: datetime | None
+    last_error: str | None
+    title: str
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class Runtime:
+    """What the running service knows about itself."""
+
+    version: str
+    config_version: str
+    last_reload_error: str | None
+
+
+def health(state: FeedState) -> FeedHealth:
+    if not state.enabled:
+        return "disabled"
+    if state.consecutive_failures > 0:
+        return "failing"
+    return "new" if state.last_polled_at is None else "ok"
+
+
+def feed_status(state: FeedState) -> FeedStatus:
+    return FeedStatus(
+        url=state.url, name=state.display_name, health=health(state), enabled=state.enabled,
+        last_polled_at=state.last_polled_at, last_success_at=state.last_success_at,
+        last_error_kind=state.last_error_kind, last_error=state.last_error,
+        next_poll_at=state.next_poll_at, consecutive_failures=state.consecutive_failures,
+        disabled_reason=state.disabled_reason,
+    )
+
+
+def sort_feeds(feeds: Iterable[FeedStatus], sort: str = "status") -> list[FeedStatus]:
+    """Feeds in the order asked for; ``status`` (the default) puts failing ones first."""
+    far = datetime.max.replace(tzinfo=None)
+
+    def when(value: datetime | None) -> datetime:
+        return value.replace(tzinfo=None) if value is not None else far
+
+    keys: dict[str, Callable[[FeedStatus], object]] = {
+        "status": lambda f: (_HEALTH_ORDER[f.health], -f.consecutive_failures, f.name.lower()),
+        "name": lambda f: f.name.lower(),
+        "last_success": lambda f: (when(f.last_success_at), f.name.lower()),
+        "next_poll": lambda f: (when(f.next_poll_at), f.name.lower()),
+        "failures": lambda f: (-f.consecutive_failures, f.name.lower()),
+    }
+    return sorted(feeds, key=keys.get(sort, keys["status"]))  # type: ignore[arg-type]
+
+
+class StatusSource:
+    """Reads the status of one service: its database and what it knows of itself."""
+
+    def __init__(self, database: Database, runtime: Callable[[], Runtime]) -> None:
+        self.database = database
+        self.runtime = runtime
+
+    def feeds(self, sort: str = "status") -> list[FeedStatus]:
+        states = FeedStore(self.database).states()
+        return sort_feeds((feed_status(s) for s in states.values()), sort)
+
+    def stories(self, since: datetime, limit: int = 50) -> list[StoryStatus]:
+        stories = StoryIndexStore(self.database).recent(since, limit=limit)
+        alerted = self._alerted([s.id for s in stories])
+        return [
+            StoryStatus(id=s.id, title=s.title, created_at=s.created_at, updated_at=s.updated_at,
+                        article_count=s.article_count, outlets=s.outlets,
+                        subscriptions=tuple(sorted(alerted.get(s.id, ()))))
+            for s in stories
+        ]
+
+    def _alerted(self, story_ids: list[int]) -> dict[int, set[str]]:
+        found: dict[int, set[str]] = {}
+        if not story_ids:
+            return found
+        with self.database.session() as session:
+            query = select(AlertRow.story_id, AlertRow.subscription_id).where(
+                AlertRow.story_id.in_(story_ids))
+            for story_id, subscription_id in session.execute(query):
+                found.setdefault(story_id, set()).add(subscription_id)
+        return found
+
+    def alerts(self, since: datetime, limit: int = 100) -> list[AlertStatus]:
+        return [
+            AlertStatus(id=a.id, subscription_id=a.subscription_id, delivery=a.delivery,
+                        attempts=a.attempts, created_at=a.created_at, sent_at=a.sent_at,
+                        last_error=a.last_error, title=a.title, source=a.source)
+            for a in AlertStore(self.database).recent(since, limit=limit)
+        ]

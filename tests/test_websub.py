@@ -1,0 +1,239 @@
+"""WebSub against a local hub written for the test, and the pure decisions behind it.
+
+The hub is an aiohttp handler on the feed server: it takes the subscribe
+request, then (like a real hub, asynchronously) sends the verification GET to
+the callback and records the answer. Content is pushed by the test with and
+without a valid ``X-Hub-Signature``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+import socket
+import threading
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from service.config.models import FeedConfig
+from service.poller.parse import parse_feed
+from service.storage.database import Database
+from service.storage.feeds import FeedStore
+from service.storage.websub import WebSubStore, WebSubSubscription
+from service.websub import content_signature, needs_request, signature_valid
+from tests.feedserver import FeedServer
+from tests.scenario import AlertInbox, scenario_env
+from tests.test_ops_endpoints import RunningService
+
+NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+
+
+# --- pure ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", ["sha1", "sha256", "sha384", "sha512"])
+def test_signature_of_every_method_is_checked(method: str) -> None:
+    body = b"<feed/>"
+    header = content_signature("s3cret", body, method)
+    assert signature_valid("s3cret", header, body)
+    assert signature_valid("s3cret", header.upper().replace(method.upper(), method), body)
+    assert not signature_valid("other", header, body)
+    assert not signature_valid("s3cret", header, body + b" ")
+
+
+@pytest.mark.parametrize("header", [None, "", "sha256", "sha256=", "md5=abc", "nonsense"])
+def test_missing_or_malformed_signatures_are_refused(header: str | None) -> None:
+    assert not signature_valid("s3cret", header, b"body")
+
+
+def _sub(**changes: object) -> WebSubSubscription:
+    base = WebSubSubscription(
+        id=1, feed_id=1, feed_url="https://x.example/feed", topic="https://x.example/feed",
+        hub="https://hub.example/", secret="s", state="active", requested_at=None,
+        verified_at=NOW, lease_expires_at=NOW + timedelta(days=5), last_push_at=None,
+        last_error=None)
+    return replace(base, **changes)  # type: ignore[arg-type]
+
+
+def test_leases_are_renewed_before_they_end() -> None:
+    renew = timedelta(hours=12)
+    assert not needs_request(_sub(), NOW, renew)
+    assert needs_request(_sub(lease_expires_at=NOW + timedelta(hours=11)), NOW, renew)
+    assert needs_request(_sub(lease_expires_at=NOW - timedelta(hours=1)), NOW, renew)
+
+
+def test_outstanding_and_denied_requests_wait() -> None:
+    renew = timedelta(hours=12)
+    waiting = _sub(state="pending", requested_at=NOW - timedelta(minutes=5))
+    assert not needs_request(waiting, NOW, renew)
+    assert needs_request(replace(waiting, requested_at=NOW - timedelta(hours=2)), NOW, renew)
+    assert not needs_request(_sub(state="denied"), NOW, renew)
+    assert needs_request(_sub(state="pending"), NOW, renew)  # a failed request, retried
+
+
+def test_secret_never_printed() -> None:
+    assert "s3cret-value" not in repr(_sub(secret="s3cret-value"))
+
+
+def test_feeds_advertise_hub_and_self() -> None:
+    parsed = parse_feed(_feed("http://hub.example/hub", "/feed.xml", []), "http://x.example/a")
+    assert (parsed.hub, parsed.self_url) == ("http://hub.example/hub", "http://x.example/feed.xml")
+    plain = parse_feed(b'<rss version="2.0"><channel><title>T</title></channel></rss>',
+                       "http://x.example/a")
+    assert (plain.hub, plain.self_url) == (None, None)
+
+
+def test_subscriptions_are_stored_and_renewed_in_place(database: Database) -> None:
+    feeds = FeedStore(database)
+    state = feeds.sync([FeedConfig(url="https://x.example/feed")], NOW)["https://x.example/feed"]
+    store = WebSubStore(database)
+    first = store.request(state.id, "https://x.example/feed", "https://hub.example/", "k1", NOW)
+    assert (first.state, first.requested_at, first.secret) == ("pending", NOW, "k1")
+    store.verified(first.id, NOW, NOW + timedelta(days=7))
+    renewal = store.request(state.id, "https://x.example/feed", "https://hub.example/", "k2",
+                            NOW + timedelta(days=6))
+    assert (renewal.id, renewal.state, renewal.secret) == (first.id, "active", "k1")
+    moved = store.request(state.id, "https://x.example/feed", "https://hub2.example/", "k3", NOW)
+    assert (moved.state, moved.secret, moved.hub) == ("pending", "k3", "https://hub2.example/")
+    store.denied(moved.id, "no thanks")
+    found = store.get(moved.id)
+    assert found is not None and (found.state, found.last_error) == ("denied", "no thanks")
+    assert [s.feed_url for s in store.all()] == ["https://x.example/feed"]
+
+
+# --- against a local hub ----------------------------------------------------------------
+
+
+def _item(guid: str, title: str) -> str:
+    return (f"<item><guid>{guid}</guid><title>{title}</title>"
+            f"<link>https://news.example/{guid}</link>"
+            f"<description>{title}. More on this later.</description></item>")
+
+
+def _feed(hub: str, self_url: str, items: list[str]) -> bytes:
+    return (
+        '<?xml version="1.0"?><rss version="2.0" xmlns:atom="http://www.w3.org/2005/Atom">'
+        f'<channel><title>Pushed News</title><atom:link rel="hub" href="{hub}"/>'
+        f'<atom:link rel="self" href="{self_url}"/>{"".join(items)}</channel></rss>'
+    ).encode()
+
+
+@dataclass
+class Hub:
+    """A WebSub hub: records subscribe requests and the answers to its verifications."""
+
+    requests: list[dict[str, str]] = field(default_factory=list)
+    verifications: list[tuple[str, int, str]] = field(default_factory=list)  # (what, status, body)
+    lock: threading.Condition = field(default_factory=threading.Condition)
+    tasks: set[asyncio.Task[None]] = field(default_factory=set)
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        form = {k: str(v) for k, v in (await request.post()).items()}
+        with self.lock:
+            self.requests.append(form)
+        task = asyncio.get_running_loop().create_task(self._verify(form))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+        return web.Response(status=202)
+
+    async def _verify(self, form: dict[str, str]) -> None:
+        callback = form["hub.callback"]
+        async with aiohttp.ClientSession() as session:
+            # a forged verification for another topic must not be echoed
+            await self._ask(session, callback, "wrong-topic", {
+                "hub.mode": "subscribe", "hub.topic": "https://evil.example/",
+                "hub.challenge": "nope", "hub.lease_seconds": "3600"})
+            await self._ask(session, callback, "subscribe", {
+                "hub.mode": "subscribe", "hub.topic": form["hub.topic"],
+                "hub.challenge": "challenge-" + secrets.token_hex(8),
+                "hub.lease_seconds": "3600"})
+
+    async def _ask(self, session: aiohttp.ClientSession, url: str, what: str,
+                   params: dict[str, str]) -> None:
+        async with session.get(url, params=params) as response:
+            entry = (what, response.status, await response.text())
+        with self.lock:
+            self.verifications.append(entry)
+            self.lock.notify_all()
+
+    def wait_verified(self, timeout: float) -> list[tuple[str, int, str]]:
+        with self.lock:
+            self.lock.wait_for(lambda: len(self.verifications) >= 2, timeout=timeout)
+            return list(self.verifications)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _post(url: str, body: bytes, headers: dict[str, str]) -> int:
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as e:
+        return e.code
+
+
+WATCHLIST = ('entities: [{id: a, name: Aliyev}]\n'
+             'subscriptions: [{id: s, notify: ["${ALERTS_URL}"], entities: [a]}]\n')
+
+
+def test_hub_verification_signed_push_alerts_unsigned_refused(tmp_path: Path) -> None:
+    with FeedServer() as server:
+        hub = Hub()
+        server.add("/hub", hub.handle)
+        feed_url = server.url("/feed.xml")
+        server.reply("/feed.xml", _feed(server.url("/hub"), feed_url,
+                                        [_item("old", "Weather report")]))
+        inbox = AlertInbox(server)
+        port = _free_port()
+        config = tmp_path / "config"
+        (config / "watchlists").mkdir(parents=True)
+        (config / "watchlists" / "w.yaml").write_text(WATCHLIST)
+        (config / "feeds.yaml").write_text(json.dumps({"feeds": [{"url": feed_url}]}))
+        (config / "newswatch.yaml").write_text(json.dumps({
+            "database_url": f"sqlite:///{tmp_path / 'nw.db'}",
+            "fetch": {"allow_private_addresses": True}, "web": {"port": port},
+            "websub": {"callback_url": f"http://127.0.0.1:{port}/websub/callback"},
+        }))
+        service = RunningService(config, scenario_env(inbox, config))
+        try:
+            service.wait_for("websub subscription verified")
+            verifications = hub.wait_verified(timeout=60)
+            (form,) = hub.requests
+            assert form["hub.mode"] == "subscribe" and form["hub.topic"] == feed_url
+            assert int(form["hub.lease_seconds"]) == 7 * 24 * 3600
+            assert len(form["hub.secret"]) >= 32
+            wrong, right = verifications
+            assert wrong[0] == "wrong-topic" and wrong[1] == 404 and "nope" not in wrong[2]
+            assert right[1] == 200 and right[2].startswith("challenge-")
+            callback = form["hub.callback"]
+
+            unsigned = _feed(form["hub.callback"], feed_url, [_item("u1", "Aliyev unsigned")])
+            assert _post(callback, unsigned, {"Content-Type": "application/rss+xml"}) == 202
+            forged = _feed(form["hub.callback"], feed_url, [_item("f1", "Aliyev forged")])
+            bad = content_signature("not-the-secret", forged, "sha256")
+            assert _post(callback, forged, {"X-Hub-Signature": bad}) == 202
+            signed = _feed(form["hub.callback"], feed_url, [_item("s1", "Aliyev signed")])
+            good = content_signature(form["hub.secret"], signed, "sha1")
+            assert _post(callback, signed, {"X-Hub-Signature": good,
+                                            "Content-Type": "application/rss+xml"}) == 202
+            inbox.wait_for(1, timeout=60)
+            assert _post(callback.rsplit("/", 1)[0] + "/999", signed,
+                         {"X-Hub-Signature": good}) == 404
+        finally:
+            assert service.stop() == 0
+        assert service.count("websub push ignored: missing or bad signature") == 2
+        titles = [article for _, article in inbox.alerts()]
+        assert titles == ["Aliyev signed"]
