@@ -47,6 +47,46 @@ def _psycopg_url(sqlalchemy_url: str) -> str:
     return sqlalchemy_url.replace("postgresql+psycopg://", "postgresql://")
 
 
+def _write_config(config: Path, feed_url: str, settings: dict[str, object],
+                  interval: str | None = None) -> Path:
+    """A configuration with the scenario watchlist and one feed."""
+    (config / "watchlists").mkdir(parents=True)
+    (config / "watchlists" / "w.yaml").write_text(WATCHLIST)
+    feed: dict[str, str] = {"url": feed_url} | ({"interval": interval} if interval else {})
+    (config / "feeds.yaml").write_text(json.dumps({"feeds": [feed]}))
+    base = {"fetch": {"allow_private_addresses": True}}
+    (config / "newswatch.yaml").write_text(json.dumps(base | settings))
+    return config
+
+
+def _macron_items(prefix: str, count: int) -> list[str]:
+    """``count`` different ~2 KB stories that all mention Macron."""
+    vocabulary = [f"word{n}" for n in range(3000)]
+    now = now_utc()
+    return [
+        _rss_item(f"{prefix}{i}", f"https://x.example/{prefix}{i}", f"Macron note {prefix}{i}",
+                  "President Macron spoke about Azerbaijan. "
+                  + " ".join(random.Random(i).sample(vocabulary, 250)) + ".", now)
+        for i in range(count)
+    ]
+
+
+def _start_worker(env: dict[str, str], name: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "workers", "worker", "--concurrency=1",
+         "-Q", "newswatch", "--without-gossip", "--without-mingle", "--loglevel=INFO",
+         "--hostname", f"{name}@%h"],
+        env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+
+
+def _start_run_once(config: Path, env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "service", "run", "--once", "--config", str(config)],
+        env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+
+
 def test_poison_entry_is_dead_lettered_once_and_ops_told_once(
     tmp_path: Path, pg_url: str
 ) -> None:
@@ -60,14 +100,8 @@ def test_poison_entry_is_dead_lettered_once_and_ops_told_once(
         server.reply("/feed.xml", feed)
         inbox = AlertInbox(server)
         ops = AlertInbox(server, "/ops")
-        config = tmp_path / "config"
-        (config / "watchlists").mkdir(parents=True)
-        (config / "watchlists" / "w.yaml").write_text(WATCHLIST)
-        feeds = {"feeds": [{"url": server.url("/feed.xml")}]}
-        (config / "feeds.yaml").write_text(json.dumps(feeds))
-        (config / "newswatch.yaml").write_text(json.dumps({
-            "database_url": pg_url, "fetch": {"allow_private_addresses": True},
-            "ops": {"notify": [ops.apprise_url]}}))
+        config = _write_config(tmp_path / "config", server.url("/feed.xml"),
+                               {"database_url": pg_url, "ops": {"notify": [ops.apprise_url]}})
         env = scenario_env(inbox, config)
 
         def newswatch(*args: str) -> subprocess.CompletedProcess[str]:
@@ -113,37 +147,14 @@ def _count(pg_url: str, sql: str) -> int:
 def test_worker_killed_mid_batch_loses_nothing_and_doubles_nothing(
     tmp_path: Path, pg_url: str, redis_url: str
 ) -> None:
-    now = now_utc()
-    vocabulary = [f"word{n}" for n in range(3000)]
-
-    def text(i: int) -> str:  # 300 different stories, ~2 KB each
-        words = random.Random(i).sample(vocabulary, 250)
-        return f"President Macron spoke about Azerbaijan. {' '.join(words)}."
-
-    items = [_rss_item(f"k{i}", f"https://x.example/k{i}", f"Macron note {i}", text(i), now)
-             for i in range(300)]
     with FeedServer() as server:
-        server.reply("/feed.xml", _rss(items))
+        server.reply("/feed.xml", _rss(_macron_items("k", 300)))
         inbox = AlertInbox(server)
-        config = tmp_path / "config"
-        (config / "watchlists").mkdir(parents=True)
-        (config / "watchlists" / "w.yaml").write_text(WATCHLIST)
-        feeds = {"feeds": [{"url": server.url("/feed.xml")}]}
-        (config / "feeds.yaml").write_text(json.dumps(feeds))
-        (config / "newswatch.yaml").write_text(json.dumps({
-            "database_url": pg_url, "broker_url": redis_url,
-            "fetch": {"allow_private_addresses": True}}))
+        config = _write_config(tmp_path / "config", server.url("/feed.xml"),
+                               {"database_url": pg_url, "broker_url": redis_url})
         env = scenario_env(inbox, config)
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "workers", "worker", "--concurrency=1",
-             "-Q", "newswatch", "--without-gossip", "--without-mingle", "--loglevel=INFO",
-             "--hostname", f"kill-{tmp_path.name}@%h"],
-            env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        )
-        run = subprocess.Popen(
-            [sys.executable, "-m", "service", "run", "--once", "--config", str(config)],
-            env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )
+        worker = _start_worker(env, f"kill-{tmp_path.name}")
+        run = _start_run_once(config, env)
         try:
             killed = _kill_pool_children_mid_batch(worker.pid, pg_url)
             _, run_err = run.communicate(timeout=300)
@@ -231,14 +242,9 @@ def test_database_refusing_connections_for_10s_loses_nothing(
     with FeedServer() as server, TcpProxy("127.0.0.1", 5432) as proxy:
         server.add("/feed.xml", feed.handle)
         inbox = AlertInbox(server)
-        config = tmp_path / "config"
-        (config / "watchlists").mkdir(parents=True)
-        (config / "watchlists" / "w.yaml").write_text(WATCHLIST)
-        feeds = {"feeds": [{"url": server.url("/feed.xml"), "interval": "2s"}]}
-        (config / "feeds.yaml").write_text(json.dumps(feeds))
-        (config / "newswatch.yaml").write_text(json.dumps({
-            "database_url": pg_url.replace(":5432/", f":{proxy.port}/"), "web": {"port": 0},
-            "fetch": {"allow_private_addresses": True}}))
+        database_url = pg_url.replace(":5432/", f":{proxy.port}/")
+        config = _write_config(tmp_path / "config", server.url("/feed.xml"),
+                               {"database_url": database_url, "web": {"port": 0}}, "2s")
         service = RunningService(config, scenario_env(inbox, config))
         try:
             inbox.wait_for(1, timeout=60)
@@ -295,36 +301,16 @@ class OwnRedis:
 def test_redis_restarted_mid_run_every_entry_processed(
     tmp_path: Path, pg_url: str
 ) -> None:
-    vocabulary = [f"word{n}" for n in range(3000)]
-    now = now_utc()
-    items = [_rss_item(f"r{i}", f"https://x.example/r{i}", f"Macron memo {i}",
-                       "President Macron spoke. "
-                       + " ".join(random.Random(i).sample(vocabulary, 250)), now)
-             for i in range(300)]
     broker = OwnRedis(tmp_path)
     broker.start()
     with FeedServer() as server:
-        server.reply("/feed.xml", _rss(items))
+        server.reply("/feed.xml", _rss(_macron_items("r", 300)))
         inbox = AlertInbox(server)
-        config = tmp_path / "config"
-        (config / "watchlists").mkdir(parents=True)
-        (config / "watchlists" / "w.yaml").write_text(WATCHLIST)
-        feeds = {"feeds": [{"url": server.url("/feed.xml")}]}
-        (config / "feeds.yaml").write_text(json.dumps(feeds))
-        (config / "newswatch.yaml").write_text(json.dumps({
-            "database_url": pg_url, "broker_url": broker.url,
-            "fetch": {"allow_private_addresses": True}}))
+        config = _write_config(tmp_path / "config", server.url("/feed.xml"),
+                               {"database_url": pg_url, "broker_url": broker.url})
         env = scenario_env(inbox, config)
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "workers", "worker", "--concurrency=1",
-             "-Q", "newswatch", "--without-gossip", "--without-mingle",
-             "--hostname", f"redis-{tmp_path.name}@%h"],
-            env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        )
-        run = subprocess.Popen(
-            [sys.executable, "-m", "service", "run", "--once", "--config", str(config)],
-            env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )
+        worker = _start_worker(env, f"redis-{tmp_path.name}")
+        run = _start_run_once(config, env)
         try:
             _wait_processed(pg_url, 20)
             broker.stop()
