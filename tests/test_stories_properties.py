@@ -6,11 +6,14 @@ checks it on both backends); here hypothesis explores the texts.
 
 from __future__ import annotations
 
+import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from service.stories import article_segments, article_sketch, overlap
+from service.stories import article_segments, article_sketch, overlap, shingles
 from service.stories.memory import MemoryIndex
+from service.stories.shingles import tokens
+from service.stories.signature import hashvalues, minhash
 from tests.story_texts import FOOTERS, HEADLINES, Story, datelines, phrase, stories, words
 
 PROPERTY = settings(max_examples=60, deadline=None)
@@ -90,3 +93,16 @@ def test_a_text_is_fully_contained_in_itself_with_any_casing(text: str) -> None:
     shouted = article_sketch(article_segments("", text.upper() + " !"))
     assert overlap(plain.shingles, shouted.shingles).containment == 1.0
     assert plain.bands == shouted.bands
+
+
+@PROPERTY
+@given(text=words(1, 300, 0).map(" ".join))
+def test_signature_is_datasketchs_minhash_of_the_shingles(text: str) -> None:
+    found = shingles(text)
+    assert np.array_equal(hashvalues(found), minhash(found).hashvalues)
+
+
+def test_normalised_words_fold_case_accents_and_split_unspaced_scripts() -> None:
+    assert tokens("THÉO Clerc, İlham; Алиёв 習近平") == [
+        "theo", "clerc", "ilham", "алиев", "習", "近", "平"
+    ]

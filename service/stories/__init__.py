@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from service.stories.boilerplate import Segment, segments, strip_boilerplate
-from service.stories.shingles import Shingles, shingles
+from service.stories.shingles import Shingles, shingles, shingles_of
 from service.stories.signature import Sketch, sketch
 from service.stories.similarity import DEFAULT_THRESHOLD, Candidate, Overlap, best_story, overlap
 
@@ -40,7 +40,7 @@ def article_segments(title: str, text: str) -> list[Segment]:
 
 def article_sketch(parts: list[Segment], boilerplate: Set[int] = frozenset()) -> Sketch:
     """The sketch of an article once its feed's boilerplate is removed."""
-    return sketch(shingles(strip_boilerplate(parts, boilerplate)))
+    return sketch(shingles_of(strip_boilerplate(parts, boilerplate)))
 
 
 __all__ = [

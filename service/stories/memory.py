@@ -21,7 +21,8 @@ MAX_CANDIDATES = 20
 @dataclass
 class MemoryIndex:
     threshold: float = DEFAULT_THRESHOLD
-    _bands: defaultdict[int, list[int]] = field(default_factory=lambda: defaultdict(list))
+    _bands: dict[int, int] = field(default_factory=dict)  # band -> first article
+    _more: defaultdict[int, list[int]] = field(default_factory=lambda: defaultdict(list))
     _sketches: list[Sketch] = field(default_factory=list)
     _stories: list[int] = field(default_factory=list)
     _segments: dict[tuple[str, int], int] = field(default_factory=dict)
@@ -40,7 +41,12 @@ class MemoryIndex:
         return self._stories[article]
 
     def candidates(self, found: Sketch) -> list[Candidate]:
-        hits = Counter(a for band in found.bands for a in self._bands.get(band, ()))
+        hits: Counter[int] = Counter()
+        for band in found.bands:
+            first = self._bands.get(band)
+            if first is not None:
+                hits[first] += 1
+                hits.update(self._more.get(band, ()))
         return [
             Candidate(a, self._stories[a], self._sketches[a].shingles)
             for a, _ in hits.most_common(MAX_CANDIDATES)
@@ -58,4 +64,5 @@ class MemoryIndex:
         self._sketches.append(found)
         self._stories.append(story)
         for band in found.bands:
-            self._bands[band].append(article)
+            if self._bands.setdefault(band, article) != article:
+                self._more[band].append(article)

@@ -1,7 +1,9 @@
 """MinHash signatures and LSH band keys of a story text (datasketch).
 
-One ``MinHash`` permutation table is built once per process and reused for
-every article (1.26x faster than a fresh one each time). The signature is
+One datasketch ``MinHash`` permutation table (the affine32 scheme) is built
+once per process and reused for every article; the signature is computed
+from it in one numpy expression, as ``MinHash.update_batch`` does, minus its
+Python call per shingle. The signature is
 cut into ``BANDS`` bands of ``ROWS`` values; two texts share a band key with
 probability 1 - (1 - J^ROWS)^BANDS for Jaccard similarity J: with 42 bands
 of 3 rows that is 0.84 at J = 0.35 and 0.996 at J = 0.5, so LSH only
@@ -42,11 +44,9 @@ class Sketch:
 
 
 @lru_cache(maxsize=1)
-def _permutations() -> tuple[object, object]:
-    permutations: tuple[object, object] = MinHash(
-        num_perm=NUM_PERM, seed=_SEED, scheme=_SCHEME
-    ).permutations
-    return permutations
+def _permutations() -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32]]:
+    a, b = MinHash(num_perm=NUM_PERM, seed=_SEED, scheme=_SCHEME).permutations
+    return np.asarray(a, dtype=np.uint32), np.asarray(b, dtype=np.uint32)
 
 
 def _identity(value: int) -> int:
@@ -54,13 +54,36 @@ def _identity(value: int) -> int:
 
 
 def minhash(shingle_hashes: Shingles) -> MinHash:
-    """The datasketch MinHash of already hashed shingles."""
+    """The datasketch MinHash of already hashed shingles (the reference path)."""
     signature = MinHash(
         num_perm=NUM_PERM, seed=_SEED, hashfunc=_identity,
         permutations=_permutations(), scheme=_SCHEME,
     )
     signature.update_batch(shingle_hashes.tolist())
     return signature
+
+
+def _fmix32(values: npt.NDArray[np.uint32]) -> npt.NDArray[np.uint32]:
+    values = values ^ (values >> np.uint32(16))
+    values = values * np.uint32(0x85EBCA6B)
+    values = values ^ (values >> np.uint32(13))
+    values = values * np.uint32(0xC2B2AE35)
+    return values ^ (values >> np.uint32(16))
+
+
+def hashvalues(shingle_hashes: Shingles) -> npt.NDArray[np.uint32]:
+    """``minhash(shingle_hashes).hashvalues`` without a Python call per shingle.
+
+    datasketch's affine32 scheme: murmur3-finalise each input, then
+    a * h + b modulo 2^32 per permutation, and the minimum per permutation
+    (tests check the two agree).
+    """
+    a, b = _permutations()
+    mixed = _fmix32(shingle_hashes.astype(np.uint32)).reshape(-1, 1)
+    with np.errstate(over="ignore"):
+        permuted = mixed * a + b
+    result: npt.NDArray[np.uint32] = permuted.min(axis=0)
+    return result
 
 
 def band_keys(hashvalues: npt.NDArray[np.uint32]) -> tuple[int, ...]:
@@ -73,4 +96,4 @@ def sketch(shingle_hashes: Shingles) -> Sketch:
     """The sketch of a text's shingles (no bands for an empty text)."""
     if len(shingle_hashes) == 0:
         return Sketch(shingle_hashes, ())
-    return Sketch(shingle_hashes, band_keys(minhash(shingle_hashes).hashvalues))
+    return Sketch(shingle_hashes, band_keys(hashvalues(shingle_hashes)))

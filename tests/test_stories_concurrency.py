@@ -1,0 +1,110 @@
+"""Two worker processes handling two copies of one story at the same instant.
+
+Each round, two processes (real, separate interpreters, each with its own
+connection pool) wait on a barrier and then run the pipeline's
+``process_articles`` on one copy each, against the real PostgreSQL: the
+story claim must still give one story and one alert per round.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+
+from service.config import load_config
+from service.config.models import FeedConfig
+from service.domain import FeedEntry
+from service.matching.classifier import compile_watchlists
+from service.pipeline import Processor, process_articles
+from service.storage import ArticleStore, Database, FeedStore
+from service.storage.models import AlertRow, ArticleRow
+from tests.story_texts import VOCABULARY, Story, sentences
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+ROUNDS = 8
+WATCHLIST = {
+    "entities": [{"id": "karabakh", "name": "Karabakh"}],
+    "subscriptions": [{"id": "desk", "notify": ["json://127.0.0.1:9/"], "entities": ["karabakh"]}],
+}
+
+
+def _config_dir(tmp_path: Path, pg_url: str) -> Path:
+    directory = tmp_path / "config"
+    (directory / "watchlists").mkdir(parents=True)
+    feeds = {"feeds": [{"url": "https://a.example/feed"}, {"url": "https://b.example/feed"}]}
+    (directory / "feeds.yaml").write_text(json.dumps(feeds), encoding="utf-8")
+    (directory / "newswatch.yaml").write_text(json.dumps({"database_url": pg_url}), "utf-8")
+    (directory / "watchlists" / "k.yaml").write_text(json.dumps(WATCHLIST), encoding="utf-8")
+    return directory
+
+
+def _copies(round_number: int) -> tuple[FeedEntry, FeedEntry]:
+    base = 1000 + round_number * 200
+    story = Story(sentences(VOCABULARY[base : base + 8]),
+                  ["Karabakh", *VOCABULARY[base + 10 : base + 150]])
+    headline = sentences(VOCABULARY[base + 160 : base + 170])
+    one = FeedEntry(guid=f"a{round_number}", url=None, title=story.title,
+                    summary="", content=story.text("Subscribe to the Outlet."), published=NOW)
+    two = FeedEntry(guid=f"b{round_number}", url=None, title=headline, summary="",
+                    content=story.copy(headline, "BAKU (Wire)", "(c) Wire"), published=NOW)
+    return one, two
+
+
+def _store_entries(database: Database, config_dir: Path) -> list[tuple[int, int]]:
+    feeds = FeedStore(database).sync(
+        [FeedConfig(url="https://a.example/feed"), FeedConfig(url="https://b.example/feed")], NOW
+    )
+    articles = ArticleStore(database)
+    pairs = []
+    for n in range(ROUNDS):
+        one, two = _copies(n)
+        (a,) = articles.add_entries(feeds["https://a.example/feed"].id, [one], NOW)
+        (b,) = articles.add_entries(feeds["https://b.example/feed"].id, [two], NOW)
+        pairs.append((a, b))
+    return pairs
+
+
+def _worker(config_dir: str, ids: list[int], barrier: Any, results: Any) -> None:
+    config = load_config(config_dir, {})
+    processor = Processor(config=config, classifier=compile_watchlists(config.watchlists))
+    database = Database.open(config.settings.database_url)
+    try:
+        for article_id in ids:
+            barrier.wait(timeout=60)
+            report = process_articles(database, processor, [article_id], lambda: NOW)
+            results.put((article_id, report.processed, report.errors))
+    finally:
+        database.close()
+
+
+def test_two_processes_claiming_two_copies_at_once_make_one_story_and_one_alert(
+    tmp_path: Path, pg_url: str
+) -> None:
+    config_dir = _config_dir(tmp_path, pg_url)
+    database = Database.open(pg_url)
+    pairs = _store_entries(database, config_dir)
+    context = multiprocessing.get_context("spawn")
+    barrier, results = context.Barrier(2), context.Queue()
+    workers = [
+        context.Process(target=_worker, args=(str(config_dir), ids, barrier, results))
+        for ids in ([a for a, _ in pairs], [b for _, b in pairs])
+    ]
+    for worker in workers:
+        worker.start()
+    outcomes = [results.get(timeout=120) for _ in range(2 * ROUNDS)]
+    for worker in workers:
+        worker.join(timeout=60)
+    assert [w.exitcode for w in workers] == [0, 0]
+    assert all(processed == 1 and not errors for _, processed, errors in outcomes)
+    with database.session() as session:
+        story_of = dict(session.execute(select(ArticleRow.id, ArticleRow.story_id)).all())
+        alerts = session.scalar(select(func.count()).select_from(AlertRow))
+    database.close()
+    assert all(story_of[a] == story_of[b] for a, b in pairs)
+    assert len({story_of[a] for a, _ in pairs}) == ROUNDS
+    assert alerts == ROUNDS
