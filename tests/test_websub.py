@@ -237,3 +237,29 @@ def test_hub_verification_signed_push_alerts_unsigned_refused(tmp_path: Path) ->
         assert service.count("websub push ignored: missing or bad signature") == 2
         titles = [article for _, article in inbox.alerts()]
         assert titles == ["Aliyev signed"]
+
+
+def test_hub_fed_feeds_are_polled_at_most_every_poll_interval(sqlite_url: str) -> None:
+    from service.config.models import FetchSettings, WebSubSettings
+    from service.storage.articles import ArticleStore
+    from service.websub import WebSub
+
+    database = Database.open(sqlite_url)
+    try:
+        settings = WebSubSettings(callback_url="http://127.0.0.1:1/websub/callback",
+                                  poll_interval=timedelta(hours=6))
+
+        class NoDispatch:
+            def submit(self, article_ids: object) -> None:
+                raise AssertionError("nothing is pushed here")
+
+        websub = WebSub(settings, FetchSettings(), WebSubStore(database), ArticleStore(database),
+                        NoDispatch(), lambda: NOW)  # type: ignore[arg-type]
+        soon = NOW + timedelta(minutes=15)
+        assert websub.poll_due("https://x.example/feed", soon, NOW) == soon
+        websub._fed.add("https://x.example/feed")
+        assert websub.poll_due("https://x.example/feed", soon, NOW) == NOW + timedelta(hours=6)
+        later = NOW + timedelta(days=1)
+        assert websub.poll_due("https://x.example/feed", later, NOW) == later
+    finally:
+        database.close()
