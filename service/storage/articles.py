@@ -73,18 +73,13 @@ class ArticleStore:
 
     def add_entries(self, feed_id: int, entries: Sequence[FeedEntry], now: datetime) -> list[int]:
         """Store entries not seen before in this feed; return the new article ids."""
+        rows = _unique_rows(_entry_values(feed_id, entry, now) for entry in entries)
         new_ids: list[int] = []
         with self._db.session() as session, session.begin():
-            for entry in entries:
-                statement = (
-                    insert_ignore(session, ArticleRow.__table__)  # type: ignore[arg-type]
-                    .values(**_entry_values(feed_id, entry, now))
-                    .returning(ArticleRow.id)
-                )
-                new_id = session.execute(statement).scalar_one_or_none()
-                if new_id is not None:
-                    new_ids.append(new_id)
-        return new_ids
+            statement = insert_ignore(session, ArticleRow.__table__)  # type: ignore[arg-type]
+            if rows:  # executemany: SQLAlchemy sends multi-row INSERT ... RETURNING batches
+                new_ids.extend(session.scalars(statement.returning(ArticleRow.id), rows))
+        return sorted(new_ids)  # ids grow in insertion order: the entries' order
 
     def ids_in_state(self, state: str, limit: int = 10_000) -> list[int]:
         with self._db.session() as session:
@@ -157,6 +152,14 @@ class ArticleStore:
             _insert_matches(session, article_id, classification.matches)
             created = _insert_alerts(session, story_id, article_id, subscription_ids, now)
             return ProcessedOutcome(story_id, duplicate, created)
+
+
+def _unique_rows(rows: Iterable[dict[str, object]]) -> list[dict[str, object]]:
+    """The first row of each GUID (a feed listing one entry twice keeps the first)."""
+    first: dict[object, dict[str, object]] = {}
+    for row in rows:
+        first.setdefault(row["guid"], row)
+    return list(first.values())
 
 
 def _entry_values(feed_id: int, entry: FeedEntry, now: datetime) -> dict[str, object]:
