@@ -19,10 +19,8 @@ Each match carries up to :data:`MAX_EVIDENCE` sentences with the words marked.
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cached_property
 from operator import attrgetter
 from typing import TypeVar
 
@@ -31,40 +29,41 @@ from service.domain import Classification, Document, Evidence, Match
 from service.errors import ConfigError, ConfigProblem, QuerySyntaxError
 from service.matching.query import FIELDS, Hit, Query, parse_query
 from service.matching.terms import Hits, Term, TermMatcher, TokenRange
-from service.text.normalize import words_and_spans
-from service.text.sentences import Span, sentence_spans
+from service.text.folded import FoldedText
+from service.text.sentences import Span, sentence_around
 
 MAX_EVIDENCE = 3
 
 
 class _Field:
-    """One analysed field of a document; sentences only computed when needed."""
+    """One analysed field of a document; offsets and sentences only computed when asked."""
 
     def __init__(self, name: str, text: str, matcher: TermMatcher) -> None:
         self.name = name
         self.text = text
-        found, self.spans = words_and_spans(text)
-        self.hits: Hits = matcher.find(found)
+        self._folded = FoldedText(text)
+        found = matcher.find_joined(self._folded.joined)
+        self.hits: Hits = found.hits
+        self._starts = found.starts  # where each word that a hit begins or ends with starts
+        self._sentences: dict[int, Span] = {}
 
-    @cached_property
-    def sentences(self) -> list[Span]:
-        return sentence_spans(self.text)
+    def span(self, token: int) -> Span:
+        """The offsets in the text of word number ``token`` (one that starts or ends a hit)."""
+        return self._folded.span(token, self._starts[token])
 
-    @cached_property
-    def _sentence_starts(self) -> list[int]:
-        return [start for start, _ in self.sentences]
-
-    def sentence_of(self, token: int) -> int:
-        """The index of the sentence holding word number ``token``."""
-        return bisect_right(self._sentence_starts, self.spans[token][0]) - 1
+    def sentence_of(self, token: int) -> Span:
+        """The sentence holding word number ``token``: its span stands for it (ordered, unique)."""
+        sentence = self._sentences.get(token)
+        if sentence is None:
+            sentence = self._sentences[token] = sentence_around(self.text, self.span(token)[0])
+        return sentence
 
     def evidence(self, ranges: Iterable[TokenRange]) -> Evidence:
         """The sentence(s) holding ``ranges``, with those words marked (nested ones once)."""
         ranges = _outermost(ranges)
-        first = self.sentence_of(ranges[0][0])
-        last = max(self.sentence_of(end - 1) for _, end in ranges)
-        start, end = self.sentences[first][0], self.sentences[last][1]
-        spans = tuple((self.spans[a][0] - start, self.spans[b - 1][1] - start) for a, b in ranges)
+        start = self.sentence_of(ranges[0][0])[0]
+        end = max(self.sentence_of(last - 1) for _, last in ranges)[1]
+        spans = tuple((self.span(a)[0] - start, self.span(b - 1)[1] - start) for a, b in ranges)
         return Evidence(self.name, self.text[start:end], spans)
 
 
@@ -80,7 +79,7 @@ def _outermost(ranges: Iterable[TokenRange]) -> list[TokenRange]:
 
 def _per_sentence(field: _Field, ranges: Iterable[TokenRange]) -> list[Evidence]:
     """One evidence item per sentence, in text order, at most MAX_EVIDENCE."""
-    groups: dict[int, list[TokenRange]] = {}
+    groups: dict[Span, list[TokenRange]] = {}
     for token_range in sorted(ranges):
         groups.setdefault(field.sentence_of(token_range[0]), []).append(token_range)
     return [field.evidence(g) for _, g in sorted(groups.items())[:MAX_EVIDENCE]]
@@ -277,13 +276,13 @@ def _in_order(by_id: Mapping[str, _Ranked], wanted: Iterable[str]) -> list[_Rank
 
 
 Mention = tuple[str, TokenRange]
-_Grouped = tuple[list[Mention], dict[int, list[Mention]]]  # every mention, and per sentence
+_Grouped = tuple[list[Mention], dict[Span, list[Mention]]]  # every mention, and per sentence
 
 
 def _by_sentence(field: _Field, mentions: Mentions) -> _Grouped:
     """The mentions of one field, also grouped by the sentence they start in."""
     flat = [(entity_id, m) for entity_id, ranges in mentions.items() for m in ranges]
-    grouped: dict[int, list[Mention]] = {}
+    grouped: dict[Span, list[Mention]] = {}
     for item in flat:
         grouped.setdefault(field.sentence_of(item[1][0]), []).append(item)
     return flat, grouped

@@ -11,10 +11,8 @@ Overlapping and nested terms ("Ilham Aliyev" and "Aliyev") are all reported.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from itertools import accumulate, count
-from operator import add
 
 import ahocorasick
 
@@ -62,27 +60,48 @@ class TermMatcher:
         """Each term found in ``words`` with the token ranges of its occurrences, in order."""
         if self._empty or not words:
             return {}
-        joined = " " + " ".join(words) + " "
+        return self.find_joined(" " + " ".join(words) + " ").hits
+
+    def find_joined(self, joined: str) -> Found:
+        """Each term found in ``joined`` (normalised words between single spaces, and at both
+        ends), with the token ranges of its occurrences and where their words start."""
+        if self._empty:
+            return Found({}, {})
         found = list(self._automaton.iter(joined))
-        first_word = _locator(joined, words, len(found))
+        if not found:
+            return Found({}, {})
+        index = _word_indexes(joined, {end - back for end, (_, back, _) in found})
         hits: Hits = {}
+        starts: dict[int, int] = {}
         for end, (term, back, size) in found:
-            first = first_word(end - back)
+            offset = end - back
+            first = index[offset]
             hits.setdefault(term, []).append((first, first + size))
-        return hits
+            starts[first] = offset + 1
+            starts[first + size - 1] = joined.rfind(" ", offset, end) + 1
+        return Found(hits, starts)
 
 
-def _locator(joined: str, words: Sequence[str], hits: int) -> Callable[[int], int]:
-    """Maps the offset in ``joined`` of the space before a word to the word's index.
+@dataclass(frozen=True, slots=True)
+class Found:
+    """What one automaton pass found: ``hits``, and ``starts``: for the first and last word
+    of every occurrence, its offset in the searched text."""
 
-    Few hits: count the spaces before it (words hold none); more: one dict
-    from every word's offset, built at C speed (the space before word i is at
-    the length of the words before it, plus i).
+    hits: Hits
+    starts: dict[int, int]
+
+
+def _word_indexes(joined: str, offsets: Iterable[int]) -> dict[int, int]:
+    """The index of the word after each of ``offsets`` (spaces of ``joined``).
+
+    The spaces before each offset are counted once, in order: C speed, and
+    linear in the text whatever the number of hits.
     """
-    if hits <= _FEW_HITS:
-        return lambda offset: joined.count(" ", 0, offset)
-    lengths = accumulate(map(len, words), initial=0)
-    return dict(zip(map(add, lengths, count()), count())).__getitem__
-
-
-_FEW_HITS = 8
+    index: dict[int, int] = {}
+    spaces = 0
+    previous = 0
+    for offset in sorted(offsets):
+        spaces += joined.count(" ", previous, offset)
+        index[offset] = spaces
+        previous = offset
+    return index

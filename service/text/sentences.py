@@ -69,6 +69,50 @@ def _trimmed(text: str, start: int, end: int) -> Span | None:
     return (start, end) if start < end else None
 
 
+def sentence_around(text: str, offset: int) -> Span:
+    """The span of :func:`sentence_spans` that holds the word starting at ``offset``.
+
+    Only the text near ``offset`` is read: a boundary never covers a letter or
+    digit, so scanning from one finds the boundaries a scan from the start
+    finds after it.
+    """
+    start = _sentence_start(text, offset)
+    for match in _BOUNDARY_RE.finditer(text, offset):
+        if _ends_sentence(text, match):
+            end = match.end()
+            break
+    else:
+        end = len(text)
+    span = _trimmed(text, start, end)
+    return span if span is not None else (offset, offset)
+
+
+def _sentence_start(text: str, offset: int) -> int:
+    """Where the sentence holding ``offset`` starts, looking back further until it is found."""
+    reach = _LOOK_BACK
+    while True:
+        scan = _word_start(text, max(0, offset - reach), offset)
+        start = None
+        for match in _BOUNDARY_RE.finditer(text, scan):
+            if match.start() >= offset:
+                break
+            if _ends_sentence(text, match):
+                start = match.end()
+        if start is not None or scan == 0:
+            return start or 0
+        reach *= 4
+
+
+def _word_start(text: str, pos: int, limit: int) -> int:
+    """The first offset from ``pos`` that holds a letter or digit (at most ``limit``), or 0."""
+    while 0 < pos < limit and not text[pos].isalnum():
+        pos += 1
+    return pos
+
+
+_LOOK_BACK = 320
+
+
 def sentence_spans(text: str) -> list[Span]:
     """The (start, end) offsets of every sentence of ``text``, without surrounding space."""
     spans: list[Span] = []

@@ -1,0 +1,89 @@
+"""Whole-text folding: the fast paths give exactly the words and offsets of the reference."""
+
+from __future__ import annotations
+
+import unicodedata
+
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from service.text.folded import FOLDED_LETTERS, SEPARATORS, FoldedText
+from service.text.normalize import normalize_word, word_spans, words
+from service.text.sentences import sentence_around, sentence_spans
+
+# Letters, digits, the troublesome folds, combining marks, other scripts, separators.
+ALPHABET = (
+    "aAzZ09 .,;:!?'\"-_()\n\t/"
+    "éÉèçàüöÖßŁłąęśżİıIiÄŞşğəƏЁёЙйабвгдеёжзиАБВГДЕЖЗИ"
+    "ﬁＰ½²Ⅳ"  # compatibility forms
+    "\u0301\u0308\u0327\u0306\u093f"  # combining marks, a Devanagari vowel sign
+    "नमस्ते北京年αβΣσς"
+    "’‘“”„«»–—…\xa0\u2009€£©\u200b"
+    "\ud800"  # a lone surrogate
+)
+
+
+def reference(text: str) -> str:
+    return " " + " ".join(words(text)) + " "
+
+
+def spans_by_fast_path(folded: FoldedText) -> list[tuple[int, int]]:
+    spans = []
+    at = 1
+    for index, word in enumerate(folded.joined[1:-1].split(" ") if folded.joined.strip() else []):
+        spans.append(folded.span(index, at))
+        at += len(word) + 1
+    return spans
+
+
+@settings(max_examples=600)
+@given(st.text(alphabet=ALPHABET, max_size=60))
+@example("İstanbul’s Əliyev met Алиёв — «Straße» ﬁnance…")
+@example("Théo Clerc\u0301 a\u0301b _x_ ")
+@example("Łódź, ŁÓDŹ: żółć")
+def test_folded_words_are_the_reference_words(text: str) -> None:
+    folded = FoldedText(text)
+    assert folded.joined == reference(text)
+
+
+@settings(max_examples=600)
+@given(st.text(alphabet=ALPHABET, max_size=60))
+@example("Théo’s «Clerc» — ПАРИЖ…\xa0Łódź")
+def test_word_offsets_are_the_reference_offsets(text: str) -> None:
+    folded = FoldedText(text)
+    assert spans_by_fast_path(folded) == word_spans(text)
+
+
+@given(st.text(alphabet=ALPHABET, max_size=80))
+@example("Mr. Smith met M. Clerc in the U.S. on Monday. He left.\nThen «Paris»! ok")
+def test_the_sentence_around_a_word_is_the_one_sentence_spans_finds(text: str) -> None:
+    sentences = sentence_spans(text)
+    for start, _ in word_spans(text):
+        expected = next(s for s in sentences if s[0] <= start < s[1])
+        assert sentence_around(text, start) == expected
+
+
+def test_every_separator_separates_and_every_folded_letter_is_one_word() -> None:
+    for char in SEPARATORS:
+        assert words(f"a{char}b") == ["a", "b"], repr(char)
+    for char, folded in FOLDED_LETTERS.items():
+        assert normalize_word(char) == folded
+        assert words(f"x{char}y") == [normalize_word(f"x{char}y")], repr(char)
+
+
+@pytest.mark.parametrize("second", ["a", "Z", "1", "é", "ł", "ё", "Ə", "ß", "ı", "İ", "Й", "ά"])
+def test_folded_letters_fold_the_same_beside_any_other(second: str) -> None:
+    for char, folded in FOLDED_LETTERS.items():
+        pair = unicodedata.normalize("NFC", char + second)
+        assert normalize_word(char + second) == folded + normalize_word(second), repr(pair)
+        assert normalize_word(second + char) == normalize_word(second) + folded, repr(pair)
+
+
+def test_ascii_text_keeps_its_offsets() -> None:
+    text = "The  Baku–Paris talks, (again): Aliyev's visit."
+    folded = FoldedText(text)
+    assert folded.joined == " the baku paris talks again aliyev s visit "
+    index = folded.joined.index(" aliyev ") + 1
+    assert folded.span(5, index) == (32, 38)
+    assert text[32:38] == "Aliyev"
