@@ -3,7 +3,8 @@
     claim the feed (run_forever: atomically, so two pollers never share it)
     fetch (aiohttp, conditional GET,       service.poller.fetch
            at most fetch.per_host_concurrency per host)
-    parse (feedparser, process pool)       service.poller.parse
+    parse (process pool: feedparser-rs     service.poller.fastparse
+           for well-formed bodies, else feedparser, service.poller.parse)
            skipped when the body is byte-for-byte the last one
     store entries new to this feed         storage (insert-or-ignore on feed+GUID)
     decide the next poll, or disable       service.scheduling (pure)
@@ -35,8 +36,8 @@ from service.dispatch import Dispatcher
 from service.domain import ParsedFeed
 from service.errors import FetchError
 from service.notify.ops import OpsNotifier
+from service.poller.fastparse import parse_feed
 from service.poller.fetch import FetchResult, fetch_feed
-from service.poller.parse import parse_feed
 from service.scheduling import (
     IntervalPolicy,
     ServerHints,

@@ -2,7 +2,7 @@
 
 Every file goes through fetch + parse without an exception escaping; each
 well-formed one yields its MANIFEST.tsv item count, every entry with a title
-or a link.
+or a link, and the poller's fast parse path reads it exactly as feedparser does.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import pytest
 from service.config.models import FetchSettings
 from service.domain import ParsedFeed
 from service.errors import FetchError
-from service.poller import fetch_feed, make_session, parse_feed
+from service.poller import fastparse, fetch_feed, make_session, parse_feed
 from tests.feedserver import FeedServer
 from tests.test_parse import EXPECTED_COUNT_OVERRIDES, FEEDS, corpus_files, well_formed_rows
 
@@ -38,7 +38,10 @@ async def fetch_and_parse(server: FeedServer, relative: str) -> ParsedFeed:
     async with make_session(SETTINGS) as session:
         result = await fetch_feed(session, url, etag=None, last_modified=None, settings=SETTINGS)
     assert result.error is None and result.body is not None, result.error
-    return parse_feed(result.body, result.final_url, result.content_type)
+    parsed = parse_feed(result.body, result.final_url, result.content_type)
+    # the poller's parse (feedparser-rs for well-formed bodies) reads it the same
+    assert fastparse.parse_feed(result.body, result.final_url, result.content_type) == parsed
+    return parsed
 
 
 @pytest.mark.parametrize("path", corpus_files(), ids=lambda p: str(p.relative_to(FEEDS)))

