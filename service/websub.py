@@ -68,8 +68,25 @@ def needs_request(sub: WebSubSubscription, now: datetime, renew_before: timedelt
     if sub.state == "denied":
         return False  # a new hub or topic advertised makes a new request
     if sub.state == "active" and sub.lease_expires_at is not None:
-        return sub.lease_expires_at - renew_before <= now
+        return renewal_due(sub, renew_before) <= now
     return True
+
+
+def renewal_due(sub: WebSubSubscription, renew_before: timedelta) -> datetime:
+    """When to renew an active lease: ``renew_before`` ahead of its end, or halfway
+    through when the hub granted a lease shorter than twice that."""
+    assert sub.lease_expires_at is not None
+    margin = renew_before
+    if sub.verified_at is not None:
+        margin = min(margin, (sub.lease_expires_at - sub.verified_at) / 2)
+    return sub.lease_expires_at - margin
+
+
+def next_check(subs: list[WebSubSubscription], now: datetime, renew_before: timedelta) -> datetime:
+    """The next renewal falling due, at most ``CHECK_EVERY`` away."""
+    dues = [renewal_due(s, renew_before) for s in subs
+            if s.state == "active" and s.lease_expires_at is not None and s.requested_at is None]
+    return min([now + CHECK_EVERY, *dues])
 
 
 def callback_url(base: str, subscription_id: int) -> str:
@@ -136,15 +153,16 @@ class WebSub:
         async with make_session(self._fetch) as session:
             while not stop.is_set():
                 self._wake.clear()
-                await self.check(session)
+                wake = await self.check(session)
+                timeout = max(0.0, (wake - self._now()).total_seconds())
                 waiters = [asyncio.ensure_future(e.wait()) for e in (stop, self._wake)]
-                await asyncio.wait(waiters, timeout=CHECK_EVERY.total_seconds(),
-                                   return_when=asyncio.FIRST_COMPLETED)
+                await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
                 for waiter in waiters:
                     waiter.cancel()
 
-    async def check(self, session: aiohttp.ClientSession) -> None:
-        """One round: request what needs requesting; refresh the hub-fed feed set."""
+    async def check(self, session: aiohttp.ClientSession) -> datetime:
+        """One round: request what needs requesting; refresh the hub-fed feed set;
+        return when the next round is due."""
         now = self._now()
         subs = {s.feed_id: s for s in await asyncio.to_thread(self.store.all)}
         for advert in self._adverts.values():
@@ -159,6 +177,7 @@ class WebSub:
                                                      sub.topic))
         current = await asyncio.to_thread(self.store.all)
         self._fed = {s.feed_url for s in current if s.state == "active"}
+        return next_check(current, self._now(), self.settings.renew_before)
 
     async def subscribe(self, session: aiohttp.ClientSession, advert: Advert) -> None:
         sub = await asyncio.to_thread(self.store.request, advert.feed_id, advert.topic,
@@ -211,6 +230,7 @@ class WebSub:
         now = self._now()
         await asyncio.to_thread(self.store.verified, sub.id, now, now + lease)
         self._fed.add(sub.feed_url)
+        self._wake.set()  # the renewal is scheduled from the lease granted
         log.info("websub subscription verified", feed=sub.feed_url, lease=str(lease))
         return web.Response(text=query["hub.challenge"], content_type="text/plain")
 

@@ -28,7 +28,13 @@ from service.poller.parse import parse_feed
 from service.storage.database import Database
 from service.storage.feeds import FeedStore
 from service.storage.websub import WebSubStore, WebSubSubscription
-from service.websub import content_signature, needs_request, signature_valid
+from service.websub import (
+    content_signature,
+    needs_request,
+    next_check,
+    renewal_due,
+    signature_valid,
+)
 from tests.feedserver import FeedServer
 from tests.scenario import AlertInbox, scenario_env
 from tests.test_ops_endpoints import RunningService
@@ -65,9 +71,24 @@ def _sub(**changes: object) -> WebSubSubscription:
 
 def test_leases_are_renewed_before_they_end() -> None:
     renew = timedelta(hours=12)
+    week_ago = NOW - timedelta(days=7)
     assert not needs_request(_sub(), NOW, renew)
-    assert needs_request(_sub(lease_expires_at=NOW + timedelta(hours=11)), NOW, renew)
-    assert needs_request(_sub(lease_expires_at=NOW - timedelta(hours=1)), NOW, renew)
+    assert needs_request(_sub(verified_at=week_ago, lease_expires_at=NOW + timedelta(hours=11)),
+                         NOW, renew)
+    assert needs_request(_sub(verified_at=week_ago, lease_expires_at=NOW - timedelta(hours=1)),
+                         NOW, renew)
+
+
+def test_short_leases_are_renewed_halfway_and_the_loop_wakes_for_them() -> None:
+    renew = timedelta(hours=12)
+    short = _sub(verified_at=NOW, lease_expires_at=NOW + timedelta(seconds=10))
+    assert renewal_due(short, renew) == NOW + timedelta(seconds=5)
+    assert not needs_request(short, NOW + timedelta(seconds=4), renew)
+    assert needs_request(short, NOW + timedelta(seconds=5), renew)
+    assert next_check([short, _sub()], NOW, renew) == NOW + timedelta(seconds=5)
+    assert next_check([_sub()], NOW, renew) == NOW + timedelta(minutes=1)
+    waiting = replace(short, requested_at=NOW)  # renewal already asked for: not again
+    assert next_check([waiting], NOW, renew) == NOW + timedelta(minutes=1)
 
 
 def test_outstanding_and_denied_requests_wait() -> None:
@@ -134,17 +155,20 @@ class Hub:
     verifications: list[tuple[str, int, str]] = field(default_factory=list)  # (what, status, body)
     lock: threading.Condition = field(default_factory=threading.Condition)
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    leases: list[str] = field(default_factory=list)  # granted in order, then 3600
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         form = {k: str(v) for k, v in (await request.post()).items()}
         with self.lock:
             self.requests.append(form)
-        task = asyncio.get_running_loop().create_task(self._verify(form))
+            lease = self.leases.pop(0) if self.leases else "3600"
+            self.lock.notify_all()
+        task = asyncio.get_running_loop().create_task(self._verify(form, lease))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
         return web.Response(status=202)
 
-    async def _verify(self, form: dict[str, str]) -> None:
+    async def _verify(self, form: dict[str, str], lease: str) -> None:
         callback = form["hub.callback"]
         async with aiohttp.ClientSession() as session:
             # a forged verification for another topic must not be echoed
@@ -154,7 +178,7 @@ class Hub:
             await self._ask(session, callback, "subscribe", {
                 "hub.mode": "subscribe", "hub.topic": form["hub.topic"],
                 "hub.challenge": "challenge-" + secrets.token_hex(8),
-                "hub.lease_seconds": "3600"})
+                "hub.lease_seconds": lease})
 
     async def _ask(self, session: aiohttp.ClientSession, url: str, what: str,
                    params: dict[str, str]) -> None:
@@ -163,6 +187,11 @@ class Hub:
         with self.lock:
             self.verifications.append(entry)
             self.lock.notify_all()
+
+    def wait_requests(self, count: int, timeout: float) -> list[dict[str, str]]:
+        with self.lock:
+            self.lock.wait_for(lambda: len(self.requests) >= count, timeout=timeout)
+            return list(self.requests)
 
     def wait_verified(self, timeout: float) -> list[tuple[str, int, str]]:
         with self.lock:
@@ -191,7 +220,7 @@ WATCHLIST = ('entities: [{id: a, name: Aliyev}]\n'
 
 def test_hub_verification_signed_push_alerts_unsigned_refused(tmp_path: Path) -> None:
     with FeedServer() as server:
-        hub = Hub()
+        hub = Hub(leases=["2"])  # a short first lease: renewed after a second
         server.add("/hub", hub.handle)
         feed_url = server.url("/feed.xml")
         server.reply("/feed.xml", _feed(server.url("/hub"), feed_url,
@@ -211,11 +240,11 @@ def test_hub_verification_signed_push_alerts_unsigned_refused(tmp_path: Path) ->
         try:
             service.wait_for("websub subscription verified")
             verifications = hub.wait_verified(timeout=60)
-            (form,) = hub.requests
+            form = hub.requests[0]
             assert form["hub.mode"] == "subscribe" and form["hub.topic"] == feed_url
             assert int(form["hub.lease_seconds"]) == 7 * 24 * 3600
             assert len(form["hub.secret"]) >= 32
-            wrong, right = verifications
+            wrong, right = verifications[:2]
             assert wrong[0] == "wrong-topic" and wrong[1] == 404 and "nope" not in wrong[2]
             assert right[1] == 200 and right[2].startswith("challenge-")
             callback = form["hub.callback"]
@@ -232,6 +261,8 @@ def test_hub_verification_signed_push_alerts_unsigned_refused(tmp_path: Path) ->
             inbox.wait_for(1, timeout=60)
             assert _post(callback.rsplit("/", 1)[0] + "/999", signed,
                          {"X-Hub-Signature": good}) == 404
+            renewal = hub.wait_requests(2, timeout=60)[1]
+            assert renewal == form  # same callback, topic, lease asked and secret
         finally:
             assert service.stop() == 0
         assert service.count("websub push ignored: missing or bad signature") == 2
