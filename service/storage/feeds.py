@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import or_, select, update
+from sqlalchemy.exc import NoResultFound
 from sqlalchemy.orm import Session
 
 from service.config.models import FeedConfig
@@ -104,22 +105,29 @@ class FeedStore:
         next_poll_at: datetime, fetch_url: str | None = None,
         interval: timedelta | None = None, content_hash: str | None = None,
     ) -> None:
-        with self._db.session() as session, session.begin():
-            row = session.get_one(FeedRow, feed_id)
-            _succeeded(row, now, status, next_poll_at, fetch_url)
-            row.etag, row.last_modified = etag, last_modified
-            row.title = title or row.title
-            row.items_seen += new_items
-            row.content_hash = content_hash or row.content_hash
-            if interval is not None:
-                row.interval_seconds = max(1, round(interval.total_seconds()))
+        values = _success_values(now, status, next_poll_at, fetch_url)
+        values.update(etag=etag, last_modified=last_modified,
+                      items_seen=FeedRow.items_seen + new_items)
+        if title:
+            values["title"] = title
+        if content_hash:
+            values["content_hash"] = content_hash
+        if interval is not None:
+            values["interval_seconds"] = max(1, round(interval.total_seconds()))
+        self._update(feed_id, values)
 
     def record_not_modified(
         self, feed_id: int, now: datetime, next_poll_at: datetime, *,
         fetch_url: str | None = None, status: int = 304,
     ) -> None:
+        self._update(feed_id, _success_values(now, status, next_poll_at, fetch_url))
+
+    def _update(self, feed_id: int, values: dict[str, Any]) -> None:
+        """One UPDATE (a poll's record: the poller's most frequent write, kept cheap)."""
         with self._db.session() as session, session.begin():
-            _succeeded(session.get_one(FeedRow, feed_id), now, status, next_poll_at, fetch_url)
+            result = session.execute(update(FeedRow).where(FeedRow.id == feed_id).values(values))
+            if result.rowcount == 0:  # type: ignore[attr-defined]
+                raise NoResultFound(f"no feed with id {feed_id}")
 
     def record_failure(
         self, feed_id: int, now: datetime, *, kind: str, message: str,
@@ -178,12 +186,14 @@ def _change(known: tuple[int, str | None, bool], feed: FeedConfig) -> dict[str, 
     return change if enabled else change | _ENABLED_AGAIN
 
 
-def _succeeded(
-    row: FeedRow, now: datetime, status: int, next_poll_at: datetime, fetch_url: str | None
-) -> None:
-    row.last_polled_at = row.last_success_at = now
-    row.last_status = status
-    row.consecutive_failures = 0
-    row.last_error_kind = row.last_error = None
-    row.next_poll_at = next_poll_at
-    row.fetch_url = fetch_url or row.fetch_url
+def _success_values(
+    now: datetime, status: int, next_poll_at: datetime, fetch_url: str | None
+) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "last_polled_at": now, "last_success_at": now, "last_status": status,
+        "consecutive_failures": 0, "last_error_kind": None, "last_error": None,
+        "next_poll_at": next_poll_at,
+    }
+    if fetch_url:
+        values["fetch_url"] = fetch_url
+    return values
