@@ -218,6 +218,9 @@ class Service:
     async def _start_web(self) -> WebServer | None:
         settings = self.config.settings.web
         if not settings.enabled:
+            if self.websub.enabled:
+                log.warning("websub.callback_url is set but web.enabled is false: "
+                            "hubs cannot verify or push; feeds are polled")
             return None
         check_access(settings.host, settings.token)
         context = WebContext(metrics=self.metrics, readiness=self.readiness, version=__version__,

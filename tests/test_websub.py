@@ -248,6 +248,8 @@ def test_hub_verification_signed_push_alerts_unsigned_refused(tmp_path: Path) ->
             assert wrong[0] == "wrong-topic" and wrong[1] == 404 and "nope" not in wrong[2]
             assert right[1] == 200 and right[2].startswith("challenge-")
             callback = form["hub.callback"]
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/feeds", timeout=10) as r:
+                assert [f["websub"] for f in json.load(r)["feeds"]] == ["active"]
 
             unsigned = _feed(form["hub.callback"], feed_url, [_item("u1", "Aliyev unsigned")])
             assert _post(callback, unsigned, {"Content-Type": "application/rss+xml"}) == 202

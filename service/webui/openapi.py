@@ -40,6 +40,8 @@ SCHEMAS: dict[str, Any] = {
         "last_polled_at": _MAYBE_TIME, "last_success_at": _MAYBE_TIME,
         "last_error_kind": _MAYBE_TEXT, "last_error": _MAYBE_TEXT, "next_poll_at": _MAYBE_TIME,
         "consecutive_failures": _INT, "disabled_reason": _MAYBE_TEXT,
+        "websub": {"enum": ["pending", "active", "denied", None],
+                   "description": "state of the WebSub subscription to the feed's hub"},
     }),
     "Story": _object({
         "id": _INT, "title": _TEXT, "created_at": _TIME, "updated_at": _TIME,

@@ -20,6 +20,7 @@ from service.storage.feeds import FeedStore
 from service.storage.models import AlertRow
 from service.storage.records import FeedState
 from service.storage.stories import StoryIndexStore
+from service.storage.websub import WebSubStore
 
 FeedHealth = Literal["disabled", "failing", "new", "ok"]
 FeedSort = Literal["status", "name", "last_success", "next_poll", "failures"]
@@ -40,6 +41,7 @@ class FeedStatus:
     next_poll_at: datetime | None
     consecutive_failures: int
     disabled_reason: str | None
+    websub: str | None = None  # the hub subscription's state: pending, active, denied
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,13 +85,13 @@ def health(state: FeedState) -> FeedHealth:
     return "new" if state.last_polled_at is None else "ok"
 
 
-def feed_status(state: FeedState) -> FeedStatus:
+def feed_status(state: FeedState, websub: str | None = None) -> FeedStatus:
     return FeedStatus(
         url=state.url, name=state.display_name, health=health(state), enabled=state.enabled,
         last_polled_at=state.last_polled_at, last_success_at=state.last_success_at,
         last_error_kind=state.last_error_kind, last_error=state.last_error,
         next_poll_at=state.next_poll_at, consecutive_failures=state.consecutive_failures,
-        disabled_reason=state.disabled_reason,
+        disabled_reason=state.disabled_reason, websub=websub,
     )
 
 
@@ -119,7 +121,8 @@ class StatusSource:
 
     def feeds(self, sort: str = "status") -> list[FeedStatus]:
         states = FeedStore(self.database).states()
-        return sort_feeds((feed_status(s) for s in states.values()), sort)
+        hubs = {sub.feed_url: sub.state for sub in WebSubStore(self.database).all()}
+        return sort_feeds((feed_status(s, hubs.get(s.url)) for s in states.values()), sort)
 
     def stories(self, since: datetime, limit: int = 50) -> list[StoryStatus]:
         stories = StoryIndexStore(self.database).recent(since, limit=limit)
