@@ -19,6 +19,7 @@ Each match carries up to :data:`MAX_EVIDENCE` sentences with the words marked.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from operator import attrgetter
@@ -27,7 +28,7 @@ from typing import TypeVar
 from service.config.models import EntityConfig, EventConfig, TopicConfig, Watchlists
 from service.domain import Classification, Document, Evidence, Match
 from service.errors import ConfigError, ConfigProblem, QuerySyntaxError
-from service.matching.query import FIELDS, Hit, Query, parse_query
+from service.matching.query import FIELDS, FieldHits, Hit, Query, Requirements, parse_query
 from service.matching.terms import Hits, Term, TermMatcher, TokenRange
 from service.text.folded import FoldedText
 from service.text.sentences import Span, sentence_around
@@ -45,17 +46,38 @@ class _Field:
         found = matcher.find_joined(self._folded.joined)
         self.hits: Hits = found.hits
         self._starts = found.starts  # where each word that a hit begins or ends with starts
-        self._sentences: dict[int, Span] = {}
+        self._spans: dict[int, Span] = {}  # word number -> its offsets
+        self._sentences: dict[int, Span] = {}  # word number -> its sentence
+        self._known: list[Span] = []  # every sentence found so far, in order
 
     def span(self, token: int) -> Span:
         """The offsets in the text of word number ``token`` (one that starts or ends a hit)."""
-        return self._folded.span(token, self._starts[token])
+        span = self._spans.get(token)
+        if span is None:
+            span = self._spans[token] = self._folded.span(token, self._starts[token])
+        return span
+
+    def in_sentence_of(self, token: int, other: int) -> bool:
+        """Whether word ``token`` stands in the sentence of word ``other`` (whose sentence
+        is looked for, not that of ``token``: sentences cover every word)."""
+        start, end = self.sentence_of(other)
+        return start <= self.span(token)[0] < end
 
     def sentence_of(self, token: int) -> Span:
         """The sentence holding word number ``token``: its span stands for it (ordered, unique)."""
         sentence = self._sentences.get(token)
         if sentence is None:
-            sentence = self._sentences[token] = sentence_around(self.text, self.span(token)[0])
+            sentence = self._sentences[token] = self._sentence_at(self.span(token)[0])
+        return sentence
+
+    def _sentence_at(self, offset: int) -> Span:
+        """The sentence holding ``offset``: one already found, else looked for near it."""
+        known = self._known
+        index = bisect_right(known, (offset, len(self.text) + 1))
+        if index and offset < known[index - 1][1]:
+            return known[index - 1]
+        sentence = sentence_around(self.text, offset)
+        known.insert(index, sentence)
         return sentence
 
     def evidence(self, ranges: Iterable[TokenRange]) -> Evidence:
@@ -115,7 +137,7 @@ class _Event:
         if _overlaps(trigger, mention):
             return False
         if self.window is None:
-            return field.sentence_of(trigger[0]) == field.sentence_of(mention[0])
+            return field.in_sentence_of(trigger[0], mention[0])
         distance = max(mention[0] - trigger[1], trigger[0] - mention[1]) + 1
         return distance <= self.window
 
@@ -125,6 +147,46 @@ class _Topic:
     id: str
     name: str
     query: Query
+    terms: frozenset[Term]
+    required: Requirements  # each set needs a term found, or the query is false
+    unmatched: tuple[Hit, ...] | None  # the query's value when none of its terms is found
+
+    def evaluate(self, fields: FieldHits, found: set[Term]) -> Sequence[Hit] | None:
+        """The query's value, without walking it when the terms found settle it."""
+        if any(need.isdisjoint(found) for need in self.required):
+            return None
+        if self.terms.isdisjoint(found):
+            return self.unmatched
+        return self.query.evaluate(fields)
+
+
+@dataclass(frozen=True, slots=True)
+class _TopicIndex:
+    """Which topics can be true once some terms are found: those that need one of them,
+    and those that need none (``NOT football``)."""
+
+    by_term: dict[Term, tuple[int, ...]]
+    always: tuple[int, ...]
+    topics: tuple[_Topic, ...]
+
+    @classmethod
+    def of(cls, topics: Sequence[_Topic]) -> _TopicIndex:
+        by_term: dict[Term, list[int]] = {}
+        always = []
+        for rank, topic in enumerate(topics):
+            if not topic.required:
+                always.append(rank)
+            for term in min(topic.required, key=len, default=()):
+                by_term.setdefault(term, []).append(rank)
+        index = {term: tuple(ranks) for term, ranks in by_term.items()}
+        return cls(index, tuple(always), tuple(topics))
+
+    def candidates(self, found: Iterable[Term]) -> list[_Topic]:
+        """The topics worth evaluating, in configuration order."""
+        ranks = set(self.always)
+        for term in found:
+            ranks.update(self.by_term.get(term, ()))
+        return [self.topics[rank] for rank in sorted(ranks)]
 
 
 _Ranked = TypeVar("_Ranked", _Entity, _Event)
@@ -185,6 +247,7 @@ class Classifier:
     topics: tuple[_Topic, ...]
     entity_by_id: dict[str, _Entity]
     event_by_id: dict[str, _Event]
+    topic_index: _TopicIndex
 
     def classify(self, doc: Document) -> Classification:
         """Every topic, entity and event ``doc`` matches, with evidence."""
@@ -207,9 +270,10 @@ class Classifier:
     def _topic_matches(self, fields: Sequence[_Field]) -> list[Match]:
         field_hits = {f.name: f.hits for f in fields}
         by_name = {f.name: f for f in fields}
+        found = {term for f in fields for term in f.hits}
         matches = []
-        for topic in self.topics:
-            hits = topic.query.evaluate(field_hits)
+        for topic in self.topic_index.candidates(found):
+            hits = topic.evaluate(field_hits, found)
             if hits is not None:
                 evidence = _topic_evidence(by_name, hits)
                 matches.append(Match("topic", topic.id, topic.name, evidence))
@@ -226,7 +290,7 @@ class Classifier:
             return []  # no participant anywhere: no event
         triggers = {f.name: self.indexes.triggers_of(f.hits) for f in fields}
         triggered = {event_id for found in triggers.values() for event_id in found}
-        grouped = {f.name: _by_sentence(f, mentions[f.name]) for f in fields}
+        grouped = {f.name: _Grouped(f, mentions[f.name]) for f in fields}
         found = (
             _event_match(event, fields, mentions, triggers, grouped)
             for event in _in_order(self.event_by_id, triggered)
@@ -276,25 +340,35 @@ def _in_order(by_id: Mapping[str, _Ranked], wanted: Iterable[str]) -> list[_Rank
 
 
 Mention = tuple[str, TokenRange]
-_Grouped = tuple[list[Mention], dict[Span, list[Mention]]]  # every mention, and per sentence
 
 
-def _by_sentence(field: _Field, mentions: Mentions) -> _Grouped:
-    """The mentions of one field, also grouped by the sentence they start in."""
-    flat = [(entity_id, m) for entity_id, ranges in mentions.items() for m in ranges]
-    grouped: dict[Span, list[Mention]] = {}
-    for item in flat:
-        grouped.setdefault(field.sentence_of(item[1][0]), []).append(item)
-    return flat, grouped
+class _Grouped:
+    """The mentions of one field, and (when first asked) grouped by their sentence."""
+
+    def __init__(self, field: _Field, mentions: Mentions) -> None:
+        self.flat = [(entity_id, m) for entity_id, ranges in mentions.items() for m in ranges]
+        self._field = field
+        self._by_sentence: dict[Span, list[Mention]] | None = None
+
+    def in_sentence_of(self, token: int) -> list[Mention]:
+        """The mentions in the sentence of word ``token`` (only the mentions' are looked for)."""
+        if self._by_sentence is None:
+            self._by_sentence = {}
+            for item in self.flat:
+                self._by_sentence.setdefault(self._field.sentence_of(item[1][0]), []).append(item)
+        offset = self._field.span(token)[0]
+        found = (m for (start, end), m in self._by_sentence.items() if start <= offset < end)
+        return next(found, [])
 
 
 def _with_participants(
     event: _Event, field: _Field, occurrences: list[TokenRange], mentions: _Grouped
 ) -> Iterator[tuple[TokenRange, list[Mention]]]:
     """Each trigger occurrence in ``field`` with the entity mentions near it, if any."""
-    flat, by_sentence = mentions
+    if not mentions.flat:
+        return
     for trigger in occurrences:
-        candidates = flat if event.window else by_sentence.get(field.sentence_of(trigger[0]), [])
+        candidates = mentions.flat if event.window else mentions.in_sentence_of(trigger[0])
         near = [(entity_id, m) for entity_id, m in candidates if event.near(field, trigger, m)]
         if near:
             yield trigger, near
@@ -330,8 +404,8 @@ def compile_watchlists(watchlists: Watchlists) -> Classifier:
     )
     return Classifier(
         TermMatcher(terms), indexes, entities, events, topics,
-        {e.id: e for e in entities}, {e.id: e for e in events},
-    )
+        {e.id: e for e in entities}, {e.id: e for e in events}, _TopicIndex.of(topics),
+    )  # fmt: skip
 
 
 def _compile_topic(topic: TopicConfig) -> _Topic:
@@ -340,7 +414,9 @@ def _compile_topic(topic: TopicConfig) -> _Topic:
     except QuerySyntaxError as error:
         message = f"topics[{topic.id}].query: {error}"
         raise QuerySyntaxError(message, column=error.column) from error
-    return _Topic(topic.id, topic.name or topic.id, query)
+    unmatched = query.evaluate({})
+    empty = None if unmatched is None else tuple(unmatched)
+    return _Topic(topic.id, topic.name or topic.id, query, query.terms(), query.required(), empty)
 
 
 def _compile_entity(entity: EntityConfig, rank: int) -> _Entity:

@@ -40,6 +40,9 @@ FieldHits = Mapping[str, Mapping[Term, Sequence[TokenRange]]]
 Hit = tuple[str, int, int]
 """An occurrence that made a query true: field, first token, token after the last."""
 
+Requirements = tuple[frozenset[Term], ...]
+"""Sets of terms; a query can only be true when each set has a term in the article."""
+
 
 def _fields_of(field: str | None, hits: FieldHits) -> tuple[str, ...]:
     if field is None:
@@ -69,6 +72,9 @@ class TermNode:
     def terms(self) -> Iterator[Term]:
         yield self.term
 
+    def required(self) -> Requirements:
+        return (frozenset({self.term}),)
+
 
 @dataclass(frozen=True, slots=True)
 class NearNode:
@@ -87,6 +93,9 @@ class NearNode:
 
     def terms(self) -> Iterator[Term]:
         yield from self.parts
+
+    def required(self) -> Requirements:
+        return tuple(frozenset({part}) for part in self.parts)
 
     @property
     def _max_span(self) -> int:
@@ -129,6 +138,9 @@ class AndNode:
         for child in self.children:
             yield from child.terms()
 
+    def required(self) -> Requirements:
+        return tuple(need for child in self.children for need in child.required())
+
 
 @dataclass(frozen=True, slots=True)
 class OrNode:
@@ -142,6 +154,12 @@ class OrNode:
         for child in self.children:
             yield from child.terms()
 
+    def required(self) -> Requirements:
+        needs = [child.required() for child in self.children]
+        if not all(needs):
+            return ()
+        return (frozenset().union(*(min(need, key=len) for need in needs)),)
+
 
 @dataclass(frozen=True, slots=True)
 class NotNode:
@@ -152,6 +170,9 @@ class NotNode:
 
     def terms(self) -> Iterator[Term]:
         yield from self.child.terms()
+
+    def required(self) -> Requirements:
+        return ()
 
 
 Node = TermNode | NearNode | AndNode | OrNode | NotNode
@@ -174,6 +195,14 @@ class Query:
     def terms(self) -> frozenset[Term]:
         """Every term the query looks for (to compile into the automaton)."""
         return frozenset(self.root.terms())
+
+    def required(self) -> Requirements:
+        """Sets of terms of which the query, to be true, needs one each (found by someone).
+
+        ``a AND (b OR "c d")`` needs {a} and {b, c d}; ``NOT a`` needs nothing.
+        A query whose requirements are not all met is false without evaluating it.
+        """
+        return self.root.required()
 
 
 def parse_query(text: str) -> Query:

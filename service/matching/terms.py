@@ -12,7 +12,7 @@ Overlapping and nested terms ("Ilham Aliyev" and "Aliyev") are all reported.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import ahocorasick
 
@@ -27,6 +27,13 @@ class Term:
 
     words: tuple[str, ...]
     prefix: bool = False
+    _hash: int = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_hash", hash((self.words, self.prefix)))
+
+    def __hash__(self) -> int:  # terms are dict keys in every lookup: hash once
+        return self._hash
 
     @classmethod
     def parse(cls, text: str) -> Term:
@@ -50,7 +57,8 @@ class TermMatcher:
         self._automaton = ahocorasick.Automaton()
         for term in set(terms):
             pattern = term.pattern  # value: what a hit needs, computed once
-            self._automaton.add_word(pattern, (term, len(pattern) - 1, len(term.words)))
+            last = len(pattern) - len(term.words[-1]) - (0 if term.prefix else 1)
+            self._automaton.add_word(pattern, (term, len(pattern) - 1, len(term.words), last))
         self.term_count = len(self._automaton)
         self._empty = self.term_count == 0
         if not self._empty:
@@ -70,15 +78,15 @@ class TermMatcher:
         found = list(self._automaton.iter(joined))
         if not found:
             return Found({}, {})
-        index = _word_indexes(joined, {end - back for end, (_, back, _) in found})
+        index = _word_indexes(joined, {end - back for end, (_, back, _, _) in found})
         hits: Hits = {}
         starts: dict[int, int] = {}
-        for end, (term, back, size) in found:
+        for end, (term, back, size, last) in found:
             offset = end - back
             first = index[offset]
             hits.setdefault(term, []).append((first, first + size))
             starts[first] = offset + 1
-            starts[first + size - 1] = joined.rfind(" ", offset, end) + 1
+            starts[first + size - 1] = offset + last
         return Found(hits, starts)
 
 
