@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
+import json
 import tempfile
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -31,14 +33,26 @@ WATCHLIST_NAME = "watchlist.yaml"  # how a posted watchlist is named in error re
 MAX_LIMIT = 1000
 
 
-def _jsonable(value: Any) -> Any:
+def _encode(value: object) -> Any:
+    """JSON for our read models: dataclasses as objects, datetimes in ISO 8601."""
     if isinstance(value, datetime):
         return value.isoformat()
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    return value
+        return {name: getattr(value, name) for name in _field_names(type(value))}
+    raise TypeError(f"not JSON: {type(value).__name__}")
+
+
+@functools.cache
+def _field_names(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(cls))
+
+
+def to_json(value: object) -> str:
+    return json.dumps(value, default=_encode)
+
+
+def _json_response(value: object) -> web.Response:
+    return web.Response(text=to_json(value), content_type="application/json")
 
 
 def _bad_request(message: str, problems: list[ConfigProblem] | None = None) -> web.Response:
@@ -84,24 +98,24 @@ class Api:
         return web.json_response(document())
 
     async def status(self, request: web.Request) -> web.Response:
-        return web.json_response(_jsonable(self.source.runtime()))
+        return _json_response(self.source.runtime())
 
     async def feeds(self, request: web.Request) -> web.Response:
         sort = request.query.get("sort", "status")
         if sort not in FEED_SORTS:
             raise web.HTTPBadRequest(text=f"sort must be one of {', '.join(FEED_SORTS)}")
         feeds = await asyncio.to_thread(self.source.feeds, sort)
-        return web.json_response({"feeds": _jsonable(feeds)})
+        return _json_response({"feeds": feeds})
 
     async def stories(self, request: web.Request) -> web.Response:
         since, limit = _since(request, self.now()), _limit(request, 50)
         stories = await asyncio.to_thread(self.source.stories, since, limit)
-        return web.json_response({"stories": _jsonable(stories)})
+        return _json_response({"stories": stories})
 
     async def alerts(self, request: web.Request) -> web.Response:
         since, limit = _since(request, self.now()), _limit(request, 100)
         alerts = await asyncio.to_thread(self.source.alerts, since, limit)
-        return web.json_response({"alerts": _jsonable(alerts)})
+        return _json_response({"alerts": alerts})
 
     async def backtest(self, request: web.Request) -> web.Response:
         try:

@@ -20,6 +20,7 @@ from service.webui.status import FEED_SORTS, StatusSource
 
 TEMPLATES = Path(__file__).with_name("templates")
 PAGE_WINDOW = timedelta(days=1)
+PAGE_FEEDS = 500  # rows of the feeds table; the rest are in /api/feeds
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'"
 
 
@@ -36,9 +37,11 @@ def environment() -> Environment:
 
 def render(env: Environment, source: StatusSource, sort: str, now: datetime) -> str:
     """The page's HTML (blocking: reads the database)."""
+    feeds = source.feeds(sort)
     context: dict[str, Any] = {
         "runtime": source.runtime(), "sort": sort, "rendered": now,
-        "feeds": source.feeds(sort), "stories": source.stories(now - PAGE_WINDOW),
+        "feeds": feeds[:PAGE_FEEDS], "feed_count": len(feeds),
+        "stories": source.stories(now - PAGE_WINDOW),
         "alerts": source.alerts(now - PAGE_WINDOW),
     }
     return env.get_template("status.html").render(context)

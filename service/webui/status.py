@@ -10,15 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import select
 
 from service.storage.alerts import AlertStore
 from service.storage.database import Database
-from service.storage.feeds import FeedStore
-from service.storage.models import AlertRow
-from service.storage.records import FeedState
+from service.storage.models import AlertRow, FeedRow
 from service.storage.stories import StoryIndexStore
 from service.storage.websub import WebSubStore
 
@@ -77,22 +75,12 @@ class Runtime:
     last_reload_error: str | None
 
 
-def health(state: FeedState) -> FeedHealth:
-    if not state.enabled:
+def health(enabled: bool, failures: int, last_polled_at: datetime | None) -> FeedHealth:
+    if not enabled:
         return "disabled"
-    if state.consecutive_failures > 0:
+    if failures > 0:
         return "failing"
-    return "new" if state.last_polled_at is None else "ok"
-
-
-def feed_status(state: FeedState, websub: str | None = None) -> FeedStatus:
-    return FeedStatus(
-        url=state.url, name=state.display_name, health=health(state), enabled=state.enabled,
-        last_polled_at=state.last_polled_at, last_success_at=state.last_success_at,
-        last_error_kind=state.last_error_kind, last_error=state.last_error,
-        next_poll_at=state.next_poll_at, consecutive_failures=state.consecutive_failures,
-        disabled_reason=state.disabled_reason, websub=websub,
-    )
+    return "new" if last_polled_at is None else "ok"
 
 
 def sort_feeds(feeds: Iterable[FeedStatus], sort: str = "status") -> list[FeedStatus]:
@@ -112,6 +100,26 @@ def sort_feeds(feeds: Iterable[FeedStatus], sort: str = "status") -> list[FeedSt
     return sorted(feeds, key=keys.get(sort, keys["status"]))  # type: ignore[arg-type]
 
 
+_FEED_COLUMNS = (
+    FeedRow.url, FeedRow.name, FeedRow.title, FeedRow.enabled, FeedRow.last_polled_at,
+    FeedRow.last_success_at, FeedRow.last_error_kind, FeedRow.last_error, FeedRow.next_poll_at,
+    FeedRow.consecutive_failures, FeedRow.disabled_reason,
+)
+
+
+def _feed_row(row: Any, hubs: dict[str, str]) -> FeedStatus:
+    """A feed's status straight from its columns (no ORM objects: 10,000 feeds stay fast)."""
+    (url, name, title, enabled, polled, success, kind, error, next_poll, failures,
+     reason) = row
+    return FeedStatus(
+        url=url, name=name or title or url, health=health(enabled, failures, polled),
+        enabled=enabled,
+        last_polled_at=polled, last_success_at=success, last_error_kind=kind, last_error=error,
+        next_poll_at=next_poll, consecutive_failures=failures, disabled_reason=reason,
+        websub=hubs.get(url),
+    )
+
+
 class StatusSource:
     """Reads the status of one service: its database and what it knows of itself."""
 
@@ -120,9 +128,10 @@ class StatusSource:
         self.runtime = runtime
 
     def feeds(self, sort: str = "status") -> list[FeedStatus]:
-        states = FeedStore(self.database).states()
         hubs = {sub.feed_url: sub.state for sub in WebSubStore(self.database).all()}
-        return sort_feeds((feed_status(s, hubs.get(s.url)) for s in states.values()), sort)
+        with self.database.session() as session:
+            rows = session.execute(select(*_FEED_COLUMNS)).all()
+        return sort_feeds((_feed_row(row, hubs) for row in rows), sort)
 
     def stories(self, since: datetime, limit: int = 50) -> list[StoryStatus]:
         stories = StoryIndexStore(self.database).recent(since, limit=limit)
