@@ -111,7 +111,8 @@ class Service:
         self.metrics = Metrics()
         self.metrics.watch_state(self._state_counts)
         self.websub = WebSub(config.settings.websub, config.settings.fetch,
-                             WebSubStore(self.database), self.articles, self.dispatcher, now)
+                             WebSubStore(self.database), self.articles, self.dispatcher, now,
+                             configured=lambda: self._feeds_by_url)
 
     def close(self) -> None:
         self.dispatcher.close()

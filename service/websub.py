@@ -22,7 +22,7 @@ import asyncio
 import hashlib
 import hmac
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -83,10 +83,11 @@ def renewal_due(sub: WebSubSubscription, renew_before: timedelta) -> datetime:
 
 
 def next_check(subs: list[WebSubSubscription], now: datetime, renew_before: timedelta) -> datetime:
-    """The next renewal falling due, at most ``CHECK_EVERY`` away."""
+    """The next renewal falling due, at most ``CHECK_EVERY`` away (renewals already
+    due were made by this round, or are not wanted: never a busy loop)."""
     dues = [renewal_due(s, renew_before) for s in subs
             if s.state == "active" and s.lease_expires_at is not None and s.requested_at is None]
-    return min([now + CHECK_EVERY, *dues])
+    return min([now + CHECK_EVERY, *(due for due in dues if due > now)])
 
 
 def callback_url(base: str, subscription_id: int) -> str:
@@ -120,7 +121,10 @@ class WebSub:
     def __init__(
         self, settings: WebSubSettings, fetch: FetchSettings, store: WebSubStore,
         articles: ArticleStore, dispatcher: Dispatcher, now: Callable[[], datetime],
+        configured: Callable[[], Collection[str]] | None = None,
     ) -> None:
+        """``configured``: the feed URLs configured now (a removed feed is not renewed)."""
+        self._configured = configured
         self.settings, self._fetch = settings, fetch
         self.store, self._articles, self._dispatcher, self._now = store, articles, dispatcher, now
         self._adverts: dict[int, Advert] = {}
@@ -165,12 +169,17 @@ class WebSub:
         return when the next round is due."""
         now = self._now()
         subs = {s.feed_id: s for s in await asyncio.to_thread(self.store.all)}
+        configured = self._configured() if self._configured is not None else None
         for advert in self._adverts.values():
+            if configured is not None and advert.feed_url not in configured:
+                continue  # removed from feeds.yaml by a reload
             sub = subs.get(advert.feed_id)
             moved = sub is None or (sub.hub, sub.topic) != (advert.hub, advert.topic)
             if moved or (sub is not None and needs_request(sub, now, self.settings.renew_before)):
                 await self.subscribe(session, advert)
         for sub in subs.values():
+            if configured is not None and sub.feed_url not in configured:
+                continue  # removed from feeds.yaml: its lease runs out
             if advert_missing(self._adverts, sub) and needs_request(
                     sub, now, self.settings.renew_before):
                 await self.subscribe(session, Advert(sub.feed_id, sub.feed_url, sub.hub,

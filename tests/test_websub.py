@@ -89,6 +89,8 @@ def test_short_leases_are_renewed_halfway_and_the_loop_wakes_for_them() -> None:
     assert next_check([_sub()], NOW, renew) == NOW + timedelta(minutes=1)
     waiting = replace(short, requested_at=NOW)  # renewal already asked for: not again
     assert next_check([waiting], NOW, renew) == NOW + timedelta(minutes=1)
+    overdue = replace(short, lease_expires_at=NOW - timedelta(seconds=1))  # e.g. a removed feed
+    assert next_check([overdue], NOW, renew) == NOW + timedelta(minutes=1)
 
 
 def test_outstanding_and_denied_requests_wait() -> None:
