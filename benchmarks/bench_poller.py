@@ -120,6 +120,12 @@ async def loop_lag(stop: asyncio.Event, lags: list[float]) -> None:
         lags.append(loop.time() - started - 0.01)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a live process (its threads included)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def vm_hwm_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -153,6 +159,8 @@ async def poll_all(urls: Sequence[str], database_url: str, per_host: int) -> dic
     pool = ProcessPoolExecutor(max_workers=os.cpu_count() or 1,
                                mp_context=multiprocessing.get_context("spawn"))
     pool.submit(int, 0).result()  # workers up before the clock starts
+    worker_pids = list(pool._processes)
+    cpu_before = (time.process_time(), sum(cpu_seconds(pid) for pid in worker_pids))
     latencies: list[float] = []
     outcomes: dict[str, int] = {}
     lags: list[float] = []
@@ -177,6 +185,8 @@ async def poll_all(urls: Sequence[str], database_url: str, per_host: int) -> dic
         elapsed = time.perf_counter() - began
         stop.set()
         await monitor
+    poller_cpu = time.process_time() - cpu_before[0]
+    workers_cpu = sum(cpu_seconds(pid) for pid in worker_pids) - cpu_before[1]
     workers = [vm_hwm_mb(pid) for pid in pool._processes]
     pool.shutdown()
     database.close()
@@ -191,6 +201,7 @@ async def poll_all(urls: Sequence[str], database_url: str, per_host: int) -> dic
         "lag_p99_ms": 1000 * lags[int(len(lags) * 0.99)], "lag_max_ms": 1000 * lags[-1],
         "poller_peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "parse_worker_peak_rss_mb": max(workers, default=0.0),
+        "poller_cpu_s": poller_cpu, "parse_workers_cpu_s": workers_cpu,
     }
 
 
@@ -295,13 +306,23 @@ def changed_only(hosts: Sequence[str], args: argparse.Namespace, workdir: Path) 
     try:
         count = max(args.feeds // 10, 1)
         urls = [f"http://{hosts[i % len(hosts)]}:{port}/feed/{i}.xml" for i in range(count)]
+        server_cpu = cpu_seconds(server.pid)
         run = asyncio.run(poll_all(urls, f"sqlite:///{workdir / 'changed.db'}", args.per_host))
+        server_cpu = cpu_seconds(server.pid) - server_cpu
     finally:
         server.terminate()
         server.join(10)
     print(f"all changed:             {count:,} changed feeds fetched, parsed and stored in "
           f"{run['seconds']:.1f} s = {run['changed_parsed_per_s']:.0f} changed feeds/s "
-          f"(lag p99 {run['lag_p99_ms']:.0f} ms)")
+          f"(lag p99 {run['lag_p99_ms']:.0f} ms; load average {os.getloadavg()[0]:.1f})")
+    # CPU per feed does not depend on what else the machine runs: the capacity of
+    # two otherwise idle cores, without the feed server, which shares them here
+    poller_ms = 1000 * run["poller_cpu_s"] / count
+    workers_ms = 1000 * run["parse_workers_cpu_s"] / count
+    print(f"  CPU per changed feed:  poller {poller_ms:.1f} ms (fetch, store, event loop), "
+          f"parse workers {workers_ms:.1f} ms, feed server {1000 * server_cpu / count:.1f} ms "
+          f"-> two idle cores: ~{2000 / (poller_ms + workers_ms):.0f} changed feeds/s, "
+          f"poller-bound at ~{1000 / poller_ms:.0f}/s")
 
 
 def report(run: dict[str, Any], per_feed: float, sample: int, args: argparse.Namespace) -> None:

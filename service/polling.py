@@ -224,16 +224,21 @@ async def _stored(
     if ctx.on_parsed is not None:
         ctx.on_parsed(state, parsed)
     now = ctx.now()
-    new_ids = await _write(ctx, ctx.articles.add_entries, state.id, parsed.entries, now)
     learned = publishing_interval((e.published for e in parsed.entries), now, ctx.policy)
     interval = feed_interval(feed.interval, learned or state.learned_interval, ctx.policy)
     next_poll = next_poll_after_success(now, interval, _hints(result), ctx.rng)
-    await _write(
-        ctx, ctx.feeds.record_success, state.id, now, status=result.status or 200,
-        etag=result.etag, last_modified=result.last_modified, title=parsed.title,
-        new_items=len(new_ids), next_poll_at=next_poll, fetch_url=result.permanent_redirect,
-        interval=learned, content_hash=digest,
-    )
+
+    def store() -> list[int]:  # entries, then the poll's record: one trip to a thread
+        new_ids = ctx.articles.add_entries(state.id, parsed.entries, now)
+        ctx.feeds.record_success(
+            state.id, now, status=result.status or 200, etag=result.etag,
+            last_modified=result.last_modified, title=parsed.title, new_items=len(new_ids),
+            next_poll_at=next_poll, fetch_url=result.permanent_redirect, interval=learned,
+            content_hash=digest,
+        )
+        return new_ids
+
+    new_ids = await _write(ctx, store)
     if new_ids:
         ctx.dispatcher.submit(new_ids)
     log.info("feed polled", feed=name, entries=len(parsed.entries), new=len(new_ids),

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import Table, or_, select, update
 from sqlalchemy.exc import NoResultFound
 from sqlalchemy.orm import Session
 
@@ -22,6 +22,8 @@ from service.config.models import FeedConfig
 from service.storage.database import Database, insert_ignore
 from service.storage.models import FeedRow
 from service.storage.records import FeedState
+
+_FEEDS: Table = FeedRow.__table__  # type: ignore[assignment]  # Core, for one-statement writes
 
 _STATE_FIELDS = tuple(FeedState.__dataclass_fields__)
 _ENABLED_AGAIN: dict[str, Any] = {
@@ -107,7 +109,7 @@ class FeedStore:
     ) -> None:
         values = _success_values(now, status, next_poll_at, fetch_url)
         values.update(etag=etag, last_modified=last_modified,
-                      items_seen=FeedRow.items_seen + new_items)
+                      items_seen=_FEEDS.c.items_seen + new_items)
         if title:
             values["title"] = title
         if content_hash:
@@ -124,9 +126,10 @@ class FeedStore:
 
     def _update(self, feed_id: int, values: dict[str, Any]) -> None:
         """One UPDATE (a poll's record: the poller's most frequent write, kept cheap)."""
-        with self._db.session() as session, session.begin():
-            result = session.execute(update(FeedRow).where(FeedRow.id == feed_id).values(values))
-            if result.rowcount == 0:  # type: ignore[attr-defined]
+        statement = update(_FEEDS).where(_FEEDS.c.id == feed_id).values(values)
+        with self._db.engine.begin() as connection:  # Core: no ORM session or objects
+            result = connection.execute(statement)
+            if result.rowcount == 0:
                 raise NoResultFound(f"no feed with id {feed_id}")
 
     def record_failure(
