@@ -169,3 +169,45 @@ def test_any_text_parses_or_raises_query_syntax_error(text: str) -> None:
 def test_operator_soup_parses_or_raises_query_syntax_error(parts: list[str]) -> None:
     with contextlib.suppress(QuerySyntaxError):
         parse_query(" ".join(parts))
+
+
+_WORDS = ["baku", "paris", "aliyev*", '"grand prix"', '"baku paris"~2', "title:macron"]
+_TEXT_WORDS = ["Baku", "Paris", "Aliyevs", "Grand Prix", "Macron", "x"]
+
+
+@st.composite
+def queries(draw: st.DrawFn, depth: int = 2) -> str:
+    """Random queries over a few words: AND, OR, NOT, groups, fields, phrases, proximity."""
+    if depth == 0 or draw(st.booleans()):
+        return draw(st.sampled_from(_WORDS))
+    left, right = draw(queries(depth - 1)), draw(queries(depth - 1))
+    shape = draw(st.sampled_from(["({} AND {})", "({} OR {})", "({} AND NOT {})", "NOT {}"]))
+    return shape.format(left, right)
+
+
+@given(
+    queries(),
+    st.lists(
+        st.sampled_from(["Baku", "Paris", "Aliyevs", "Grand Prix", "Macron", "x"]), max_size=6
+    ),
+    st.booleans(),
+)
+def test_a_query_whose_requirements_are_unmet_is_false(
+    query_text: str, chosen: list[str], in_title: bool
+) -> None:
+    text = " ".join(chosen)
+    hits = hits_of(query_text, title=text if in_title else "", content=text)
+    found = {term for field in hits.values() for term in field}
+    query = parse_query(query_text)
+    if any(need.isdisjoint(found) for need in query.required()):
+        assert query.evaluate(hits) is None
+
+
+def test_requirements_of_each_operator() -> None:
+    baku, paris = Term(("baku",)), Term(("paris",))
+    assert parse_query("Baku AND Paris").required() == (frozenset({baku}), frozenset({paris}))
+    assert parse_query("Baku OR Paris").required() == (frozenset({baku, paris}),)
+    assert parse_query("Baku AND NOT Paris").required() == (frozenset({baku}),)
+    assert parse_query("NOT Paris").required() == ()
+    assert parse_query("Baku OR NOT Paris").required() == ()
+    assert parse_query('"Baku Paris"~3').required() == (frozenset({baku}), frozenset({paris}))

@@ -31,6 +31,7 @@ word regex.
 from __future__ import annotations
 
 import codecs
+import re
 import unicodedata
 from functools import cached_property
 
@@ -83,11 +84,13 @@ _ASCII_FOLD = bytes(
 _LAYOUT = bytes(120 if chr(c).isalnum() or c == 63 else 32 for c in range(128)) + bytes(128)
 
 
-def _collapsed(spaced: bytes) -> bytes:
-    """The words of ``spaced`` separated by single spaces."""
-    while b"  " in spaced:
-        spaced = spaced.replace(b"  ", b" ")
-    return spaced.strip(b" ")
+def _joined(spaced: bytes) -> bytes:
+    """The words of ``spaced`` separated by single spaces, with a space at both ends."""
+    joined = _SPACES.sub(b" ", b" " + spaced + b" ")
+    return joined if len(joined) > 1 else b"  "  # no words: as " " + "".join([]) + " "
+
+
+_SPACES = re.compile(b"  +")
 
 
 class FoldedText:
@@ -97,12 +100,12 @@ class FoldedText:
         self.text = text
         self._present: frozenset[str] | None = frozenset()  # non-ASCII characters; None: other
         self._layout: bytes | None = None
-        self.joined = " " + self._fold(text) + " "
+        self.joined = self._fold(text)
 
     def _fold(self, text: str) -> str:
         if text.isascii():
             self._layout = text.encode("ascii").translate(_ASCII_FOLD)
-            return _collapsed(self._layout).decode("ascii")
+            return _joined(self._layout).decode("ascii")
         encoded = text.encode("utf-8", "surrogatepass")
         present = frozenset(encoded.translate(None, _ASCII).decode("utf-8", "surrogatepass"))
         self._present = present
@@ -111,9 +114,9 @@ class FoldedText:
         if present <= _REPLACEMENTS.keys():
             for char in present:
                 encoded = encoded.replace(*_REPLACEMENTS[char])
-            return _collapsed(encoded.translate(_ASCII_FOLD)).decode("utf-8")
+            return _joined(encoded.translate(_ASCII_FOLD)).decode("utf-8")
         self._present = None
-        return " ".join(words(text))  # marks or other scripts: the reference
+        return " " + " ".join(words(text)) + " "  # marks or other scripts: the reference
 
     def _fold_one_byte(self, text: str, present: tuple[str, ...]) -> str:
         """Fold with a code of this text's own: ASCII, then one byte per other character.
@@ -126,7 +129,7 @@ class FoldedText:
         kept = bytes(32 if char in SEPARATORS else 128 + i for i, char in enumerate(present))
         self._layout = raw.translate(_ASCII_FOLD[:128] + kept + bytes(128 - len(present)))
         folded = "".join(FOLDED_LETTERS.get(char, " ") for char in present)
-        return codecs.charmap_decode(_collapsed(self._layout), "strict", _ASCII_CHARS + folded)[0]
+        return codecs.charmap_decode(_joined(self._layout), "strict", _ASCII_CHARS + folded)[0]
 
     @cached_property
     def _aligned_layout(self) -> bytes | None:

@@ -110,7 +110,7 @@ def _word_start(text: str, pos: int, limit: int) -> int:
     return pos
 
 
-_LOOK_BACK = 320
+_LOOK_BACK = 200
 
 
 def sentence_spans(text: str) -> list[Span]:
