@@ -31,9 +31,10 @@ from service.errors import ConfigError, ConfigProblem, QuerySyntaxError
 from service.matching.query import FIELDS, FieldHits, Hit, Query, Requirements, parse_query
 from service.matching.terms import Hits, Term, TermMatcher, TokenRange
 from service.text.folded import FoldedText
-from service.text.sentences import Span, sentence_around
+from service.text.sentences import Span, sentence_around, sentence_spans
 
 MAX_EVIDENCE = 3
+_LOOKUPS_BEFORE_SPLITTING = 4  # sentences looked for one by one before splitting the field
 
 
 class _Field:
@@ -76,6 +77,9 @@ class _Field:
         index = bisect_right(known, (offset, len(self.text) + 1))
         if index and offset < known[index - 1][1]:
             return known[index - 1]
+        if len(known) >= _LOOKUPS_BEFORE_SPLITTING:  # many sentences asked for: split it all
+            self._known = sentence_spans(self.text)
+            return self._sentence_at(offset)
         sentence = sentence_around(self.text, offset)
         known.insert(index, sentence)
         return sentence
@@ -343,22 +347,32 @@ Mention = tuple[str, TokenRange]
 
 
 class _Grouped:
-    """The mentions of one field, and (when first asked) grouped by their sentence."""
+    """The mentions of one field in text order, to find those of one sentence.
+
+    A sentence is a run of consecutive words, so the mentions in a trigger's
+    sentence are the neighbours of the trigger in word order: only the
+    trigger's sentence is looked for, and only the mentions next to it are
+    placed in the text.
+    """
 
     def __init__(self, field: _Field, mentions: Mentions) -> None:
-        self.flat = [(entity_id, m) for entity_id, ranges in mentions.items() for m in ranges]
+        flat = [(entity_id, m) for entity_id, ranges in mentions.items() for m in ranges]
+        self.flat = sorted(flat, key=lambda item: item[1])
+        self._firsts = [m[0] for _, m in self.flat]
         self._field = field
-        self._by_sentence: dict[Span, list[Mention]] | None = None
 
     def in_sentence_of(self, token: int) -> list[Mention]:
-        """The mentions in the sentence of word ``token`` (only the mentions' are looked for)."""
-        if self._by_sentence is None:
-            self._by_sentence = {}
-            for item in self.flat:
-                self._by_sentence.setdefault(self._field.sentence_of(item[1][0]), []).append(item)
-        offset = self._field.span(token)[0]
-        found = (m for (start, end), m in self._by_sentence.items() if start <= offset < end)
-        return next(found, [])
+        """The mentions that start in the sentence of word ``token``."""
+        field = self._field
+        start, end = field.sentence_of(token)
+        middle = bisect_right(self._firsts, token)
+        before = middle
+        while before and field.span(self._firsts[before - 1])[0] >= start:
+            before -= 1
+        after = middle
+        while after < len(self._firsts) and field.span(self._firsts[after])[0] < end:
+            after += 1
+        return self.flat[before:after]
 
 
 def _with_participants(
