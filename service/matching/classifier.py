@@ -31,7 +31,12 @@ from service.errors import ConfigError, ConfigProblem, QuerySyntaxError
 from service.matching.query import FIELDS, FieldHits, Hit, Query, Requirements, parse_query
 from service.matching.terms import Hits, Term, TermMatcher, TokenRange
 from service.text.folded import FoldedText
-from service.text.sentences import Span, sentence_around, sentence_spans
+from service.text.sentences import (
+    Span,
+    sentence_around,
+    sentence_ends_between,
+    sentence_spans,
+)
 
 MAX_EVIDENCE = 3
 _LOOKUPS_BEFORE_SPLITTING = 4  # sentences looked for one by one before splitting the field
@@ -350,9 +355,7 @@ class _Grouped:
     """The mentions of one field in text order, to find those of one sentence.
 
     A sentence is a run of consecutive words, so the mentions in a trigger's
-    sentence are the neighbours of the trigger in word order: only the
-    trigger's sentence is looked for, and only the mentions next to it are
-    placed in the text.
+    sentence are the trigger's neighbours in word order.
     """
 
     def __init__(self, field: _Field, mentions: Mentions) -> None:
@@ -362,17 +365,30 @@ class _Grouped:
         self._field = field
 
     def in_sentence_of(self, token: int) -> list[Mention]:
-        """The mentions that start in the sentence of word ``token``."""
-        field = self._field
-        start, end = field.sentence_of(token)
-        middle = bisect_right(self._firsts, token)
-        before = middle
-        while before and field.span(self._firsts[before - 1])[0] >= start:
+        """The mentions that start in the sentence of word ``token``.
+
+        Walking out from ``token`` in word order, a mention is in its sentence
+        while no sentence ends between it and the last word kept: only those
+        gaps of text are read.
+        """
+        firsts = self._firsts
+        middle = bisect_right(firsts, token)
+        before, kept = middle, token
+        while before and self._together(firsts[before - 1], kept):
             before -= 1
-        after = middle
-        while after < len(self._firsts) and field.span(self._firsts[after])[0] < end:
+            kept = firsts[before]
+        after, kept = middle, token
+        while after < len(firsts) and self._together(kept, firsts[after]):
+            kept = firsts[after]
             after += 1
         return self.flat[before:after]
+
+    def _together(self, first: int, second: int) -> bool:
+        """Whether words ``first`` <= ``second`` stand in one sentence."""
+        field = self._field
+        return first == second or not sentence_ends_between(
+            field.text, field.span(first)[0], field.span(second)[0]
+        )
 
 
 def _with_participants(

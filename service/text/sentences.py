@@ -87,6 +87,17 @@ def sentence_around(text: str, offset: int) -> Span:
     return span if span is not None else (offset, offset)
 
 
+def sentence_ends_between(text: str, first: int, second: int) -> bool:
+    """Whether a sentence of :func:`sentence_spans` ends between the words starting at
+    offsets ``first`` <= ``second`` (so they stand in different sentences)."""
+    for match in _BOUNDARY_RE.finditer(text, first):
+        if match.start() >= second:
+            return False
+        if _ends_sentence(text, match):
+            return True
+    return False
+
+
 def _sentence_start(text: str, offset: int) -> int:
     """Where the sentence holding ``offset`` starts, looking back further until it is found."""
     reach = _LOOK_BACK
