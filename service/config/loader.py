@@ -27,6 +27,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
+from service.config.memory import release_free_memory
 from service.config.models import Config, FeedsFile, Settings, WatchlistFile, Watchlists
 from service.config.yaml_lines import YamlDocument, YamlPath, format_key, parse_yaml
 from service.errors import ConfigError, ConfigProblem, QuerySyntaxError
@@ -71,13 +72,16 @@ def load_config(directory: str | os.PathLike[str], environ: Mapping[str, str]) -
     problems = [p for src in sources for p in _sorted(src.doc.problems)]
     if problems or settings is None or feeds is None:
         raise ConfigError(problems)
-    return Config(
+    config = Config(
         directory=str(root.resolve()),
         settings=_environment_overrides(settings, environ),
         feeds=feeds.feeds,
         watchlists=_merge([w for w in watchlists if w is not None]),
         version=_version(sources),
     )
+    del settings_src, feeds_src, watch_srcs, sources  # the YAML documents: garbage now
+    release_free_memory()
+    return config
 
 
 # Containers set these instead of editing newswatch.yaml (12-factor style);
