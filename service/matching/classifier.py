@@ -111,9 +111,12 @@ def _outermost(ranges: Iterable[TokenRange]) -> list[TokenRange]:
 def _per_sentence(field: _Field, ranges: Iterable[TokenRange]) -> list[Evidence]:
     """One evidence item per sentence, in text order, at most MAX_EVIDENCE."""
     groups: dict[Span, list[TokenRange]] = {}
-    for token_range in sorted(ranges):
-        groups.setdefault(field.sentence_of(token_range[0]), []).append(token_range)
-    return [field.evidence(g) for _, g in sorted(groups.items())[:MAX_EVIDENCE]]
+    for token_range in sorted(ranges):  # text order: sentences come in order
+        sentence = field.sentence_of(token_range[0])
+        if sentence not in groups and len(groups) == MAX_EVIDENCE:
+            break  # the sentences after these are not quoted
+        groups.setdefault(sentence, []).append(token_range)
+    return [field.evidence(g) for _, g in sorted(groups.items())]
 
 
 @dataclass(frozen=True, slots=True)
@@ -310,12 +313,12 @@ class Classifier:
 def _entity_match(
     entity: _Entity, fields: Sequence[_Field], mentions: FieldMentions
 ) -> Match | None:
-    evidence = [
-        item
-        for f in fields
-        if entity.id in mentions[f.name]
-        for item in _per_sentence(f, mentions[f.name][entity.id])
-    ]
+    evidence: list[Evidence] = []
+    for f in fields:
+        if len(evidence) >= MAX_EVIDENCE:
+            break  # the later fields are not quoted
+        if entity.id in mentions[f.name]:
+            evidence.extend(_per_sentence(f, mentions[f.name][entity.id]))
     if not evidence:
         return None
     return Match("entity", entity.id, entity.name, tuple(evidence[:MAX_EVIDENCE]))

@@ -34,7 +34,6 @@ import codecs
 import re
 import unicodedata
 from bisect import bisect_right
-from functools import cached_property
 
 from service.text.normalize import normalize_word, word_spans, words
 
@@ -101,7 +100,8 @@ class FoldedText:
         self.text = text
         self._present: frozenset[str] | None = frozenset()  # non-ASCII characters; None: other
         self._layout: bytes | None = None
-        self._non_spaces: _NonSpaces | None = None
+        self._non_spaces: _NonSpaces | None = None  # set on the first span asked for
+        self._spans: list[Span] = []  # every word's offsets, when they cannot be found fast
         self.joined = self._fold(text)
 
     def _fold(self, text: str) -> str:
@@ -133,7 +133,6 @@ class FoldedText:
         folded = "".join(FOLDED_LETTERS.get(char, " ") for char in present)
         return codecs.charmap_decode(_joined(self._layout), "strict", _ASCII_CHARS + folded)[0]
 
-    @cached_property
     def _aligned_layout(self) -> bytes | None:
         """The text with a space exactly at each separator, or None if lengths differ."""
         present = self._present
@@ -146,17 +145,13 @@ class FoldedText:
             text = text.replace(char, " ")
         return text.encode("ascii", "replace").translate(_LAYOUT)
 
-    @cached_property
-    def spans(self) -> list[Span]:
-        """The [start, end) offsets in the text of every word, in order (the slow way)."""
-        return word_spans(self.text)
-
     def span(self, word: int, at: int) -> Span:
         """The [start, end) offsets in the text of word number ``word``, at ``at`` in joined."""
-        layout = self._aligned_layout
-        if layout is None:
-            return self.spans[word]
         if self._non_spaces is None:
+            layout = self._aligned_layout()
+            if layout is None:  # offsets the slow way, once
+                self._spans = self._spans or word_spans(self.text)
+                return self._spans[word]
             self._non_spaces = _NonSpaces(layout)
         start = self._non_spaces.find(at - word - 1)
         return start, start + self.joined.index(" ", at) - at

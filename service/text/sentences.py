@@ -121,7 +121,7 @@ def _word_start(text: str, pos: int, limit: int) -> int:
     return pos
 
 
-_LOOK_BACK = 200
+_LOOK_BACK = 150
 
 
 def sentence_spans(text: str) -> list[Span]:
