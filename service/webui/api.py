@@ -24,6 +24,7 @@ from service.backtest import BacktestReport, read_stored, run_backtest
 from service.config import ConfigError
 from service.config.durations import parse_duration
 from service.config.loader import load_config
+from service.config.models import Watchlists
 from service.errors import ConfigProblem
 from service.matching.classifier import compile_watchlists
 from service.webui.openapi import document
@@ -139,7 +140,7 @@ class Api:
         return run_backtest(compile_watchlists(config), config.subscriptions, articles)
 
 
-def validate_watchlist(text: str, environ: Mapping[str, str]) -> Any:
+def validate_watchlist(text: str, environ: Mapping[str, str]) -> Watchlists:
     """The posted watchlist validated by the configuration loader (file:line: key: message)."""
     with tempfile.TemporaryDirectory(prefix="newswatch-backtest-") as tmp:
         root = Path(tmp)
