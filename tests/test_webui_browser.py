@@ -3,7 +3,8 @@
 Chromium (Debian's, /usr/bin/chromium; .ci/run installs it) loads the page and
 dumps the DOM after any script would have run: a failing feed comes first,
 a story shows both outlets that carried it, and an entry titled with a
-``<script>`` that would rewrite ``document.title`` appears as text.
+``<script>`` that would rewrite ``document.title`` appears as text; a refused
+configuration change is shown with its file and line.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ class Dom(HTMLParser):
     def __init__(self) -> None:
         super().__init__()
         self.title = ""
+        self.reload_error = ""
         self.scripts = 0
         self.feed_rows: list[dict[str, str]] = []
         self.stories: list[dict[str, str]] = []
@@ -58,6 +60,8 @@ class Dom(HTMLParser):
             self.scripts += 1
         elif tag == "title":
             self._in = "title"
+        elif attr.get("id") == "reload-error":
+            self._in = "reload-error"
         elif tag == "tr" and "feed" in classes:
             self.feed_rows.append({"url": attr.get("data-url") or "", "class": " ".join(classes)})
         elif tag == "tr" and "story" in classes:
@@ -67,7 +71,7 @@ class Dom(HTMLParser):
             self._cell = next(iter(set(classes) & {"title", "outlets", "subscriptions"}))
 
     def handle_endtag(self, tag: str) -> None:
-        if tag == "title":
+        if tag in ("title", "pre"):
             self._in = None
         if tag == "td":
             self._cell = None
@@ -75,6 +79,8 @@ class Dom(HTMLParser):
     def handle_data(self, data: str) -> None:
         if self._in == "title":
             self.title += data
+        if self._in == "reload-error":
+            self.reload_error += data
         if self._cell is not None:
             self.stories[-1][self._cell] += data
 
@@ -121,6 +127,8 @@ def test_status_page_in_chromium(tmp_path: Path) -> None:
             service.wait_for("feed failed")
             inbox.wait_for(1, timeout=60)
             wait_for_outlets(base, 2)
+            (config / "watchlists" / "bad.yaml").write_text("entities:\n  - id: x\n")
+            service.wait_for("configuration change refused; the last good one stays in force")
             html = dump_dom(base, tmp_path / "chromium")
         finally:
             assert service.stop() == 0
@@ -135,3 +143,4 @@ def test_status_page_in_chromium(tmp_path: Path) -> None:
     assert XSS in story["title"]  # shown as text
     assert story["outlets"] == "Outlet A, Outlet B" or story["outlets"] == "Outlet B, Outlet A"
     assert story["subscriptions"] == "desk"
+    assert "bad.yaml:2" in dom.reload_error and "name" in dom.reload_error
