@@ -114,6 +114,15 @@ def test_feeds_advertise_hub_and_self() -> None:
     assert (plain.hub, plain.self_url) == (None, None)
 
 
+def test_json_feeds_advertise_hubs() -> None:
+    body = json.dumps({"version": "https://jsonfeed.org/version/1.1", "title": "J",
+                       "feed_url": "https://x.example/feed.json",
+                       "hubs": [{"type": "WebSub", "url": "https://hub.example/"}],
+                       "items": [{"id": "1", "title": "T", "url": "https://x.example/1"}]})
+    parsed = parse_feed(body.encode(), "https://x.example/feed.json")
+    assert (parsed.hub, parsed.self_url) == ("https://hub.example/", "https://x.example/feed.json")
+
+
 def test_subscriptions_are_stored_and_renewed_in_place(database: Database) -> None:
     feeds = FeedStore(database)
     state = feeds.sync([FeedConfig(url="https://x.example/feed")], NOW)["https://x.example/feed"]
