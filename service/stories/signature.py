@@ -15,11 +15,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
-from datasketch import MinHash
 from xxhash import xxh64_intdigest
+
+if TYPE_CHECKING:
+    from datasketch import MinHash
 
 from service.stories.shingles import Shingles
 
@@ -45,6 +48,10 @@ class Sketch:
 
 @lru_cache(maxsize=1)
 def _permutations() -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32]]:
+    # imported here: datasketch pulls in scipy (a second of start-up) for its LSH,
+    # which newswatch does not use; commands that never sketch never pay for it
+    from datasketch import MinHash
+
     a, b = MinHash(num_perm=NUM_PERM, seed=_SEED, scheme=_SCHEME).permutations
     return np.asarray(a, dtype=np.uint32), np.asarray(b, dtype=np.uint32)
 
@@ -55,6 +62,8 @@ def _identity(value: int) -> int:
 
 def minhash(shingle_hashes: Shingles) -> MinHash:
     """The datasketch MinHash of already hashed shingles (the reference path)."""
+    from datasketch import MinHash
+
     signature = MinHash(
         num_perm=NUM_PERM, seed=_SEED, hashfunc=_identity,
         permutations=_permutations(), scheme=_SCHEME,
