@@ -21,9 +21,10 @@ run: $(BIN)/.installed
 once: $(BIN)/.installed
 	$(BIN)/newswatch run --config config --once
 
+# Two test processes: most tests wait on real subprocesses, services and sockets.
 test: $(BIN)/.installed
 	.ci/services
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
