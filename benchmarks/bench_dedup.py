@@ -27,6 +27,7 @@ import argparse
 import csv
 import gc
 import html
+import itertools
 import json
 import multiprocessing
 import random
@@ -242,6 +243,7 @@ def synthetic_articles(count: int, seed: int = 7) -> list[tuple[str, str]]:
     are near copies (last fifth dropped, a new dateline) of an earlier one."""
     rng = random.Random(seed)
     words, weights = word_distribution()
+    cumulative = list(itertools.accumulate(weights))
     articles: list[tuple[str, str]] = []
     for i in range(count):
         if i > 10 and rng.random() < 0.1:
@@ -249,9 +251,9 @@ def synthetic_articles(count: int, seed: int = 7) -> list[tuple[str, str]]:
             cut = text[: int(len(text) * 0.8)]
             articles.append((title + " (update)", f"CITY{i} (Wire) — {cut}"))
             continue
-        drawn = rng.choices(words, weights, k=rng.randint(150, 500))
+        drawn = rng.choices(words, cum_weights=cumulative, k=rng.randint(150, 500))
         text = " ".join(" ".join(drawn[j : j + 15]) + "." for j in range(0, len(drawn), 15))
-        articles.append((" ".join(rng.choices(words, weights, k=8)), text))
+        articles.append((" ".join(rng.choices(words, cum_weights=cumulative, k=8)), text))
     return articles
 
 
