@@ -35,10 +35,10 @@ from packaging.specifiers import SpecifierSet
 from typer.testing import CliRunner
 
 import workers
+from service.broker import TIMEOUT as BROKER_TIMEOUT
 from service.cli import app as cli_app
 from service.config import Config, ConfigError, load_config
 from service.config.loader import CONFIG_DIR_VARIABLE, ENVIRONMENT_OVERRIDES, find_config_dir
-from service.broker import TIMEOUT as BROKER_TIMEOUT
 from service.metrics import Metrics
 from service.web import WebContext, WebServer, make_app
 from workers import settings as worker_settings
