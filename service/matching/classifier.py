@@ -55,6 +55,7 @@ class _Field:
         self._spans: dict[int, Span] = {}  # word number -> its offsets
         self._sentences: dict[int, Span] = {}  # word number -> its sentence
         self._known: list[Span] = []  # every sentence found so far, in order
+        self._split = False  # whether _known holds every sentence
 
     def span(self, token: int) -> Span:
         """The offsets in the text of word number ``token`` (one that starts or ends a hit)."""
@@ -82,7 +83,8 @@ class _Field:
         index = bisect_right(known, (offset, len(self.text) + 1))
         if index and offset < known[index - 1][1]:
             return known[index - 1]
-        if len(known) >= _LOOKUPS_BEFORE_SPLITTING:  # many sentences asked for: split it all
+        if len(known) >= _LOOKUPS_BEFORE_SPLITTING and not self._split:  # many: split it all
+            self._split = True
             self._known = sentence_spans(self.text)
             return self._sentence_at(offset)
         sentence = sentence_around(self.text, offset)
