@@ -37,7 +37,7 @@ from service.poller.parse import parse_feed, to_text
 from service.routing import relevant_matches, subscription_matches
 from service.storage.database import Database
 from service.storage.models import ArticleRow, FeedRow
-from service.urls import canonical_url, is_http_url
+from service.urls import canonical_or_none
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +53,7 @@ class BacktestArticle:
 
     def keys(self) -> list[str]:
         """Exact-copy story keys, as the pipeline computes them."""
-        canonical = _canonical(self.url)
+        canonical = canonical_or_none(self.url)
         text = self.document.content or self.document.summary
         return story_keys(ArticleIdentity(canonical, self.guid or self.url or "", self.title, text))
 
@@ -210,15 +210,6 @@ def _date(value: object) -> datetime | None:
     except ValueError:
         return None
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
-
-
-def _canonical(url: str | None) -> str | None:
-    if url is None or not is_http_url(url):
-        return None
-    try:
-        return canonical_url(url)
-    except ValueError:
-        return None
 
 
 def read_stored(database: Database, since: datetime) -> list[BacktestArticle]:

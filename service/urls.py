@@ -52,3 +52,13 @@ def canonical_url(url: str) -> str:
     ]
     path = parts.path or "/"
     return urlunsplit((scheme, netloc, path, urlencode(sorted(query), doseq=True), ""))
+
+
+def canonical_or_none(url: str | None) -> str | None:
+    """The canonical URL, or None for a missing or non-http(s) link."""
+    if url is None or not is_http_url(url):
+        return None
+    try:
+        return canonical_url(url)
+    except ValueError:
+        return None

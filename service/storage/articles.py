@@ -26,7 +26,7 @@ from service.storage.stories import (
     prepare_near,
 )
 from service.stories import NearDuplicate
-from service.urls import canonical_url, is_http_url
+from service.urls import canonical_or_none
 
 _MAX_GUID = 512
 
@@ -40,15 +40,6 @@ def entry_guid(entry: FeedEntry) -> str:
     if len(guid) > _MAX_GUID:
         guid = "sha256:" + hashlib.sha256(guid.encode()).hexdigest()
     return guid
-
-
-def _canonical(url: str | None) -> str | None:
-    if url is None or not is_http_url(url):
-        return None
-    try:
-        return canonical_url(url)
-    except ValueError:
-        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,7 +156,7 @@ def _unique_rows(rows: Iterable[dict[str, object]]) -> list[dict[str, object]]:
 def _entry_values(feed_id: int, entry: FeedEntry, now: datetime) -> dict[str, object]:
     return {
         "feed_id": feed_id, "guid": entry_guid(entry), "url": entry.url,
-        "canonical_url": _canonical(entry.url), "title": entry.title,
+        "canonical_url": canonical_or_none(entry.url), "title": entry.title,
         "summary": entry.summary, "content": entry.content, "author": entry.author,
         "published_at": entry.published, "fetched_at": now, "state": "new", "attempts": 0,
     }
