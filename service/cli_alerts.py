@@ -7,7 +7,7 @@ is printed as plain text, never as console markup.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
@@ -15,10 +15,10 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from service.config.durations import parse_duration
+from service.cli_support import cutoff, read_database
 from service.config.models import Config, SubscriptionConfig
 from service.domain import Evidence, Match
-from service.errors import ConfigError, StorageError
+from service.errors import ConfigError
 from service.storage.records import AlertSummary, AlertView
 
 _SAMPLE_SENTENCE = "On May 27, Aliyev pardoned French national Théo Clerc."
@@ -31,25 +31,13 @@ def alerts(
     subscription: Annotated[str | None, typer.Option(help="Only this subscription")] = None,
 ) -> None:
     """List recent alerts (and every pending one) with their delivery state."""
-    from service.cli import EXIT_STORAGE, _load, err
+    from service.cli import _load
     from service.runner import utcnow
     from service.storage.alerts import AlertStore
-    from service.storage.database import Database
 
     config = _load(config_dir)
-    try:
-        window: timedelta = parse_duration(since)
-    except ValueError as e:
-        raise typer.BadParameter(str(e), param_hint="--since") from e
-    try:
-        database = Database.open(config.settings.database_url)
-    except StorageError as e:
-        err.print(f"database error: {e}", markup=False)
-        raise typer.Exit(EXIT_STORAGE) from e
-    try:
-        rows = AlertStore(database).recent(utcnow() - window)
-    finally:
-        database.close()
+    since_time = cutoff(since, utcnow())
+    rows = read_database(config, lambda database: AlertStore(database).recent(since_time))
     rows = [r for r in rows if subscription in (None, r.subscription_id)]
     Console(highlight=False).print(alerts_table(rows, f"Alerts since {since}"))
 

@@ -8,7 +8,6 @@ text is printed as plain text, never as console markup.
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Annotated
 
 import typer
@@ -16,8 +15,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from service.config.durations import parse_duration
-from service.errors import StorageError
+from service.cli_support import cutoff, read_database
 from service.storage.stories import StorySummary
 
 
@@ -29,25 +27,15 @@ def stories(
     limit: Annotated[int, typer.Option(help="At most this many stories")] = 200,
 ) -> None:
     """List recent stories with their outlets (newest first)."""
-    from service.cli import EXIT_STORAGE, _load, err
+    from service.cli import _load
     from service.runner import utcnow
-    from service.storage.database import Database
     from service.storage.stories import StoryIndexStore
 
     config = _load(config_dir)
-    try:
-        window: timedelta = parse_duration(since)
-    except ValueError as e:
-        raise typer.BadParameter(str(e), param_hint="--since") from e
-    try:
-        database = Database.open(config.settings.database_url)
-        try:
-            rows = StoryIndexStore(database).recent(utcnow() - window, limit=limit)
-        finally:
-            database.close()
-    except StorageError as e:
-        err.print(f"database error: {e}", markup=False)
-        raise typer.Exit(EXIT_STORAGE) from e
+    since_time = cutoff(since, utcnow())
+    rows = read_database(
+        config, lambda database: StoryIndexStore(database).recent(since_time, limit=limit)
+    )
     rows = [r for r in rows if len(r.outlets) >= min_outlets]
     Console(highlight=False).print(stories_table(rows, f"Stories since {since}"))
 
