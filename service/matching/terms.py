@@ -75,18 +75,22 @@ class TermMatcher:
         ends), with the token ranges of its occurrences and where their words start."""
         if self._empty:
             return Found({}, {})
-        found = list(self._automaton.iter(joined))
-        if not found:
-            return Found({}, {})
-        index = _word_indexes(joined, {end - back for end, (_, back, _, _) in found})
         hits: Hits = {}
         starts: dict[int, int] = {}
-        for end, (term, back, size, last) in found:
+        spaces = previous = 0  # spaces in joined[:previous]: hits come by increasing end
+        count = joined.count
+        for end, (term, back, size, last) in self._automaton.iter(joined):
+            spaces += count(" ", previous, end)
+            previous = end
+            first = spaces - size  # the last word is number spaces - 1
+            found = hits.get(term)
+            if found is None:
+                hits[term] = [(first, spaces)]
+            else:
+                found.append((first, spaces))
             offset = end - back
-            first = index[offset]
-            hits.setdefault(term, []).append((first, first + size))
             starts[first] = offset + 1
-            starts[first + size - 1] = offset + last
+            starts[spaces - 1] = offset + last
         return Found(hits, starts)
 
 
@@ -97,19 +101,3 @@ class Found:
 
     hits: Hits
     starts: dict[int, int]
-
-
-def _word_indexes(joined: str, offsets: Iterable[int]) -> dict[int, int]:
-    """The index of the word after each of ``offsets`` (spaces of ``joined``).
-
-    The spaces before each offset are counted once, in order: C speed, and
-    linear in the text whatever the number of hits.
-    """
-    index: dict[int, int] = {}
-    spaces = 0
-    previous = 0
-    for offset in sorted(offsets):
-        spaces += joined.count(" ", previous, offset)
-        index[offset] = spaces
-        previous = offset
-    return index
