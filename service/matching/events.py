@@ -1,0 +1,121 @@
+"""Events: a trigger near a mention of a watched entity, and the entities that take part.
+
+An event matches when a trigger stands in the same sentence as a mention of
+any watched entity (or, with ``window: N``, at most N word positions away
+from it, across sentences: adjacent words are 1 apart); those entities are
+its participants. A mention overlapping the trigger itself does not count.
+
+Deciding needs the sentence number of each mention and trigger of a field
+(:meth:`Field.sentence_number`, one pass over the field's sentence ends) or,
+with a window, only word positions. The evidence, the trigger with its
+neighbours marked, is kept as the occurrences to quote and built on demand.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from service.domain import Evidence
+from service.matching.field import MAX_EVIDENCE, Field
+from service.matching.terms import Term, TokenRange
+
+Mentions = dict[str, list[TokenRange]]  # entity id -> its mentions in one field
+Mention = tuple[str, TokenRange]
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    id: str
+    name: str
+    triggers: tuple[Term, ...]
+    window: int | None
+    rank: int = 0  # position in the configuration
+
+
+def _overlaps(a: TokenRange, b: TokenRange) -> bool:
+    return a[0] < b[1] and b[0] < a[1]
+
+
+class MentionIndex:
+    """The entity mentions of one field in text order, to find those near a trigger."""
+
+    def __init__(self, field: Field, mentions: Mentions) -> None:
+        flat = [(entity_id, m) for entity_id, ranges in mentions.items() for m in ranges]
+        self.flat = sorted(flat, key=lambda item: item[1])
+        self._firsts = [m[0] for _, m in self.flat]
+        self._longest = max((m[1] - m[0] for _, m in self.flat), default=0)
+        self._field = field
+        self._by_sentence: dict[int, list[Mention]] | None = None
+
+    def near(self, trigger: TokenRange, window: int | None) -> list[Mention]:
+        """The mentions close enough to ``trigger`` to take part, in text order."""
+        if window is None:
+            candidates = self._in_sentence_of(trigger[0])
+            return [(e, m) for e, m in candidates if not _overlaps(trigger, m)]
+        low = bisect_left(self._firsts, trigger[0] - window + 1 - self._longest)
+        high = bisect_right(self._firsts, trigger[1] + window - 1)
+        return [
+            (e, m)
+            for e, m in self.flat[low:high]
+            if not _overlaps(trigger, m) and max(m[0] - trigger[1], trigger[0] - m[1]) < window
+        ]
+
+    def _in_sentence_of(self, token: int) -> list[Mention]:
+        if self._by_sentence is None:
+            self._by_sentence = {}
+            for mention in self.flat:
+                number = self._field.sentence_number(mention[1][0])
+                self._by_sentence.setdefault(number, []).append(mention)
+        return self._by_sentence.get(self._field.sentence_number(token), [])
+
+
+@dataclass(frozen=True, slots=True)
+class EventFound:
+    """An event's participants, and the triggers with their neighbours to quote."""
+
+    participants: tuple[str, ...]
+    quotes: tuple[tuple[Field, TokenRange, tuple[TokenRange, ...]], ...]
+
+    def evidence(self) -> tuple[Evidence, ...]:
+        return tuple(field.evidence([trigger, *near]) for field, trigger, near in self.quotes)
+
+
+def find_event(
+    event: Event,
+    fields: Sequence[Field],
+    triggers: dict[str, dict[str, list[TokenRange]]],
+    mentions: dict[str, MentionIndex],
+    mentioned: int,
+) -> EventFound | None:
+    """``event`` in ``fields``, or None without a participant; ``mentioned``: how many
+    entities are mentioned at all (once all take part, only evidence is left to find)."""
+    participants: set[str] = set()
+    quotes: list[tuple[Field, TokenRange, tuple[TokenRange, ...]]] = []
+    for field, trigger, near in _occurrences(event, fields, triggers, mentions):
+        participants.update(entity_id for entity_id, _ in near)
+        if len(quotes) < MAX_EVIDENCE:
+            quotes.append((field, trigger, tuple(m for _, m in near)))
+        elif len(participants) == mentioned:
+            break  # nothing left to learn
+    if not participants:
+        return None
+    return EventFound(tuple(sorted(participants)), tuple(quotes))
+
+
+def _occurrences(
+    event: Event,
+    fields: Sequence[Field],
+    triggers: dict[str, dict[str, list[TokenRange]]],
+    mentions: dict[str, MentionIndex],
+) -> Iterator[tuple[Field, TokenRange, list[Mention]]]:
+    """Each trigger occurrence with the entity mentions near it, if any, in text order."""
+    for field in fields:
+        field_mentions = mentions[field.name]
+        if not field_mentions.flat:
+            continue
+        for trigger in triggers[field.name].get(event.id, ()):
+            near = field_mentions.near(trigger, event.window)
+            if near:
+                yield field, trigger, near
