@@ -19,7 +19,7 @@ for what it prints; :meth:`Classifier.classify` quotes every match.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import partial
 from operator import attrgetter
 from typing import TypeVar
@@ -160,7 +160,10 @@ class Decision:
 
     def quoted(self, matches: Iterable[Match]) -> tuple[Match, ...]:
         """``matches`` (of this decision) with their evidence."""
-        return tuple(replace(m, evidence=self._quotes[m.kind, m.id]()) for m in matches)
+        quotes = self._quotes
+        return tuple(
+            Match(m.kind, m.id, m.name, quotes[m.kind, m.id](), m.participants) for m in matches
+        )
 
     def classification(self) -> Classification:
         """Every match with its evidence."""

@@ -5,10 +5,10 @@ any watched entity (or, with ``window: N``, at most N word positions away
 from it, across sentences: adjacent words are 1 apart); those entities are
 its participants. A mention overlapping the trigger itself does not count.
 
-Deciding needs the sentence number of each mention and trigger of a field
-(:meth:`Field.sentence_number`, one pass over the field's sentence ends) or,
-with a window, only word positions. The evidence, the trigger with its
-neighbours marked, is kept as the occurrences to quote and built on demand.
+Deciding needs the sentence of each trigger (the mentions in it are a slice
+of the field's mentions in text order) or, with a window, only word
+positions. The evidence, the trigger with its neighbours marked, is kept as
+the occurrences to quote and built on demand.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ class MentionIndex:
         self._firsts = [m[0] for _, m in self.flat]
         self._longest = max((m[1] - m[0] for _, m in self.flat), default=0)
         self._field = field
-        self._by_sentence: dict[int, list[Mention]] | None = None
+        self._offsets: list[int] | None = None  # where each mention starts in the text
 
     def near(self, trigger: TokenRange, window: int | None) -> list[Mention]:
         """The mentions close enough to ``trigger`` to take part, in text order."""
@@ -63,12 +63,21 @@ class MentionIndex:
         ]
 
     def _in_sentence_of(self, token: int) -> list[Mention]:
-        if self._by_sentence is None:
-            self._by_sentence = {}
-            for mention in self.flat:
-                number = self._field.sentence_number(mention[1][0])
-                self._by_sentence.setdefault(number, []).append(mention)
-        return self._by_sentence.get(self._field.sentence_number(token), [])
+        """The mentions that start in the sentence of word ``token``: a slice of them.
+
+        A line break always ends a sentence, so when no mention starts on the
+        trigger's line (found at C speed) its sentence is not looked for.
+        """
+        field, offsets = self._field, self._offsets
+        if offsets is None:
+            offsets = self._offsets = [field.span(m[0])[0] for _, m in self.flat]
+        offset = field.span(token)[0]
+        line_end = field.text.find("\n", offset)
+        after = bisect_left(offsets, len(field.text) if line_end < 0 else line_end)
+        if bisect_left(offsets, field.text.rfind("\n", 0, offset) + 1) == after:
+            return []
+        start, end = field.sentence_of(token)
+        return self.flat[bisect_left(offsets, start) : bisect_left(offsets, end)]
 
 
 @dataclass(frozen=True, slots=True)

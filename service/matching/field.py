@@ -4,9 +4,8 @@ A field is folded and searched once (:class:`~service.matching.terms.TermMatcher
 deciding what matched needs only the token ranges found. The offsets of a
 word in the original text, and the sentence holding it, are computed only
 for the words an event or a piece of evidence asks about: a few sentences
-are looked for one by one around their word; past that, or as soon as
-sentence numbers are wanted (events), every sentence end of the field is
-found in one pass and the rest are bisections.
+are looked for one by one around their word; past that, every sentence end
+of the field is found in one pass and the rest are bisections.
 """
 
 from __future__ import annotations
@@ -43,10 +42,6 @@ class Field:
         if span is None:
             span = self._spans[token] = self._folded.span(token, self._starts[token])
         return span
-
-    def sentence_number(self, token: int) -> int:
-        """The number of the sentence holding word ``token``: equal numbers, one sentence."""
-        return self._sentence_index().number(self.span(token)[0])
 
     def sentence_of(self, token: int) -> Span:
         """The sentence holding word number ``token``: its span stands for it (ordered, unique)."""

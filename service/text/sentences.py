@@ -147,7 +147,7 @@ def sentence_spans(text: str) -> list[Span]:
 
 
 class SentenceIndex:
-    """Every sentence end of one text, found in one pass: then which sentence holds a word
+    """Every sentence end of one text, found in one pass: then the sentence around a word
     is a bisection (the same answers as :func:`sentence_around`)."""
 
     def __init__(self, text: str) -> None:
@@ -155,10 +155,6 @@ class SentenceIndex:
         ends = sentence_ends(text)
         self._starts = [start for start, _ in ends]
         self._ends = [end for _, end in ends]
-
-    def number(self, offset: int) -> int:
-        """The number of the sentence holding the word that starts at ``offset``."""
-        return bisect_left(self._starts, offset)
 
     def around(self, offset: int) -> Span:
         """The sentence holding the word that starts at ``offset``."""
