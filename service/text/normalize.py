@@ -5,7 +5,9 @@ agree here: NFKC, casefold, accents stripped (Théo = Theo = THÉO),
 dotted İ and dotless ı both folded to i, Cyrillic ё to е (й is kept: it is a
 letter of its own). A word is a run of Unicode letters and digits together
 with the combining marks that belong to them; everything else (spaces,
-punctuation, apostrophes, hyphens, dashes) separates words. Tokens keep their
+punctuation, apostrophes, hyphens, dashes) separates words. In scripts
+written without spaces (Han, Kana, Thai, Lao, Khmer, Myanmar) each letter
+with its marks is a word, so terms match inside runs. Tokens keep their
 offsets in the original text so evidence can mark the words as written.
 """
 
