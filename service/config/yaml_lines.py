@@ -28,10 +28,10 @@ _MAX_NODES = 200_000  # an alias bomb expands past this; a real config never doe
 class Spot:
     """Where a value sits: the 1-based line of its key or item, and its node.
 
-    Only a block scalar (``|``, ``>``) keeps its node: the loader reads the
-    lines of a multi-line query from it. Keeping every node kept the whole
-    node tree alive while the models were built, about 3 KB per feed of a
-    100,000-feed feeds.yaml (bench_poller's registered-feeds RSS).
+    Only a ``query`` keeps its node: the loader finds the file position of a
+    query's syntax error from it. Keeping every node kept the whole node tree
+    alive while the models were built, about 3 KB per feed of a 100,000-feed
+    feeds.yaml (bench_poller's registered-feeds RSS).
     """
 
     line: int
@@ -57,15 +57,17 @@ class YamlDocument:
                 return spot.line
         return None
 
-    def add(self, path: YamlPath, message: str, line: int | None = None) -> None:
+    def add(
+        self, path: YamlPath, message: str, line: int | None = None, column: int | None = None
+    ) -> None:
         """Record a problem at ``path`` (at its line unless ``line`` is given)."""
         line = self.line_of(path) if line is None else line
-        self.problems.append(ConfigProblem(self.file, line, format_key(path), message))
+        self.problems.append(ConfigProblem(self.file, line, format_key(path), message, column))
 
 
-def _spot(line: int, node: yaml.Node) -> Spot:
-    block = isinstance(node, yaml.ScalarNode) and node.style in ("|", ">")
-    return Spot(line, node if block else None)
+def _spot(line: int, node: yaml.Node, path: YamlPath) -> Spot:
+    kept = isinstance(node, yaml.ScalarNode) and path[-1:] == ("query",)
+    return Spot(line, node if kept else None)
 
 
 def format_key(path: YamlPath) -> str | None:
@@ -90,7 +92,7 @@ def parse_yaml(text: str, file: str) -> YamlDocument:
     if root is None:
         doc.data = {}
         return doc
-    doc.spots[()] = _spot(root.start_mark.line + 1, root)
+    doc.spots[()] = _spot(root.start_mark.line + 1, root, ())
     try:
         # a node takes at least a character of text unless aliases repeat it: more
         # nodes than characters is an alias bomb, however long the file (100,000 feeds)
@@ -165,7 +167,7 @@ class _Builder:
                 first = self.doc.spots[(*path, key)].line
                 self.doc.add((*path, key), f"duplicate key (first at line {first})", line)
                 continue
-            self.doc.spots[(*path, key)] = _spot(line, value_node)
+            self.doc.spots[(*path, key)] = _spot(line, value_node, (*path, key))
             result[key] = self.build(value_node, (*path, key))
         return result
 
@@ -179,7 +181,7 @@ class _Builder:
     def _sequence(self, node: yaml.SequenceNode, path: YamlPath) -> list[object]:
         items: list[object] = []
         for index, item in enumerate(node.value):
-            self.doc.spots[(*path, index)] = _spot(item.start_mark.line + 1, item)
+            self.doc.spots[(*path, index)] = _spot(item.start_mark.line + 1, item, (*path, index))
             items.append(self.build(item, (*path, index)))
         return items
 
