@@ -47,7 +47,7 @@ class MentionIndex:
         self._firsts = [m[0] for _, m in self.flat]
         self._longest = max((m[1] - m[0] for _, m in self.flat), default=0)
         self._field = field
-        self._offsets: list[int] | None = None  # where each mention starts in the text
+        self._by_line: dict[int, dict[tuple[int, int], list[Mention]]] = {}  # by first word
 
     def near(self, trigger: TokenRange, window: int | None) -> list[Mention]:
         """The mentions close enough to ``trigger`` to take part, in text order."""
@@ -63,21 +63,20 @@ class MentionIndex:
         ]
 
     def _in_sentence_of(self, token: int) -> list[Mention]:
-        """The mentions that start in the sentence of word ``token``: a slice of them.
+        """The mentions that start in the sentence of word ``token``, in text order.
 
-        A line break always ends a sentence, so when no mention starts on the
-        trigger's line (found at C speed) its sentence is not looked for.
+        A line break always ends a sentence: the mentions of a line are
+        grouped by sentence the first time a trigger on it asks.
         """
-        field, offsets = self._field, self._offsets
-        if offsets is None:
-            offsets = self._offsets = [field.span(m[0])[0] for _, m in self.flat]
-        offset = field.span(token)[0]
-        line_end = field.text.find("\n", offset)
-        after = bisect_left(offsets, len(field.text) if line_end < 0 else line_end)
-        if bisect_left(offsets, field.text.rfind("\n", 0, offset) + 1) == after:
-            return []
-        start, end = field.sentence_of(token)
-        return self.flat[bisect_left(offsets, start) : bisect_left(offsets, end)]
+        field = self._field
+        first, last = field.line_of(token)
+        groups = self._by_line.get(first)
+        if groups is None:
+            groups = self._by_line[first] = {}
+            low, high = bisect_left(self._firsts, first), bisect_left(self._firsts, last)
+            for mention in self.flat[low:high]:
+                groups.setdefault(field.sentence_key(mention[1][0]), []).append(mention)
+        return groups.get(field.sentence_key(token), []) if groups else []
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,22 +3,24 @@
 A field is folded and searched once (:class:`~service.matching.terms.TermMatcher`);
 deciding what matched needs only the token ranges found. The offsets of a
 word in the original text, and the sentence holding it, are computed only
-for the words an event or a piece of evidence asks about: a few sentences
-are looked for one by one around their word; past that, every sentence end
-of the field is found in one pass and the rest are bisections.
+for the words an event or a piece of evidence asks about, reading only the
+lines that hold them (a line break always ends a sentence).
 """
 
 from __future__ import annotations
 
+import re
+from bisect import bisect_right
 from collections.abc import Iterable
 
 from service.domain import Evidence
 from service.matching.terms import Hits, TermMatcher, TokenRange
 from service.text.folded import FoldedText
-from service.text.sentences import SentenceIndex, Span, sentence_around
+from service.text.sentences import Span, sentence_ends_within, trimmed
 
 MAX_EVIDENCE = 3
-_LOOKUPS_BEFORE_SPLITTING = 4  # sentences looked for one by one before splitting the field
+_LINE_BREAK = re.compile("\n")
+_NO_END = 1 << 62  # more words than any text holds
 
 
 class Field:
@@ -33,8 +35,7 @@ class Field:
         self._starts = found.starts  # where each word that a hit begins or ends with starts
         self._spans: dict[int, Span] = {}  # word number -> its offsets
         self._sentences: dict[int, Span] = {}  # word number -> its sentence
-        self._index: SentenceIndex | None = None  # every sentence end, once many are asked
-        self._lookups = 0  # sentences looked for one by one
+        self._lines: _Lines | None = None
 
     def span(self, token: int) -> Span:
         """The offsets in the text of word number ``token`` (one that starts or ends a hit)."""
@@ -43,23 +44,27 @@ class Field:
             span = self._spans[token] = self._folded.span(token, self._starts[token])
         return span
 
+    def line_of(self, token: int) -> tuple[int, int]:
+        """The words of the line holding word ``token``: [first, last + 1)."""
+        return self._line_index().words(token)
+
+    def sentence_key(self, token: int) -> tuple[int, int]:
+        """A key of the sentence holding word ``token``: equal keys, one sentence."""
+        return self._line_index().sentence_key(token)
+
+    def _line_index(self) -> _Lines:
+        if self._lines is None:
+            self._lines = _Lines(self.text, self._folded)
+        return self._lines
+
     def sentence_of(self, token: int) -> Span:
         """The sentence holding word number ``token``: its span stands for it (ordered, unique)."""
         sentence = self._sentences.get(token)
         if sentence is None:
-            offset = self.span(token)[0]
-            if self._index is None and self._lookups < _LOOKUPS_BEFORE_SPLITTING:
-                self._lookups += 1
-                sentence = sentence_around(self.text, offset)
-            else:
-                sentence = self._sentence_index().around(offset)
-            self._sentences[token] = sentence
+            sentence = self._sentences[token] = self._line_index().sentence_around(
+                token, self.span(token)[0]
+            )
         return sentence
-
-    def _sentence_index(self) -> SentenceIndex:
-        if self._index is None:
-            self._index = SentenceIndex(self.text)
-        return self._index
 
     def evidence(self, ranges: Iterable[TokenRange]) -> Evidence:
         """The sentence(s) holding ``ranges``, with those words marked (nested ones once)."""
@@ -88,3 +93,57 @@ def _outermost(ranges: Iterable[TokenRange]) -> list[TokenRange]:
         if not kept or r[1] > kept[-1][1]:
             kept.append(r)
     return kept
+
+
+class _Lines:
+    """A field's lines and, line by line as asked, its sentences.
+
+    A line break always ends a sentence, so the sentence of a word is found
+    by reading its line alone. Sentence ends are also counted in words
+    (:meth:`FoldedText.words_before`), so telling whether two words share a
+    sentence needs no offsets.
+    """
+
+    def __init__(self, text: str, folded: FoldedText) -> None:
+        self._text = text
+        self._folded = folded
+        self._breaks = [m.start() for m in _LINE_BREAK.finditer(text)]
+        self._before = folded.words_before(self._breaks)  # words before each line break
+        self._ends: dict[int, list[Span]] = {}  # line number -> its sentence ends
+        self._end_words: dict[int, list[int]] = {}  # line number -> words before each end
+
+    def words(self, token: int) -> tuple[int, int]:
+        """The words of the line of word ``token``: [first, last + 1)."""
+        before, line = self._before, bisect_right(self._before, token)
+        return (before[line - 1] if line else 0), (before[line] if line < len(before) else _NO_END)
+
+    def sentence_key(self, token: int) -> tuple[int, int]:
+        """The line of word ``token`` and the number of its sentence in that line."""
+        line = bisect_right(self._before, token)
+        words = self._end_words.get(line)
+        if words is None:
+            starts = [start for start, _ in self._line_ends(line)]
+            words = self._end_words[line] = self._folded.words_before(starts)
+        return line, bisect_right(words, token)
+
+    def sentence_around(self, token: int, offset: int) -> Span:
+        """The sentence of word ``token``, which starts at ``offset`` (as sentence_around)."""
+        line = bisect_right(self._before, token)
+        ends = self._line_ends(line)
+        number = bisect_right(ends, (offset, offset))  # ends never start at a word
+        start = ends[number - 1][1] if number else self._start(line)
+        if number < len(ends):
+            end = ends[number][1]
+        else:
+            end = self._breaks[line] + 1 if line < len(self._breaks) else len(self._text)
+        return trimmed(self._text, start, end, offset)
+
+    def _start(self, line: int) -> int:
+        return self._breaks[line - 1] + 1 if line else 0
+
+    def _line_ends(self, line: int) -> list[Span]:
+        ends = self._ends.get(line)
+        if ends is None:
+            stop = self._breaks[line] if line < len(self._breaks) else len(self._text)
+            ends = self._ends[line] = sentence_ends_within(self._text, self._start(line), stop)
+        return ends

@@ -11,7 +11,6 @@ space and a word that does not start in lowercase, and at every line break.
 from __future__ import annotations
 
 import re
-from bisect import bisect_left
 
 Span = tuple[int, int]
 
@@ -131,6 +130,24 @@ def sentence_ends(text: str) -> list[Span]:
     return [m.span() for m in _BOUNDARY_RE.finditer(text) if _ends_sentence(text, m)]
 
 
+def sentence_ends_within(text: str, start: int, stop: int) -> list[Span]:
+    """The boundaries that end a sentence and start in [start, stop) (``start``: not inside
+    a boundary, e.g. a word's start or just after a line break)."""
+    found: list[Span] = []
+    for match in _BOUNDARY_RE.finditer(text, start):
+        if match.start() >= stop:
+            break
+        if _ends_sentence(text, match):
+            found.append(match.span())
+    return found
+
+
+def trimmed(text: str, start: int, end: int, offset: int) -> Span:
+    """[start, end) of ``text`` without surrounding space; (offset, offset) if only space."""
+    span = _trimmed(text, start, end)
+    return span if span is not None else (offset, offset)
+
+
 def sentence_spans(text: str) -> list[Span]:
     """The (start, end) offsets of every sentence of ``text``, without surrounding space."""
     spans: list[Span] = []
@@ -144,22 +161,3 @@ def sentence_spans(text: str) -> list[Span]:
     if last is not None:
         spans.append(last)
     return spans
-
-
-class SentenceIndex:
-    """Every sentence end of one text, found in one pass: then the sentence around a word
-    is a bisection (the same answers as :func:`sentence_around`)."""
-
-    def __init__(self, text: str) -> None:
-        self._text = text
-        ends = sentence_ends(text)
-        self._starts = [start for start, _ in ends]
-        self._ends = [end for _, end in ends]
-
-    def around(self, offset: int) -> Span:
-        """The sentence holding the word that starts at ``offset``."""
-        number = bisect_left(self._starts, offset)
-        start = self._ends[number - 1] if number else 0
-        end = self._ends[number] if number < len(self._ends) else len(self._text)
-        span = _trimmed(self._text, start, end)
-        return span if span is not None else (offset, offset)
