@@ -8,6 +8,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from service.matching.field import Lines
 from service.text.folded import FOLDED_LETTERS, SEPARATORS, FoldedText
 from service.text.normalize import normalize_word, word_spans, words
 from service.text.sentences import sentence_around, sentence_ends_between, sentence_spans
@@ -103,3 +104,19 @@ def test_ascii_text_keeps_its_offsets() -> None:
     index = folded.joined.index(" aliyev ") + 1
     assert folded.span(5, index) == (32, 38)
     assert text[32:38] == "Aliyev"
+
+
+@settings(max_examples=300)
+@given(st.text(alphabet=ALPHABET + "\n\n..", max_size=80))
+@example("He met Mr. Aliyev. Then M. Clerc… «Non!» dit-il.\nFin.\n\n  Next line")
+def test_sentences_read_line_by_line_are_the_sentences_of_the_text(text: str) -> None:
+    lines = Lines(text, FoldedText(text))
+    starts = [start for start, _ in word_spans(text)]
+    for token, start in enumerate(starts):
+        assert lines.sentence_around(token, start) == sentence_around(text, start)
+        for other, second in enumerate(starts):
+            same = sentence_around(text, start) == sentence_around(text, second)
+            assert (lines.sentence_key(token) == lines.sentence_key(other)) == same
+        first, last = lines.words(token)
+        assert first <= token < last
+        assert "\n" not in text[starts[first] : start]

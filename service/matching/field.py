@@ -35,7 +35,7 @@ class Field:
         self._starts = found.starts  # where each word that a hit begins or ends with starts
         self._spans: dict[int, Span] = {}  # word number -> its offsets
         self._sentences: dict[int, Span] = {}  # word number -> its sentence
-        self._lines: _Lines | None = None
+        self._lines: Lines | None = None
 
     def span(self, token: int) -> Span:
         """The offsets in the text of word number ``token`` (one that starts or ends a hit)."""
@@ -52,9 +52,9 @@ class Field:
         """A key of the sentence holding word ``token``: equal keys, one sentence."""
         return self._line_index().sentence_key(token)
 
-    def _line_index(self) -> _Lines:
+    def _line_index(self) -> Lines:
         if self._lines is None:
-            self._lines = _Lines(self.text, self._folded)
+            self._lines = Lines(self.text, self._folded)
         return self._lines
 
     def sentence_of(self, token: int) -> Span:
@@ -95,7 +95,7 @@ def _outermost(ranges: Iterable[TokenRange]) -> list[TokenRange]:
     return kept
 
 
-class _Lines:
+class Lines:
     """A field's lines and, line by line as asked, its sentences.
 
     A line break always ends a sentence, so the sentence of a word is found
