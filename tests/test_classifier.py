@@ -341,3 +341,17 @@ def test_check_config_names_the_file_column_of_a_query_error(
     file = tmp_path / "watchlists" / "w.yaml"
     assert line.startswith(f"{file}:{where}: topics[0].query: invalid query: ")
     assert ("(not exact:" in line) == note
+
+
+def test_a_decision_quotes_on_demand_what_classify_quotes(classifier: Classifier) -> None:
+    title, _, content = SEED.read_text(encoding="utf-8").partition("\n")
+    document = Document(title=title, summary="", content=content)
+    decision = classifier.decide(document)
+    full = classifier.classify(document)
+    assert [(m.kind, m.id, m.participants) for m in decision.matches] == [
+        (m.kind, m.id, m.participants) for m in full.matches
+    ]
+    assert all(m.evidence == () for m in decision.bare.matches)  # routing needs none
+    pardon = [m for m in decision.matches if m.id == "pardon"]
+    assert decision.quoted(pardon) == (full.get("event", "pardon"),)
+    assert decision.classification() == full
