@@ -23,7 +23,9 @@ from apprise.plugins.email import NotifyEmail
 from apprise.plugins.slack import NotifySlack
 
 import service.notify.console  # noqa: F401  (registers console://)
+from service.backoff import retry_after
 from service.errors import NotifyError
+from service.notify.webhooks import observed
 from service.rendering import ChannelKind, Limits, Message
 
 # apprise names notify URLs, tokens included, in its own log messages (a URL
@@ -55,13 +57,17 @@ class Channel:
     apprise: apprise.Apprise
     plugin: Any
 
-    def send(self, message: Message) -> Delivery:
+    def send(self, message: Message, now: datetime | None = None) -> Delivery:
+        """Send ``message``; on failure, how long the service asked us to wait (as of ``now``)."""
         result = self.apprise.notify(
             body=message.body, title=message.title, body_format=_BODY_FORMATS[message.kind]
         )
         if result:
             return Delivery(ok=True)
-        return Delivery(ok=False, retry_after=rate_limit_wait(self.plugin, datetime.now(UTC)))
+        now = now or datetime.now(UTC)
+        waits = [w for w in (retry_after(getattr(self.plugin, "last_retry_after", None), now),
+                             rate_limit_wait(self.plugin, now)) if w is not None]
+        return Delivery(ok=False, retry_after=max(waits, default=None))
 
     def converted_length(self, message: Message) -> int:
         """The body's length once apprise has converted it for the service."""
@@ -75,7 +81,8 @@ def rate_limit_wait(plugin: Any, now: datetime) -> timedelta | None:
     """How long the service asked us to wait, where the apprise plugin keeps it.
 
     Plugins that read rate-limit headers (Discord, Revolt, ...) remember the
-    reset time; apprise does not surface a generic Retry-After.
+    reset time. apprise does not surface a generic Retry-After: our generic
+    webhooks (``service.notify.webhooks``) record it themselves.
     """
     remaining = getattr(plugin, "ratelimit_remaining", None)
     reset = getattr(plugin, "ratelimit_reset", None)
@@ -127,6 +134,7 @@ def build_channel(index: int, url: str) -> Channel:
     if not plugin:
         scheme = url.split(":", 1)[0] if ":" in url else url[:12]
         raise NotifyError(f"not a notification URL apprise understands (scheme {scheme!r})")
+    plugin = observed(plugin, url)
     plugin.retry = 0  # the sender retries with backoff; apprise must not retry too
     bundle = apprise.Apprise()
     bundle.add(plugin)

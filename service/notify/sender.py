@@ -33,6 +33,10 @@ from service.storage.records import AlertView
 log = structlog.get_logger("newswatch.notify")
 
 _SHRINK_TRIES = 5
+# A Retry-After (or rate-limit reset) further out than this is read as this: a
+# misconfigured or hostile endpoint must not park alerts for days. The attempt
+# still counts towards max_attempts.
+RETRY_AFTER_CAP = timedelta(hours=1)
 
 
 @dataclass
@@ -77,7 +81,9 @@ def render_for(channel: Channel, make: Make) -> Message:
     return message
 
 
-def deliver(channels: Sequence[Channel], make: Make, already: Iterable[int]) -> Outcome:
+def deliver(
+    channels: Sequence[Channel], make: Make, already: Iterable[int], now: datetime | None = None
+) -> Outcome:
     """Send to every channel not in ``already``; who accepted, who failed, how long to wait."""
     delivered = set(already)
     failures: list[str] = []
@@ -86,7 +92,7 @@ def deliver(channels: Sequence[Channel], make: Make, already: Iterable[int]) -> 
         if channel.index in delivered:
             continue
         try:
-            result: Delivery = channel.send(render_for(channel, make))
+            result: Delivery = channel.send(render_for(channel, make), now)
         except TemplateError as e:  # an override template that fails on this alert
             failures.append(f"{channel.name} (template: {type(e).__name__}: {e})")
             continue
@@ -165,7 +171,7 @@ class AlertSender:
     ) -> bool:
         subscription = recipient.subscription
         make = message_maker(recipient, views, self._names, digest=digest)
-        outcome = deliver(recipient.channels, make, views[0].delivered)
+        outcome = deliver(recipient.channels, make, views[0].delivered, now)
         ids = [v.id for v in views]
         if not outcome.failures:
             self._alerts.mark_sent(ids, now, sorted(outcome.delivered))
@@ -183,8 +189,8 @@ class AlertSender:
         attempts = view.attempts + 1
         error = "delivery failed: " + ", ".join(outcome.failures)
         wait = retry_delay(attempts, rng=self._rng)
-        if outcome.retry_after is not None:
-            wait = max(wait, outcome.retry_after)
+        if outcome.retry_after is not None:  # the service's wish is a floor, capped
+            wait = max(wait, min(outcome.retry_after, RETRY_AFTER_CAP))
         dead = self._alerts.mark_failed(
             view.id, error=error, delivered=sorted(outcome.delivered),
             next_attempt_at=now + wait, max_attempts=self._settings.max_attempts,
