@@ -69,8 +69,37 @@ def test_email_has_subject_html_and_text_parts_escaped(smtp: SmtpInbox) -> None:
     assert '<a href="https://news.example/a?b=1&amp;c=%3Cx%3E">' in html
     assert "<strong>Aliyev</strong> says" in html
     assert "Also reported by 1 outlet(s): APA &lt;!here&gt;" in html
-    text = found["text/plain"]
-    assert "Aliyev says" in text and "Ilham Aliyev" in text
+    text = found["text/plain"].replace("\r\n", "\n")  # MIME text is CRLF on the wire
+    ours = Renderer().alert("email_text", _view(), SUB, {}, channel.limits)
+    assert text.rstrip("\n") == ours.body  # our text template, not a conversion of the HTML
+    assert "**Aliyev** says" in text and "Entity: Ilham Aliyev" in text
+    assert message.get_content_type() == "multipart/alternative"
+    assert [p.get_content_type() for p in message.iter_parts()] == ["text/plain", "text/html"]
+
+
+def test_email_digest_has_both_parts_from_our_templates(smtp: SmtpInbox) -> None:
+    channel = build_channel(0, smtp.url())
+    views = [_view(title=f"Story {i} <i>") for i in range(3)]
+    assert _send(channel, views, digest=True)
+    (message,) = smtp.wait_for(1)
+    assert message["Subject"] == "[newswatch] Caucasus desk: 3 new stories"
+    found = dict(parts(message))
+    expected = Renderer().digest("email_text", views, SUB, {}, channel.limits).body
+    assert found["text/plain"].replace("\r\n", "\n").rstrip("\n") == expected
+    assert "Story 2 <i>" in found["text/plain"]
+    assert "Story 2 &lt;i&gt;" in found["text/html"]
+
+
+def test_email_url_options_are_kept(smtp: SmtpInbox) -> None:
+    url = smtp.url() + "&cc=copy@example.org&bcc=hidden@example.org&name=Desk%20Bot&+X-Desk=ca"
+    channel = build_channel(0, url)
+    assert _send(channel, [_view()])
+    (message,) = smtp.wait_for(1)
+    assert smtp.envelopes == [("newswatch@example.org",
+                               ["desk@example.org", "copy@example.org", "hidden@example.org"])]
+    assert message["Cc"] == "copy@example.org" and message["Bcc"] is None
+    assert message["X-Desk"] == "ca"
+    assert "newswatch@example.org" in message["From"]
 
 
 def test_title_with_cr_lf_cannot_inject_email_headers(smtp: SmtpInbox) -> None:
@@ -80,6 +109,8 @@ def test_title_with_cr_lf_cannot_inject_email_headers(smtp: SmtpInbox) -> None:
     assert message["Bcc"] is None
     assert smtp.envelopes == [("newswatch@example.org", ["desk@example.org"])]
     assert message["Subject"] == "[newswatch] Caucasus desk: Pardon Bcc: victim@example.org body"
+    assert [p.get_content_type() for p in message.iter_parts()] == ["text/plain", "text/html"]
+    assert "Pardon Bcc: victim@example.org body" in dict(parts(message))["text/plain"]
 
 
 def test_links_are_only_http(smtp: SmtpInbox) -> None:

@@ -6,7 +6,9 @@ template and escaping its messages need), apprise's size limits for it, and
 maps apprise's result to our own ``Delivery``. Retries inside apprise are
 forced to 0: the outbox sender retries with backoff, so retries never double.
 Names shown in logs and status are apprise's privacy-redacted URLs, never
-the secrets themselves.
+the secrets themselves. Two kinds of URL get our subclass of apprise's
+plugin: generic webhooks, so a refusal's Retry-After is seen
+(``webhooks``), and SMTP email, so the text part is ours (``mail``).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from apprise.plugins.slack import NotifySlack
 import service.notify.console  # noqa: F401  (registers console://)
 from service.backoff import retry_after
 from service.errors import NotifyError
+from service.notify.mail import MultipartEmail, multipart
 from service.notify.webhooks import observed
 from service.rendering import ChannelKind, Limits, Message
 
@@ -59,9 +62,12 @@ class Channel:
 
     def send(self, message: Message, now: datetime | None = None) -> Delivery:
         """Send ``message``; on failure, how long the service asked us to wait (as of ``now``)."""
-        result = self.apprise.notify(
-            body=message.body, title=message.title, body_format=_BODY_FORMATS[message.kind]
-        )
+        if message.text is not None and isinstance(self.plugin, MultipartEmail):
+            result = self.plugin.send_alternative(message.title, message.text, message.body)
+        else:
+            result = bool(self.apprise.notify(
+                body=message.body, title=message.title, body_format=_BODY_FORMATS[message.kind]
+            ))
         if result:
             return Delivery(ok=True)
         now = now or datetime.now(UTC)
@@ -134,7 +140,7 @@ def build_channel(index: int, url: str) -> Channel:
     if not plugin:
         scheme = url.split(":", 1)[0] if ":" in url else url[:12]
         raise NotifyError(f"not a notification URL apprise understands (scheme {scheme!r})")
-    plugin = observed(plugin, url)
+    plugin = multipart(observed(plugin, url), url)
     plugin.retry = 0  # the sender retries with backoff; apprise must not retry too
     bundle = apprise.Apprise()
     bundle.add(plugin)
