@@ -25,11 +25,11 @@ from apprise.plugins.email import NotifyEmail
 from apprise.plugins.slack import NotifySlack
 
 import service.notify.console  # noqa: F401  (registers console://)
-from service.backoff import retry_after
 from service.errors import NotifyError
 from service.notify.mail import MultipartEmail, multipart
 from service.notify.webhooks import observed
 from service.rendering import ChannelKind, Limits, Message
+from service.scheduling import retry_after_at
 
 # apprise names notify URLs, tokens included, in its own log messages (a URL
 # that fails to load is logged whole, webhook tokens at debug). newswatch
@@ -81,6 +81,12 @@ class Channel:
         if isinstance(self.plugin, NotifySlack) and fmt == NotifyFormat.MARKDOWN:
             return len(self.plugin.dialect_convert(message.body, fmt))
         return len(message.body)
+
+
+def retry_after(value: str | None, now: datetime) -> timedelta | None:
+    """The wait a ``Retry-After`` header (seconds or an HTTP date) asks for, or None."""
+    when = retry_after_at(value, now)
+    return when - now if when is not None and when > now else None
 
 
 def rate_limit_wait(plugin: Any, now: datetime) -> timedelta | None:
