@@ -216,12 +216,20 @@ def test_channel_limits_are_apprise_s_and_respected_with_a_mark(url: str, limit:
 
 def test_a_40_kb_title_is_cut_everywhere(smtp: SmtpInbox, slack: SlackHook) -> None:
     huge = _view(title="Aliyev " + "x" * 40_000)
-    for channel in (build_channel(0, smtp.url()), slack.channel()):
-        assert _send(channel, [huge])
+    with FeedServer() as server:
+        endpoint = JsonEndpoint(server)
+        channels = [build_channel(0, smtp.url()), slack.channel(),
+                    build_channel(0, endpoint.apprise_url)]
+        for channel in channels:
+            assert _send(channel, [huge])
     (email,) = smtp.wait_for(1)
     assert len(email["Subject"]) < 300 and email["Subject"].endswith("…")
+    assert all(len(text) < 2000 for _, text in parts(email))
     title, text = _slack_text(slack.payloads[0])
     assert len(title) <= 250 and len(text) < 2000
+    (payload,) = endpoint.received
+    assert len(str(payload["title"])) < 300 and str(payload["title"]).endswith("…")
+    assert len(str(payload["message"])) < 2000
 
 
 def test_message_kinds_render_from_one_alert() -> None:
