@@ -19,7 +19,7 @@ from aiohttp import web
 from service.config.models import AlertSettings, SubscriptionConfig
 from service.notify.channels import build_channel, build_channels, retry_after
 from service.notify.sender import RETRY_AFTER_CAP, AlertSender, Recipient
-from service.notify.webhooks import WebhookForm, WebhookJSON, WebhookXML
+from service.notify.webhooks import WebhookForm, WebhookJSON, WebhookSlack, WebhookXML
 from service.rendering import Message
 from service.storage import AlertStore, Database
 from tests.feedserver import FeedServer
@@ -135,3 +135,23 @@ def test_retry_after_shorter_than_the_backoff_does_not_shorten_it(
     _sender(database, endpoint.apprise_url).send_due(lambda: T0)
     _, next_at = _pending(database)
     assert timedelta(seconds=15) <= next_at - T0 <= timedelta(seconds=30)
+
+
+def test_slack_s_incoming_webhook_reports_retry_after(server: FeedServer) -> None:
+    answers = [web.Response(status=429, headers={"Retry-After": "90"}, text="rate_limited"),
+               web.Response(text="ok")]
+    posted: list[str] = []
+
+    async def hook(request: web.Request) -> web.StreamResponse:
+        posted.append(await request.text())
+        return answers.pop(0)
+
+    server.add("/services/T1JJ3T3L2/A1BRTD4JD/TIiajkdnlazkcOXrIdevi7FQ", hook)
+    channel = build_channel(0, "slack://T1JJ3T3L2/A1BRTD4JD/TIiajkdnlazkcOXrIdevi7FQ/")
+    assert isinstance(channel.plugin, WebhookSlack) and channel.kind == "slack"
+    channel.plugin.webhook_url = server.url("/services")  # this plugin object only
+    message = Message(title="Pardon", body="Aliyev *pardoned*", kind="slack")
+    refused = channel.send(message, T0)
+    assert not refused.ok and refused.retry_after == timedelta(seconds=90)
+    assert channel.send(message, T0).ok
+    assert len(posted) == 2 and all("Aliyev _pardoned_" in p for p in posted)

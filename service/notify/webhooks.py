@@ -1,15 +1,18 @@
-"""Generic webhooks (json://, form://, xml://) that tell us what the server answered.
+"""Webhooks that tell us what the server answered: Slack's, and json/form/xml://.
 
 apprise's plugins call ``requests`` themselves and keep only "it failed":
 a 429 or 503 with ``Retry-After`` is lost, so the outbox could only guess
 how long to wait. These subclasses keep apprise's URL parsing, options,
-validation and privacy-redacted names, and send the same payload apprise
-would (checked against apprise's own plugins in tests/test_notify_webhooks.py),
-but through one request function here that records the status and the
-``Retry-After`` header of a refused send on the plugin object. Nothing is
+validation, payloads (Slack's blocks and escaping included) and
+privacy-redacted names; only the HTTP exchange goes through ``_exchange``
+here, which records the status and the ``Retry-After`` header of a refused
+send on the plugin object. For the generic webhooks that means building
+the payload as apprise does (checked against apprise's own plugins in
+tests/test_notify_webhooks.py); for Slack, apprise's ``_send`` is replaced
+for incoming webhooks (bot mode and uploads keep apprise's). Nothing is
 registered with apprise and nothing global is patched: ``channels`` builds
-these objects for those schemes only. Attachments are never sent by
-newswatch, so they are not supported here.
+these objects for those schemes only. newswatch never sends attachments,
+so the generic webhooks do not support them.
 """
 
 from __future__ import annotations
@@ -23,15 +26,32 @@ from apprise import NotifyType
 from apprise.plugins.custom_form import FORMPayloadField, NotifyForm
 from apprise.plugins.custom_json import JSONPayloadField, NotifyJSON
 from apprise.plugins.custom_xml import NotifyXML, XMLPayloadField
+from apprise.plugins.slack import NotifySlack, SlackMode
+
+
+def _exchange(plugin: Any, method: str, url: str, **kwargs: Any) -> requests.Response | None:
+    """One HTTP request as apprise makes it (None when no answer came); a refusal is recorded.
+
+    ``plugin.last_status`` is the answer's status and ``plugin.last_retry_after``
+    a non-2xx answer's Retry-After header, verbatim.
+    """
+    plugin.last_status = plugin.last_retry_after = None
+    plugin.throttle()
+    try:
+        response = requests.request(
+            method, url, verify=plugin.verify_certificate, timeout=plugin.request_timeout,
+            allow_redirects=plugin.redirects, **kwargs,
+        )
+    except requests.RequestException:
+        return None
+    plugin.last_status = response.status_code
+    if not 200 <= response.status_code < 300:
+        plugin.last_retry_after = response.headers.get("Retry-After")
+    return response
 
 
 def _request(plugin: Any, content_type: str | None, **kwargs: Any) -> bool:
-    """One HTTP exchange of a generic webhook, as apprise makes it; a refusal is recorded.
-
-    ``plugin.last_status`` is the answer's status (None when none came) and
-    ``plugin.last_retry_after`` its Retry-After header, verbatim.
-    """
-    plugin.last_status = plugin.last_retry_after = None
+    """A generic webhook's request to its URL, with its headers and login; True on 2xx."""
     url = f"{'https' if plugin.secure else 'http'}://{plugin.host}"
     if isinstance(plugin.port, int):
         url += f":{plugin.port}"
@@ -40,20 +60,29 @@ def _request(plugin: Any, content_type: str | None, **kwargs: Any) -> bool:
         headers["Content-Type"] = content_type
     headers.update(plugin.headers)
     auth = (plugin.user, plugin.password or "") if plugin.user else None
-    plugin.throttle()
-    try:
-        response = requests.request(
-            plugin.method, url + (plugin.fullpath or ""), headers=headers, auth=auth,
-            verify=plugin.verify_certificate, timeout=plugin.request_timeout,
-            allow_redirects=plugin.redirects, **kwargs,
-        )
-    except requests.RequestException:
-        return False
-    plugin.last_status = response.status_code
-    if 200 <= response.status_code < 300:
-        return True
-    plugin.last_retry_after = response.headers.get("Retry-After")
-    return False
+    response = _exchange(plugin, plugin.method, url + (plugin.fullpath or ""),
+                         headers=headers, auth=auth, **kwargs)
+    return response is not None and 200 <= response.status_code < 300
+
+
+class WebhookSlack(NotifySlack):  # type: ignore[no-untyped-call]
+    """apprise's Slack plugin; an incoming webhook's answer is recorded."""
+
+    last_status: int | None = None
+    last_retry_after: str | None = None
+
+    def _send(self, url: Any, payload: Any, attach: Any = None, http_method: Any = "post",
+              params: Any = None, **kwargs: Any) -> Any:
+        if attach or self.mode not in (SlackMode.WEBHOOK, SlackMode.WEBHOOK_GOV):
+            return super()._send(url, payload, attach=attach, http_method=http_method,  # type: ignore[no-untyped-call]
+                                 params=params, **kwargs)
+        headers = {"User-Agent": self.app_id, "Accept": "application/json",
+                   "Content-Type": "application/json; charset=utf-8"}
+        response = _exchange(self, http_method, url, data=dumps(payload), headers=headers,
+                             params=params or None)
+        if response is None or response.status_code != 200 or response.content != b"ok":
+            return False
+        return {"ok": False}  # what apprise's _send returns for a webhook's plain "ok"
 
 
 class WebhookJSON(NotifyJSON):  # type: ignore[no-untyped-call]
@@ -128,6 +157,7 @@ def _xml(text: str) -> str:
 
 WEBHOOKS: dict[type[Any], type[Any]] = {
     NotifyJSON: WebhookJSON, NotifyForm: WebhookForm, NotifyXML: WebhookXML,
+    NotifySlack: WebhookSlack,
 }
 
 
