@@ -11,6 +11,7 @@ import json
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from aiohttp import web
@@ -22,7 +23,7 @@ from service.notify.sender import Recipient, deliver, message_maker, render_for
 from service.rendering import Limits, Message, Renderer
 from service.storage.records import AlertView
 from tests.feedserver import FeedServer
-from tests.notifyserver import JsonEndpoint, SmtpInbox, parts
+from tests.notifyserver import JsonEndpoint, SmtpInbox, parts, self_signed_certificate
 
 HOSTILE = ("Aliyev says <!channel> <!here> <!everyone> <@U123ABC> <#C999|general> "
            "<https://evil.example|click me> *bold* _it_ ~s~ `code` <script>alert(1)</script> "
@@ -77,6 +78,22 @@ def test_email_has_subject_html_and_text_parts_escaped(smtp: SmtpInbox) -> None:
     assert [p.get_content_type() for p in message.iter_parts()] == ["text/plain", "text/html"]
 
 
+@pytest.mark.parametrize("mode", ["starttls", "ssl"])
+def test_email_tls_modes_of_the_url_are_honoured(tmp_path: Path, mode: str) -> None:
+    with SmtpInbox(tls=mode, certificate=self_signed_certificate(tmp_path)) as inbox:
+        url = (f"mailtos://127.0.0.1:{inbox.port}?mode={mode}&verify=no"
+               "&from=newswatch@example.org&to=desk@example.org")
+        channel = build_channel(0, url)
+        assert _send(channel, [_view()])
+        (message,) = inbox.wait_for(1)
+        if mode == "starttls":
+            plain = build_channel(0, url.replace("mailtos://", "mailto://").replace(
+                f"mode={mode}", "mode=insecure"))
+            assert not _send(plain, [_view()])  # the server insists on STARTTLS
+    assert inbox.encrypted == [True]
+    assert set(dict(parts(message))) == {"text/plain", "text/html"}
+
+
 def test_email_digest_has_both_parts_from_our_templates(smtp: SmtpInbox) -> None:
     channel = build_channel(0, smtp.url())
     views = [_view(title=f"Story {i} <i>") for i in range(3)]
@@ -108,6 +125,7 @@ def test_title_with_cr_lf_cannot_inject_email_headers(smtp: SmtpInbox) -> None:
     (message,) = smtp.wait_for(1)
     assert message["Bcc"] is None
     assert smtp.envelopes == [("newswatch@example.org", ["desk@example.org"])]
+    assert smtp.encrypted == [False]  # mode=insecure: plain SMTP
     assert message["Subject"] == "[newswatch] Caucasus desk: Pardon Bcc: victim@example.org body"
     assert [p.get_content_type() for p in message.iter_parts()] == ["text/plain", "text/html"]
     assert "Pardon Bcc: victim@example.org body" in dict(parts(message))["text/plain"]
