@@ -120,7 +120,7 @@ def waiting_line(waiting: Waiting) -> str:
         else f"{count} {label}"
         for count, label, word, when in (
             (waiting.digest, "for digests", "next", waiting.next_digest),
-            (waiting.held, "held (quiet hours)", "until", waiting.held_until),
+            (waiting.held, "held back (quiet hours, rate limits)", "until", waiting.held_until),
             (waiting.retrying, "to retry", "next", waiting.next_retry),
         ) if count
     ]

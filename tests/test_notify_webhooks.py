@@ -8,6 +8,7 @@ plugins must post exactly what apprise's own json/form/xml plugins post.
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -18,8 +19,14 @@ from aiohttp import web
 
 from service.config.models import AlertSettings, SubscriptionConfig
 from service.notify.channels import build_channel, build_channels, retry_after
-from service.notify.sender import RETRY_AFTER_CAP, AlertSender, Recipient
-from service.notify.webhooks import WebhookForm, WebhookJSON, WebhookSlack, WebhookXML
+from service.notify.sender import RETRY_AFTER_CAP, AlertSender, Recipient, Waiting
+from service.notify.webhooks import (
+    OneTryDiscord,
+    WebhookForm,
+    WebhookJSON,
+    WebhookSlack,
+    WebhookXML,
+)
 from service.rendering import Message
 from service.storage import AlertStore, Database
 from tests.feedserver import FeedServer
@@ -155,3 +162,46 @@ def test_slack_s_incoming_webhook_reports_retry_after(server: FeedServer) -> Non
     assert not refused.ok and refused.retry_after == timedelta(seconds=90)
     assert channel.send(message, T0).ok
     assert len(posted) == 2 and all("Aliyev _pardoned_" in p for p in posted)
+
+
+def test_a_channel_that_asked_to_wait_is_left_alone_by_the_rest_of_the_batch(
+    database: Database, server: FeedServer
+) -> None:
+    good = JsonEndpoint(server, "/good")
+    limited = JsonEndpoint(server, "/limited", statuses=[429], headers={"Retry-After": "600"})
+    sub = SubscriptionConfig(id="desk", notify=(good.apprise_url, limited.apprise_url))
+    sender = AlertSender(AlertStore(database), {"desk": Recipient(sub, build_channels(sub.notify))},
+                         {}, AlertSettings(), rng=random.Random(6))
+    store_alerts(database, ["desk"], 3, T0)
+    report = sender.send_due(lambda: T0)
+    assert (report.sent, report.failed, report.deferred) == (0, 1, 2)
+    assert (good.attempts, limited.attempts) == (3, 1)  # the limited service asked once only
+    rows = sorted(AlertStore(database).recent(T0 - timedelta(days=1)), key=lambda r: r.id)
+    assert [r.attempts for r in rows] == [1, 0, 0]  # deferred: no attempt counted
+    assert {r.next_attempt_at for r in rows} == {T0 + timedelta(minutes=10)}
+    assert sender.waiting(T0) == Waiting(held=2, held_until=T0 + timedelta(minutes=10),
+                                         retrying=1, next_retry=T0 + timedelta(minutes=10))
+    assert sender.send_due(lambda: T0 + timedelta(minutes=9), ignore_schedule=True).sent == 0
+    assert limited.attempts == 1
+    assert sender.send_due(lambda: T0 + timedelta(minutes=10)).sent == 3
+    assert (len(good.received), len(limited.received)) == (3, 3)  # nobody got one twice
+
+
+def test_discord_does_not_retry_or_sleep_by_itself_after_a_429(server: FeedServer) -> None:
+    reset = int(time.time()) + 120
+    posts: list[str] = []
+
+    async def hook(request: web.Request) -> web.StreamResponse:
+        posts.append(await request.text())
+        return web.Response(status=429, headers={"X-RateLimit-Remaining": "0",
+                                                 "X-RateLimit-Reset": str(reset)})
+
+    server.add("/api/webhooks/4174216298/JHMHI8qBe7bk2ZwO5U711o3dV_js", hook)
+    channel = build_channel(0, "discord://4174216298/JHMHI8qBe7bk2ZwO5U711o3dV_js")
+    assert isinstance(channel.plugin, OneTryDiscord)
+    channel.plugin.notify_url = server.url("/api/webhooks")  # this plugin object only
+    now = datetime.now(UTC)
+    delivery = channel.send(Message(title="t", body="b", kind="markdown"), now)
+    assert len(posts) == 1  # apprise's own retry would sleep until the reset, then post again
+    assert not delivery.ok and delivery.retry_after is not None
+    assert timedelta(seconds=60) < delivery.retry_after <= timedelta(seconds=120)

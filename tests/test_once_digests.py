@@ -115,9 +115,9 @@ def test_a_once_run_never_crosses_retry_after_nor_another_sender_s_lease(
 def test_waiting_line_says_what_waits_and_how_to_flush() -> None:
     assert waiting_line(Waiting()) == ""
     line = waiting_line(Waiting(digest=3, next_digest=T0, held=1, held_until=paris(28, 7)))
-    assert line == ("alerts waiting: 3 for digests (next 2026-05-27 12:00 UTC), 1 held "
-                    "(quiet hours) (until 2026-05-28 05:00 UTC); run --once --flush-digests "
-                    "to send the digests now")
+    assert line == ("alerts waiting: 3 for digests (next 2026-05-27 12:00 UTC), 1 held back "
+                    "(quiet hours, rate limits) (until 2026-05-28 05:00 UTC); run --once "
+                    "--flush-digests to send the digests now")
 
 
 @pytest.fixture

@@ -59,6 +59,7 @@ class Channel:
     limits: Limits
     apprise: apprise.Apprise
     plugin: Any
+    key: str = ""  # the target's identity (apprise's url_id: a hash, no secret in it)
 
     def send(self, message: Message, now: datetime | None = None) -> Delivery:
         """Send ``message``; on failure, how long the service asked us to wait (as of ``now``)."""
@@ -151,8 +152,9 @@ def build_channel(index: int, url: str) -> Channel:
     bundle = apprise.Apprise()
     bundle.add(plugin)
     limits = Limits(body=int(plugin.body_maxlen), title=int(plugin.title_maxlen))
-    return Channel(index=index, name=_short(_private_url(plugin)), kind=channel_kind(plugin),
-                   limits=limits, apprise=bundle, plugin=plugin)
+    name = _short(_private_url(plugin))
+    return Channel(index=index, name=name, kind=channel_kind(plugin), limits=limits,
+                   apprise=bundle, plugin=plugin, key=str(plugin.url_id() or name))
 
 
 def build_channels(urls: Sequence[str]) -> tuple[Channel, ...]:

@@ -54,6 +54,7 @@ class SendReport:
     held: int = 0  # quiet hours
     digested: int = 0  # moved into a digest
     digests: int = 0  # digest messages sent
+    deferred: int = 0  # a channel asked to wait (Retry-After): no attempt made, none counted
     errors: list[str] = field(default_factory=list)
 
 
@@ -63,7 +64,7 @@ class Waiting:
 
     digest: int = 0  # waiting for their subscription's digest
     next_digest: datetime | None = None
-    held: int = 0  # quiet hours (or being sent by another sender right now)
+    held: int = 0  # quiet hours, a channel's Retry-After, another sender sending it now
     held_until: datetime | None = None
     retrying: int = 0  # failed, to be tried again
     next_retry: datetime | None = None
@@ -83,6 +84,7 @@ class Outcome:
     delivered: frozenset[int]
     failures: tuple[str, ...]
     retry_after: timedelta | None
+    deferred: tuple[str, ...] = ()  # channels not tried: they asked to wait until later
 
 
 Make = Callable[[ChannelKind, Limits], Message]
@@ -101,14 +103,26 @@ def render_for(channel: Channel, make: Make) -> Message:
 
 
 def deliver(
-    channels: Sequence[Channel], make: Make, already: Iterable[int], now: datetime | None = None
+    channels: Sequence[Channel], make: Make, already: Iterable[int], now: datetime | None = None,
+    pauses: dict[str, datetime] | None = None,
 ) -> Outcome:
-    """Send to every channel not in ``already``; who accepted, who failed, how long to wait."""
+    """Send to every channel not in ``already``; who accepted, who failed, how long to wait.
+
+    ``pauses``: per channel key, until when it asked not to be sent to. A
+    paused channel is not tried (deferred); one that asks to wait is paused,
+    so the rest of a batch does not hammer a rate-limited service.
+    """
     delivered = set(already)
     failures: list[str] = []
+    deferred: list[str] = []
     waits: list[timedelta] = []
     for channel in channels:
         if channel.index in delivered:
+            continue
+        until = pauses.get(channel.key) if pauses is not None and now is not None else None
+        if until is not None and now is not None and until > now:
+            deferred.append(channel.name)
+            waits.append(until - now)
             continue
         try:
             result: Delivery = channel.send(render_for(channel, make), now)
@@ -120,8 +134,12 @@ def deliver(
             continue
         failures.append(channel.name)
         if result.retry_after is not None:
-            waits.append(result.retry_after)
-    return Outcome(frozenset(delivered), tuple(failures), max(waits, default=None))
+            wait = min(result.retry_after, RETRY_AFTER_CAP)
+            waits.append(wait)
+            if pauses is not None and now is not None:
+                pauses[channel.key] = now + wait
+    return Outcome(frozenset(delivered), tuple(failures), max(waits, default=None),
+                   tuple(deferred))
 
 
 class AlertSender:
@@ -136,6 +154,7 @@ class AlertSender:
         self._settings = settings
         self._rng = rng or random.Random()
         self._ops = ops or OpsNotifier(())
+        self._pauses: dict[str, datetime] = {}  # channel key -> asked not to be sent to before
 
     def send_due(
         self, now: Callable[[], datetime], *, ignore_schedule: bool = False,
@@ -238,8 +257,16 @@ class AlertSender:
     ) -> bool:
         subscription = recipient.subscription
         make = message_maker(recipient, views, self._names, digest=digest)
-        outcome = deliver(recipient.channels, make, views[0].delivered, now)
+        outcome = deliver(recipient.channels, make, views[0].delivered, now, self._pauses)
         ids = [v.id for v in views]
+        if not outcome.failures and outcome.deferred and outcome.retry_after is not None:
+            until = now + outcome.retry_after
+            self._alerts.defer(ids, sorted(outcome.delivered), until)
+            report.deferred += len(ids)
+            log.info("alert deferred: a channel asked to wait", alerts=ids,
+                     subscription=subscription.id, channels=list(outcome.deferred),
+                     until=until.isoformat())
+            return False
         if not outcome.failures:
             self._alerts.mark_sent(ids, now, sorted(outcome.delivered))
             report.sent += len(ids)

@@ -9,7 +9,9 @@ here, which records the status and the ``Retry-After`` header of a refused
 send on the plugin object. For the generic webhooks that means building
 the payload as apprise does (checked against apprise's own plugins in
 tests/test_notify_webhooks.py); for Slack, apprise's ``_send`` is replaced
-for incoming webhooks (bot mode and uploads keep apprise's). Nothing is
+for incoming webhooks (bot mode and uploads keep apprise's). Discord keeps
+its own exchange (it records the rate-limit reset itself) minus its
+built-in retry. Nothing is
 registered with apprise and nothing global is patched: ``channels`` builds
 these objects for those schemes only. newswatch never sends attachments,
 so the generic webhooks do not support them.
@@ -26,6 +28,7 @@ from apprise import NotifyType
 from apprise.plugins.custom_form import FORMPayloadField, NotifyForm
 from apprise.plugins.custom_json import JSONPayloadField, NotifyJSON
 from apprise.plugins.custom_xml import NotifyXML, XMLPayloadField
+from apprise.plugins.discord import NotifyDiscord
 from apprise.plugins.slack import NotifySlack, SlackMode
 
 
@@ -83,6 +86,20 @@ class WebhookSlack(NotifySlack):  # type: ignore[no-untyped-call]
         if response is None or response.status_code != 200 or response.content != b"ok":
             return False
         return {"ok": False}  # what apprise's _send returns for a webhook's plain "ok"
+
+
+class OneTryDiscord(NotifyDiscord):  # type: ignore[no-untyped-call]
+    """apprise's Discord plugin without its own retry after a 429.
+
+    apprise's Discord retries once by itself, first sleeping until the
+    rate limit resets: that blocks the sender and doubles the outbox's
+    retries. Here a 429 fails at once; the reset apprise records
+    (``ratelimit_reset``) becomes the outbox's wait (``channels``).
+    """
+
+    def _send(self, payload: Any, attach: Any = None, params: Any = None,
+              rate_limit: int = 1, **kwargs: Any) -> bool:
+        return bool(super()._send(payload, attach=attach, params=params, rate_limit=0, **kwargs))
 
 
 class WebhookJSON(NotifyJSON):  # type: ignore[no-untyped-call]
@@ -157,7 +174,7 @@ def _xml(text: str) -> str:
 
 WEBHOOKS: dict[type[Any], type[Any]] = {
     NotifyJSON: WebhookJSON, NotifyForm: WebhookForm, NotifyXML: WebhookXML,
-    NotifySlack: WebhookSlack,
+    NotifySlack: WebhookSlack, NotifyDiscord: OneTryDiscord,
 }
 
 
