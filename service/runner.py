@@ -268,7 +268,7 @@ class Service:
         )
 
     def _observe_sends(self, report: SendReport) -> None:
-        for outcome in ("sent", "failed", "dead", "held", "digested"):
+        for outcome in ("sent", "failed", "dead", "held", "digested", "deferred"):
             count = getattr(report, outcome)
             if count:
                 self.metrics.alerts.labels(outcome).inc(count)
