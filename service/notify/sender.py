@@ -261,7 +261,9 @@ class AlertSender:
         ids = [v.id for v in views]
         if not outcome.failures and outcome.deferred and outcome.retry_after is not None:
             until = now + outcome.retry_after
-            self._alerts.defer(ids, sorted(outcome.delivered), until)
+            reason = (f"deferred until {until:%Y-%m-%d %H:%M} UTC: "
+                      + ", ".join(outcome.deferred) + " asked to wait")
+            self._alerts.defer(ids, sorted(outcome.delivered), until, reason)
             report.deferred += len(ids)
             log.info("alert deferred: a channel asked to wait", alerts=ids,
                      subscription=subscription.id, channels=list(outcome.deferred),

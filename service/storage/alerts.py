@@ -134,13 +134,15 @@ class AlertStore:
             row.state = "dead" if row.attempts >= max_attempts else "pending"
             return row.state == "dead"
 
-    def defer(self, alert_ids: Sequence[int], delivered: Sequence[int], until: datetime) -> None:
+    def defer(
+        self, alert_ids: Sequence[int], delivered: Sequence[int], until: datetime, reason: str
+    ) -> None:
         """Not tried now: a channel asked to wait until ``until``; no attempt counted.
 
         ``delivered``: the channels that did take it meanwhile (not sent to again).
         """
         self._update(alert_ids, delivered=list(delivered), next_attempt_at=until,
-                     not_before=until)
+                     not_before=until, last_error=reason)
 
     def hold(self, alert_ids: Sequence[int], until: datetime) -> None:
         """Put alerts back until ``until`` (quiet hours), without counting an attempt."""
