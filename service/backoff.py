@@ -22,4 +22,3 @@ def retry_delay(
     ceiling = min(base.total_seconds() * 2 ** max(attempts - 1, 0), cap.total_seconds())
     draw = (rng or random).uniform(0.5, 1.0)
     return timedelta(seconds=ceiling * draw)
-

@@ -6,9 +6,10 @@ template and escaping its messages need), apprise's size limits for it, and
 maps apprise's result to our own ``Delivery``. Retries inside apprise are
 forced to 0: the outbox sender retries with backoff, so retries never double.
 Names shown in logs and status are apprise's privacy-redacted URLs, never
-the secrets themselves. Two kinds of URL get our subclass of apprise's
-plugin: generic webhooks, so a refusal's Retry-After is seen
-(``webhooks``), and SMTP email, so the text part is ours (``mail``).
+the secrets themselves. Some URLs get our subclass of apprise's plugin:
+Slack incoming webhooks and generic webhooks, so a refusal's Retry-After
+is seen, and Discord, so it does not retry by itself (``webhooks``); SMTP
+email, so the text part is ours (``mail``).
 """
 
 from __future__ import annotations
@@ -94,8 +95,8 @@ def rate_limit_wait(plugin: Any, now: datetime) -> timedelta | None:
     """How long the service asked us to wait, where the apprise plugin keeps it.
 
     Plugins that read rate-limit headers (Discord, Revolt, ...) remember the
-    reset time. apprise does not surface a generic Retry-After: our generic
-    webhooks (``service.notify.webhooks``) record it themselves.
+    reset time. apprise does not surface a generic Retry-After: our webhook
+    plugins (``service.notify.webhooks``) record it themselves.
     """
     remaining = getattr(plugin, "ratelimit_remaining", None)
     reset = getattr(plugin, "ratelimit_reset", None)

@@ -11,10 +11,10 @@ the payload as apprise does (checked against apprise's own plugins in
 tests/test_notify_webhooks.py); for Slack, apprise's ``_send`` is replaced
 for incoming webhooks (bot mode and uploads keep apprise's). Discord keeps
 its own exchange (it records the rate-limit reset itself) minus its
-built-in retry. Nothing is
-registered with apprise and nothing global is patched: ``channels`` builds
-these objects for those schemes only. newswatch never sends attachments,
-so the generic webhooks do not support them.
+built-in retry. Nothing is registered with apprise and nothing global is
+patched: ``channels`` builds these objects for those schemes only.
+newswatch never sends attachments, so the generic webhooks do not support
+them.
 """
 
 from __future__ import annotations
