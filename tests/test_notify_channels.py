@@ -108,7 +108,7 @@ def test_email_digest_has_both_parts_from_our_templates(smtp: SmtpInbox) -> None
 
 
 def test_email_url_options_are_kept(smtp: SmtpInbox) -> None:
-    url = smtp.url() + "&cc=copy@example.org&bcc=hidden@example.org&name=Desk%20Bot&+X-Desk=ca"
+    url = smtp.url() + "&cc=copy@example.org&bcc=hidden@example.org&name=Rédaction&+X-Desk=ca"
     channel = build_channel(0, url)
     assert _send(channel, [_view()])
     (message,) = smtp.wait_for(1)
@@ -116,7 +116,7 @@ def test_email_url_options_are_kept(smtp: SmtpInbox) -> None:
                                ["desk@example.org", "copy@example.org", "hidden@example.org"])]
     assert message["Cc"] == "copy@example.org" and message["Bcc"] is None
     assert message["X-Desk"] == "ca"
-    assert "newswatch@example.org" in message["From"]
+    assert message["From"] == "Rédaction <newswatch@example.org>"
 
 
 def test_title_with_cr_lf_cannot_inject_email_headers(smtp: SmtpInbox) -> None:
