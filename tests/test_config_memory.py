@@ -15,20 +15,25 @@ TEXT = """\
 feeds:
   - url: https://a.example/feed.xml
     name: A
-queries:
-  long: |
-    (ukraine OR kyiv)
-    AND ceasefire
+topics:
+  - query: |
+      (ukraine OR kyiv)
+      AND ceasefire
+  - query: baku OR paris
+notes: |
+  a block that is not a query
 """
 
 
-def test_only_block_scalars_keep_their_node() -> None:
+def test_only_queries_keep_their_node() -> None:
     doc = parse_yaml(TEXT, "feeds.yaml")
     assert doc.spots[("feeds", 0, "url")].node is None
     assert doc.spots[("feeds", 0)].node is None
     assert doc.spots[()].node is None
-    block = doc.spots[("queries", "long")]
+    assert doc.spots[("notes",)].node is None
+    block, plain = doc.spots[("topics", 0, "query")], doc.spots[("topics", 1, "query")]
     assert isinstance(block.node, yaml.ScalarNode) and block.node.style == "|"
+    assert isinstance(plain.node, yaml.ScalarNode) and plain.node.value == "baku OR paris"
     assert (block.line, doc.spots[("feeds", 0, "name")].line) == (5, 3)
 
 
