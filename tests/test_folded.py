@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from service.matching.field import Lines
 from service.text.folded import FOLDED_LETTERS, SEPARATORS, FoldedText
 from service.text.normalize import normalize_word, word_spans, words
-from service.text.sentences import sentence_around, sentence_ends_between, sentence_spans
+from service.text.sentences import sentence_around, sentence_spans
 
 # Letters, digits, the troublesome folds, combining marks, other scripts, separators.
 ALPHABET = (
@@ -66,19 +66,6 @@ def test_the_sentence_around_a_word_is_the_one_sentence_spans_finds(text: str) -
     for start, _ in word_spans(text):
         expected = next(s for s in sentences if s[0] <= start < s[1])
         assert sentence_around(text, start) == expected
-
-
-@given(st.text(alphabet=ALPHABET, max_size=80))
-@example("He met Mr. Aliyev. Then M. Clerc… «Non!» dit-il.\nFin")
-def test_a_sentence_ends_between_two_words_exactly_when_their_sentences_differ(text: str) -> None:
-    sentences = sentence_spans(text)
-    starts = [start for start, _ in word_spans(text)]
-    for first in starts:
-        for second in starts:
-            if first <= second:
-                differ = sentence_around(text, first) != sentence_around(text, second)
-                assert sentence_ends_between(text, first, second) == differ
-    assert all(sentence_around(text, start) in sentences for start in starts)
 
 
 def test_every_separator_separates_and_every_folded_letter_is_one_word() -> None:

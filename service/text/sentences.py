@@ -71,7 +71,8 @@ def _trimmed(text: str, start: int, end: int) -> Span | None:
 
 
 def sentence_around(text: str, offset: int) -> Span:
-    """The span of :func:`sentence_spans` that holds the word starting at ``offset``.
+    """The span of :func:`sentence_spans` that holds the word starting at ``offset``
+    (the reference the classifier's line-by-line reading is tested against).
 
     Only the text near ``offset`` is read: a boundary never covers a letter or
     digit, so scanning from one finds the boundaries a scan from the start
@@ -86,17 +87,6 @@ def sentence_around(text: str, offset: int) -> Span:
         end = len(text)
     span = _trimmed(text, start, end)
     return span if span is not None else (offset, offset)
-
-
-def sentence_ends_between(text: str, first: int, second: int) -> bool:
-    """Whether a sentence of :func:`sentence_spans` ends between the words starting at
-    offsets ``first`` <= ``second`` (so they stand in different sentences)."""
-    for match in _BOUNDARY_RE.finditer(text, first):
-        if match.start() >= second:
-            return False
-        if _ends_sentence(text, match):
-            return True
-    return False
 
 
 def _sentence_start(text: str, offset: int) -> int:
