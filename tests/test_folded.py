@@ -99,11 +99,16 @@ def test_ascii_text_keeps_its_offsets() -> None:
 def test_sentences_read_line_by_line_are_the_sentences_of_the_text(text: str) -> None:
     lines = Lines(text, FoldedText(text))
     starts = [start for start, _ in word_spans(text)]
+
+    def key(token: int) -> tuple[int, int]:
+        line = lines.line(token)
+        return line, lines.sentence(line, token)
+
     for token, start in enumerate(starts):
         assert lines.sentence_around(token, start) == sentence_around(text, start)
         for other, second in enumerate(starts):
             same = sentence_around(text, start) == sentence_around(text, second)
-            assert (lines.sentence_key(token) == lines.sentence_key(other)) == same
-        first, last = lines.words(token)
+            assert (key(token) == key(other)) == same
+        first, last = lines.words(lines.line(token))
         assert first <= token < last
         assert "\n" not in text[starts[first] : start]

@@ -23,6 +23,7 @@ from service.matching.terms import Term, TokenRange
 
 Mentions = dict[str, list[TokenRange]]  # entity id -> its mentions in one field
 Mention = tuple[str, TokenRange]
+_NONE: list[Mention] = []  # never changed
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,10 +35,6 @@ class Event:
     rank: int = 0  # position in the configuration
 
 
-def _overlaps(a: TokenRange, b: TokenRange) -> bool:
-    return a[0] < b[1] and b[0] < a[1]
-
-
 class MentionIndex:
     """The entity mentions of one field in text order, to find those near a trigger."""
 
@@ -47,19 +44,20 @@ class MentionIndex:
         self._firsts = [m[0] for _, m in self.flat]
         self._longest = max((m[1] - m[0] for _, m in self.flat), default=0)
         self._field = field
-        self._by_line: dict[int, dict[tuple[int, int], list[Mention]]] = {}  # by first word
+        self._by_line: dict[int, dict[int, list[Mention]]] = {}  # line -> its sentences
 
     def near(self, trigger: TokenRange, window: int | None) -> list[Mention]:
         """The mentions close enough to ``trigger`` to take part, in text order."""
+        start, end = trigger
         if window is None:
-            candidates = self._in_sentence_of(trigger[0])
-            return [(e, m) for e, m in candidates if not _overlaps(trigger, m)]
-        low = bisect_left(self._firsts, trigger[0] - window + 1 - self._longest)
-        high = bisect_right(self._firsts, trigger[1] + window - 1)
+            candidates = self._in_sentence_of(start)
+            return [(e, m) for e, m in candidates if not (start < m[1] and m[0] < end)]
+        low = bisect_left(self._firsts, start - window + 1 - self._longest)
+        high = bisect_right(self._firsts, end + window - 1)
         return [
             (e, m)
             for e, m in self.flat[low:high]
-            if not _overlaps(trigger, m) and max(m[0] - trigger[1], trigger[0] - m[1]) < window
+            if not (start < m[1] and m[0] < end) and max(m[0] - end, start - m[1]) < window
         ]
 
     def _in_sentence_of(self, token: int) -> list[Mention]:
@@ -68,15 +66,16 @@ class MentionIndex:
         A line break always ends a sentence: the mentions of a line are
         grouped by sentence the first time a trigger on it asks.
         """
-        field = self._field
-        first, last = field.line_of(token)
-        groups = self._by_line.get(first)
+        lines = self._field.lines
+        line = lines.line(token)
+        groups = self._by_line.get(line)
         if groups is None:
-            groups = self._by_line[first] = {}
+            groups = self._by_line[line] = {}
+            first, last = lines.words(line)
             low, high = bisect_left(self._firsts, first), bisect_left(self._firsts, last)
             for mention in self.flat[low:high]:
-                groups.setdefault(field.sentence_key(mention[1][0]), []).append(mention)
-        return groups.get(field.sentence_key(token), []) if groups else []
+                groups.setdefault(lines.sentence(line, mention[1][0]), []).append(mention)
+        return groups.get(lines.sentence(line, token), _NONE) if groups else _NONE
 
 
 @dataclass(frozen=True, slots=True)

@@ -44,15 +44,9 @@ class Field:
             span = self._spans[token] = self._folded.span(token, self._starts[token])
         return span
 
-    def line_of(self, token: int) -> tuple[int, int]:
-        """The words of the line holding word ``token``: [first, last + 1)."""
-        return self._line_index().words(token)
-
-    def sentence_key(self, token: int) -> tuple[int, int]:
-        """A key of the sentence holding word ``token``: equal keys, one sentence."""
-        return self._line_index().sentence_key(token)
-
-    def _line_index(self) -> Lines:
+    @property
+    def lines(self) -> Lines:
+        """The field's lines and sentences, read as asked."""
         if self._lines is None:
             self._lines = Lines(self.text, self._folded)
         return self._lines
@@ -61,7 +55,7 @@ class Field:
         """The sentence holding word number ``token``: its span stands for it (ordered, unique)."""
         sentence = self._sentences.get(token)
         if sentence is None:
-            sentence = self._sentences[token] = self._line_index().sentence_around(
+            sentence = self._sentences[token] = self.lines.sentence_around(
                 token, self.span(token)[0]
             )
         return sentence
@@ -112,19 +106,22 @@ class Lines:
         self._ends: dict[int, list[Span]] = {}  # line number -> its sentence ends
         self._end_words: dict[int, list[int]] = {}  # line number -> words before each end
 
-    def words(self, token: int) -> tuple[int, int]:
-        """The words of the line of word ``token``: [first, last + 1)."""
-        before, line = self._before, bisect_right(self._before, token)
+    def line(self, token: int) -> int:
+        """The number of the line holding word ``token``."""
+        return bisect_right(self._before, token)
+
+    def words(self, line: int) -> tuple[int, int]:
+        """The words of line number ``line``: [first, last + 1)."""
+        before = self._before
         return (before[line - 1] if line else 0), (before[line] if line < len(before) else _NO_END)
 
-    def sentence_key(self, token: int) -> tuple[int, int]:
-        """The line of word ``token`` and the number of its sentence in that line."""
-        line = bisect_right(self._before, token)
+    def sentence(self, line: int, token: int) -> int:
+        """The number, within its line ``line``, of the sentence holding word ``token``."""
         words = self._end_words.get(line)
         if words is None:
             starts = [start for start, _ in self._line_ends(line)]
             words = self._end_words[line] = self._folded.words_before(starts)
-        return line, bisect_right(words, token)
+        return bisect_right(words, token)
 
     def sentence_around(self, token: int, offset: int) -> Span:
         """The sentence of word ``token``, which starts at ``offset`` (as sentence_around)."""
