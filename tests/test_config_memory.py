@@ -24,12 +24,10 @@ queries:
 
 def test_only_block_scalars_keep_their_node() -> None:
     doc = parse_yaml(TEXT, "feeds.yaml")
-    assert doc.spots[("feeds", 0, "url")].node is None
-    assert doc.spots[("feeds", 0)].node is None
-    assert doc.spots[()].node is None
-    block = doc.spots[("queries", "long")]
-    assert isinstance(block.node, yaml.ScalarNode) and block.node.style == "|"
-    assert (block.line, doc.spots[("feeds", 0, "name")].line) == (5, 3)
+    assert list(doc.blocks) == [("queries", "long")]
+    block = doc.blocks[("queries", "long")]
+    assert isinstance(block, yaml.ScalarNode) and block.style == "|"
+    assert (doc.lines[("queries", "long")], doc.lines[("feeds", 0, "name")]) == (5, 3)
 
 
 def test_the_node_tree_is_garbage_once_parsed(monkeypatch: pytest.MonkeyPatch) -> None:

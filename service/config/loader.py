@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-import yaml
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
@@ -418,12 +417,9 @@ def _report_query(doc: YamlDocument, path: YamlPath, exc: QuerySyntaxError) -> N
 
 def _query_line(doc: YamlDocument, path: YamlPath, column: int | None) -> int | None:
     """The line of ``column`` when the query is a block scalar, else of its key."""
-    spot = doc.spots.get(path)
-    if spot is None or column is None:
+    node = doc.blocks.get(path)
+    if node is None or column is None:
         return doc.line_of(path)
-    node = spot.node
-    if not isinstance(node, yaml.ScalarNode) or node.style not in ("|", ">"):
-        return spot.line
     source = node.start_mark.buffer or ""
     stop = node.end_mark.line + (1 if node.end_mark.column else 0)
     lines = source.splitlines()[node.start_mark.line + 1 : stop]
