@@ -236,10 +236,11 @@ def registered(count: int, workdir: Path) -> dict[str, Any]:
     loaded = time.perf_counter() - began
     database = Database.open(config.settings.database_url)
     now = datetime.now(UTC)
-    states = FeedStore(database).sync(config.feeds, now)
+    store = FeedStore(database)
+    store.register(config.feeds, now)  # as `newswatch run` starts (Service._serve)
     synced = time.perf_counter() - began
-    queue = _poll_queue(states.values(), config, now)
-    del states
+    feeds_by_url = {feed.url: feed for feed in config.feeds}
+    queue = _poll_queue(store.schedule(), feeds_by_url, config, now)
     rss_now = _vm_rss_mb()
     return {"registered": len(queue), "load_s": loaded, "load_and_sync_s": synced,
             "rss_mb": rss_now, "peak_rss_mb": vm_hwm_mb(os.getpid()),

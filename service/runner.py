@@ -27,7 +27,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from service import __version__, broker
 from service.config import ConfigError
-from service.config.models import Config
+from service.config.models import Config, FeedConfig
 from service.dispatch import CeleryDispatcher, EmbeddedDispatcher, make_dispatcher
 from service.errors import NewswatchError, StorageError
 from service.health import HealthChecker
@@ -52,7 +52,6 @@ from service.storage.alerts import AlertStore
 from service.storage.articles import ArticleStore
 from service.storage.database import Database
 from service.storage.feeds import FeedStore
-from service.storage.records import FeedState
 from service.storage.websub import WebSubStore
 from service.web import WebContext, WebServer
 from service.websub import WebSub
@@ -282,9 +281,10 @@ class Service:
             self.metrics.fetch_errors.labels(outcome.error_kind).inc()
 
     async def _serve(self, stop: asyncio.Event) -> None:
-        states = await asyncio.to_thread(self.feeds.sync, self.config.feeds, self.now())
-        self._queue = _poll_queue(states.values(), self.config, self.now())
-        del states  # the queue keeps only (due, url) per feed
+        await asyncio.to_thread(self.feeds.register, self.config.feeds, self.now())
+        schedule = await asyncio.to_thread(self.feeds.schedule)
+        self._queue = _poll_queue(schedule, self._feeds_by_url, self.config, self.now())
+        del schedule  # the queue keeps only (due, url) per feed
         self._resume()
         self._latency_mark = await asyncio.to_thread(stats.last_alert_id, self.database)
         sender = asyncio.create_task(self._send_until(stop))
@@ -394,12 +394,19 @@ class _PollResources:
             self._pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _poll_queue(states: Iterable[FeedState], config: Config, now: datetime) -> PollQueue:
-    """The schedule of every enabled configured feed, from its stored next poll."""
+def _poll_queue(
+    schedule: Iterable[tuple[str, datetime | None, bool]], configured: Mapping[str, FeedConfig],
+    config: Config, now: datetime,
+) -> PollQueue:
+    """The schedule of every configured feed, from its stored next poll
+    (``FeedStore.schedule``); a disabled feed is looked at again later."""
     queue = PollQueue(config.settings.fetch.concurrency)
-    for state in states:
-        due = state.next_poll_at or now if state.enabled else now + DISABLED_RECHECK
-        queue.schedule(state.url, due)
+    for url, next_poll_at, enabled in schedule:
+        feed = configured.get(url)
+        if feed is None:
+            continue
+        due = next_poll_at or now if enabled else now + DISABLED_RECHECK
+        queue.schedule(feed.url, due)  # the configuration's string: one copy per URL
     return queue
 
 

@@ -102,7 +102,7 @@ class Harness:
         return FeedStore(self.database)
 
     def feed(self, path: str, **options: object) -> FeedConfig:
-        return FeedConfig.model_validate({"url": self.server.url(path), **options})
+        return FeedConfig(url=self.server.url(path), **options)  # type: ignore[arg-type]
 
     def sync(self, *feeds: FeedConfig) -> dict[str, FeedState]:
         return self.feeds.sync(feeds, self.clock.now())

@@ -156,3 +156,18 @@ def test_migrations_have_one_head_and_match_the_models(database: Database) -> No
     unexpected = [d for d in differences
                   if d[0] != "remove_table" or d[1].name != "alembic_version"]
     assert unexpected == []
+
+
+def test_schedule_reads_url_next_poll_and_enabled_of_every_feed(database: Database) -> None:
+    store = FeedStore(database)
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    store.register([FeedConfig(url="https://a.example/"), FeedConfig(url="https://b.example/")],
+                   now)
+    a, b = store.state("https://a.example/"), store.state("https://b.example/")
+    assert a is not None and b is not None
+    store.record_failure(b.id, now, kind="http", message="HTTP 410", status=410,
+                         next_poll_at=None, disable_reason="gone (HTTP 410)")
+    store.record_not_modified(a.id, now, now + timedelta(hours=1))
+    rows = {url: (due, enabled) for url, due, enabled in store.schedule()}
+    assert rows == {"https://a.example/": (now + timedelta(hours=1), True),
+                    "https://b.example/": (None, False)}

@@ -225,12 +225,14 @@ def _report(doc: YamlDocument, error: ErrorDetails) -> None:
 
 _PLAIN_MESSAGES = {
     "extra_forbidden": "unknown key",
+    "unexpected_keyword_argument": "unknown key",  # a pydantic dataclass (FeedConfig)
     "missing": "required key is missing",
     "too_short": "must not be empty",
     "string_too_short": "must not be empty",
 }
 _TYPE_MESSAGES = {
     "model_type": "must be a mapping of keys to values",
+    "dataclass_type": "must be a mapping of keys to values",
     "dict_type": "must be a mapping of keys to values",
     "tuple_type": "must be a list",
     "list_type": "must be a list",
