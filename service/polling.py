@@ -228,14 +228,16 @@ async def _stored(
     interval = feed_interval(feed.interval, learned or state.learned_interval, ctx.policy)
     next_poll = next_poll_after_success(now, interval, _hints(result), ctx.rng)
 
-    def store() -> list[int]:  # entries, then the poll's record: one trip to a thread
-        new_ids = ctx.articles.add_entries(state.id, parsed.entries, now)
-        ctx.feeds.record_success(
-            state.id, now, status=result.status or 200, etag=result.etag,
-            last_modified=result.last_modified, title=parsed.title, new_items=len(new_ids),
-            next_poll_at=next_poll, fetch_url=result.permanent_redirect, interval=learned,
-            content_hash=digest,
-        )
+    def store() -> list[int]:  # entries, then the poll's record: one trip, one transaction
+        with ctx.feeds.transaction() as connection:
+            new_ids = ctx.articles.add_entries(state.id, parsed.entries, now, connection)
+            ctx.feeds.record_success(
+                state.id, now, status=result.status or 200, etag=result.etag,
+                last_modified=result.last_modified, title=parsed.title,
+                new_items=len(new_ids), next_poll_at=next_poll,
+                fetch_url=result.permanent_redirect, interval=learned, content_hash=digest,
+                connection=connection,
+            )
         return new_ids
 
     new_ids = await _write(ctx, store)

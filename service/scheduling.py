@@ -87,7 +87,8 @@ def publishing_interval(
     quiet for longer than its usual gap is polled less often (a quarter of
     its silence). None when fewer than two distinct dates are known.
     """
-    dates = sorted({d for d in published if d is not None and d <= now + timedelta(days=1)})
+    latest = now + timedelta(days=1)  # later dates are wrong clocks or typos
+    dates = sorted({d for d in published if d is not None and d <= latest})
     recent = dates[-RATE_SAMPLE:]
     if len(recent) < 2:
         return None

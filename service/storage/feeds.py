@@ -11,10 +11,11 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, or_, select, update
+from sqlalchemy import Connection, Table, or_, select, update
 from sqlalchemy.exc import NoResultFound
 from sqlalchemy.orm import Session
 
@@ -117,7 +118,10 @@ class FeedStore:
         last_modified: str | None, title: str | None, new_items: int,
         next_poll_at: datetime, fetch_url: str | None = None,
         interval: timedelta | None = None, content_hash: str | None = None,
+        connection: Connection | None = None,
     ) -> None:
+        """Record a poll that brought a changed feed (within ``connection``'s
+        transaction when given: the one that stored its entries)."""
         values = _success_values(now, status, next_poll_at, fetch_url)
         values.update(etag=etag, last_modified=last_modified,
                       items_seen=_FEEDS.c.items_seen + new_items)
@@ -127,7 +131,7 @@ class FeedStore:
             values["content_hash"] = content_hash
         if interval is not None:
             values["interval_seconds"] = max(1, round(interval.total_seconds()))
-        self._update(feed_id, values)
+        self._update(feed_id, values, connection)
 
     def record_not_modified(
         self, feed_id: int, now: datetime, next_poll_at: datetime, *,
@@ -135,13 +139,21 @@ class FeedStore:
     ) -> None:
         self._update(feed_id, _success_values(now, status, next_poll_at, fetch_url))
 
-    def _update(self, feed_id: int, values: dict[str, Any]) -> None:
+    def _update(
+        self, feed_id: int, values: dict[str, Any], connection: Connection | None = None
+    ) -> None:
         """One UPDATE (a poll's record: the poller's most frequent write, kept cheap)."""
+        if connection is None:
+            with self._db.engine.begin() as own:  # Core: no ORM session or objects
+                self._update(feed_id, values, own)
+            return
         statement = update(_FEEDS).where(_FEEDS.c.id == feed_id).values(values)
-        with self._db.engine.begin() as connection:  # Core: no ORM session or objects
-            result = connection.execute(statement)
-            if result.rowcount == 0:
-                raise NoResultFound(f"no feed with id {feed_id}")
+        if connection.execute(statement).rowcount == 0:
+            raise NoResultFound(f"no feed with id {feed_id}")
+
+    def transaction(self) -> AbstractContextManager[Connection]:
+        """A Core connection in a transaction, for a poll's writes together."""
+        return self._db.engine.begin()
 
     def record_failure(
         self, feed_id: int, now: datetime, *, kind: str, message: str,
