@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import multiprocessing
 import os
 import random
@@ -27,6 +28,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from service import __version__, broker
 from service.config import ConfigError
+from service.config.memory import release_free_memory
 from service.config.models import Config, FeedConfig
 from service.dispatch import CeleryDispatcher, EmbeddedDispatcher, make_dispatcher
 from service.errors import NewswatchError, StorageError
@@ -140,6 +142,8 @@ class Service:
         self._feeds_by_url = {feed.url: feed for feed in config.feeds}
         for url in added:
             self._queue.schedule(url, states[url].next_poll_at or self.now())
+        del states
+        settle_heap()
         self.last_reload_error = None
         log.info("configuration reloaded", version=config.version[:12], feeds=len(config.feeds),
                  added_feeds=len(added), subscriptions=len(config.watchlists.subscriptions))
@@ -285,6 +289,7 @@ class Service:
         schedule = await asyncio.to_thread(self.feeds.schedule)
         self._queue = _poll_queue(schedule, self._feeds_by_url, self.config, self.now())
         del schedule  # the queue keeps only (due, url) per feed
+        settle_heap()
         self._resume()
         self._latency_mark = await asyncio.to_thread(stats.last_alert_id, self.database)
         sender = asyncio.create_task(self._send_until(stop))
@@ -408,6 +413,15 @@ def _poll_queue(
         due = next_poll_at or now if enabled else now + DISABLED_RECHECK
         queue.schedule(feed.url, due)  # the configuration's string: one copy per URL
     return queue
+
+
+def settle_heap() -> None:
+    """After start-up or a reload: free what loading left, then keep the cyclic
+    garbage collector off the long-lived objects (the configuration, the
+    queue). With 100,000 feeds a full collection walks ~270,000 objects for
+    ~170 ms, an event-loop stall and CPU for nothing (bench_poller)."""
+    release_free_memory()
+    gc.freeze()
 
 
 def _next_due(task: asyncio.Task[PollOutcome], now: datetime) -> datetime:
