@@ -15,16 +15,20 @@ from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Table, or_, select, update
+from sqlalchemy import Connection, Delete, Table, delete, insert, or_, select, update
 from sqlalchemy.exc import NoResultFound
 from sqlalchemy.orm import Session
 
 from service.config.models import FeedConfig
 from service.storage.database import Database, insert_ignore
-from service.storage.models import FeedRow
-from service.storage.records import FeedState
+from service.storage.models import FeedFailureRow, FeedRow
+from service.storage.records import FeedFailure, FeedState
 
 _FEEDS: Table = FeedRow.__table__  # type: ignore[assignment]  # Core, for one-statement writes
+
+_FAILURES: Table = FeedFailureRow.__table__  # type: ignore[assignment]
+FAILURES_KEPT = 50  # per feed, the newest
+FAILURES_MAX_AGE = timedelta(days=30)
 
 _STATE_FIELDS = tuple(FeedState.__dataclass_fields__)
 _ENABLED_AGAIN: dict[str, Any] = {
@@ -160,7 +164,9 @@ class FeedStore:
         status: int | None, next_poll_at: datetime | None,
         disable_reason: str | None = None, fetch_url: str | None = None,
     ) -> None:
-        """Record a failed poll; with ``disable_reason`` the feed is disabled."""
+        """Record a failed poll, in the feed's row and its failure history (pruned
+        to the last ``FAILURES_KEPT`` within ``FAILURES_MAX_AGE``); with
+        ``disable_reason`` the feed is disabled."""
         with self._db.session() as session, session.begin():
             row = session.get_one(FeedRow, feed_id)
             row.last_polled_at = row.last_failure_at = now
@@ -171,6 +177,21 @@ class FeedStore:
             row.fetch_url = fetch_url or row.fetch_url
             if disable_reason is not None:
                 row.enabled, row.disabled_at, row.disabled_reason = False, now, disable_reason
+            session.execute(insert(_FAILURES).values(
+                feed_id=feed_id, at=now, kind=kind, status=status, message=message))
+            session.execute(_prune_failures(feed_id, now))
+
+    def failures(self, url: str, limit: int = FAILURES_KEPT) -> list[FeedFailure]:
+        """The feed's failed polls, newest first (empty for an unknown feed)."""
+        query = (
+            select(_FAILURES.c.at, _FAILURES.c.kind, _FAILURES.c.status, _FAILURES.c.message)
+            .join(_FEEDS, _FEEDS.c.id == _FAILURES.c.feed_id)
+            .where(_FEEDS.c.url == url)
+            .order_by(_FAILURES.c.at.desc(), _FAILURES.c.id.desc())
+            .limit(limit)
+        )
+        with self._db.engine.connect() as connection:
+            return [FeedFailure(*row) for row in connection.execute(query)]
 
     def claim_ops_notice(self, feed_id: int, now: datetime) -> bool:
         """True exactly once per disabling: the caller then tells ops."""
@@ -223,3 +244,14 @@ def _success_values(
     if fetch_url:
         values["fetch_url"] = fetch_url
     return values
+
+
+def _prune_failures(feed_id: int, now: datetime) -> Delete:
+    """Forget a feed's failures older than ``FAILURES_MAX_AGE`` or beyond the
+    newest ``FAILURES_KEPT`` (one statement, on the feed's index)."""
+    kept = (select(_FAILURES.c.id).where(_FAILURES.c.feed_id == feed_id)
+            .order_by(_FAILURES.c.id.desc()).limit(FAILURES_KEPT))
+    return delete(_FAILURES).where(
+        _FAILURES.c.feed_id == feed_id,
+        or_(_FAILURES.c.at < now - FAILURES_MAX_AGE, _FAILURES.c.id.not_in(kept.scalar_subquery())),
+    )
