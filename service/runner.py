@@ -12,13 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
-import multiprocessing
-import os
 import random
-import signal
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -28,7 +23,6 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from service import __version__, broker
 from service.config import ConfigError
-from service.config.memory import release_free_memory
 from service.config.models import Config, FeedConfig
 from service.dispatch import CeleryDispatcher, EmbeddedDispatcher, make_dispatcher
 from service.errors import NewswatchError, StorageError
@@ -38,10 +32,9 @@ from service.notify.ops import OpsNotifier
 from service.notify.recipients import build_recipients
 from service.notify.sender import AlertSender, Recipient, SendReport
 from service.pipeline import BatchReport, Processor
-from service.poller.fetch import make_session
+from service.poll_resources import PollParts, PollResources, settle_heap
 from service.poller.queue import PollQueue
 from service.polling import (
-    HostLimiter,
     PollContext,
     PollOutcome,
     announce_unannounced,
@@ -107,6 +100,8 @@ class Service:
         self._feeds_by_url = {feed.url: feed for feed in config.feeds}
         self._queue = PollQueue(config.settings.fetch.concurrency)
         self._background: set[asyncio.Future[bool]] = set()
+        self._in_flight: dict[str, asyncio.Task[PollOutcome]] = {}  # polls running, by URL
+        self._resources: PollResources | None = None  # while `run_forever` polls
         self._replan = asyncio.Event()
         self._latency_mark = 0  # alerts up to this id are in the latency histogram
         self.metrics = Metrics()
@@ -129,7 +124,9 @@ class Service:
         """Switch to a new valid configuration without a restart.
 
         Watchlists, subscriptions, their channels and the feed list change at
-        once; fetch limits, the database and the broker need a restart.
+        once; ``poll.*`` and ``fetch.*`` apply to the polls started from now on
+        (``_PollResources.switch``, on the event loop); the database, the
+        broker and the web listener need a restart.
         """
         processor = Processor.from_config(config)  # may refuse: nothing changed yet
         recipients = build_recipients(config)
@@ -174,7 +171,17 @@ class Service:
                 await asyncio.to_thread(self.apply_config, config)
             except (ConfigError, NewswatchError) as e:
                 self._reload_refused(e)
+            else:
+                self._switch_poll_settings(config)
             self._replan.set()  # new feeds may be due now
+
+    def _switch_poll_settings(self, config: Config) -> None:
+        """New polls use the reloaded ``poll.*``/``fetch.*``; those in flight finish
+        with what they started with."""
+        self._queue.set_limit(config.settings.fetch.concurrency)
+        if self._resources is not None:
+            busy = [task for task in self._in_flight.values() if not task.done()]
+            self._resources.switch(config.settings, busy)
 
     def _reload_refused(self, error: Exception) -> None:
         problems = error.problems if isinstance(error, ConfigError) else [error]
@@ -296,13 +303,14 @@ class Service:
         reloader = asyncio.create_task(self._reload_until(stop))
         sweeper = asyncio.create_task(self._sweep_until(stop))
         websub = asyncio.create_task(self.websub.run_until(stop))
-        in_flight: dict[str, asyncio.Task[PollOutcome]] = {}
+        in_flight = self._in_flight
         poll_done = self._replan  # a finished poll or a reload may move the wake-up earlier
-        async with self._context() as ctx:
+        self._resources = resources = self._context()
+        async with resources as ctx:
             await announce_unannounced(ctx)
             while not stop.is_set():
-                poll_done.clear()
-                wake = await self._start_due_polls(ctx, in_flight, poll_done)
+                poll_done.clear()  # each round with the context of the last reload
+                wake = await self._start_due_polls(resources.ctx, in_flight, poll_done)
                 await _sleep_until(stop, wake, self.now(), also=poll_done)
             log.info("stopping: finishing polls in flight", polls=len(in_flight))
             await asyncio.gather(*in_flight.values(), return_exceptions=True)
@@ -365,38 +373,12 @@ class Service:
 
         return requeue
 
-    def _context(self) -> _PollResources:
-        return _PollResources(self)
+    def _context(self) -> PollResources:
+        return PollResources(self._poll_parts())
 
-
-class _PollResources:
-    """The HTTP session and parse pool that live as long as one run."""
-
-    def __init__(self, service: Service) -> None:
-        self._service = service
-        self._pool: ProcessPoolExecutor | None = None
-
-    async def __aenter__(self) -> PollContext:
-        service = self._service
-        self._pool = ProcessPoolExecutor(
-            max_workers=max(1, os.cpu_count() or 1),
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=_ignore_interrupts,
-        )
-        self._session = make_session(service.config.settings.fetch)
-        return PollContext(
-            settings=service.config.settings, session=self._session, parse_pool=self._pool,
-            feeds=service.feeds, articles=service.articles, dispatcher=service.dispatcher,
-            now=service.now, rng=service.rng,
-            ops=OpsNotifier.from_urls(service.config.settings.ops.notify),
-            hosts=HostLimiter(service.config.settings.fetch.per_host_concurrency),
-            on_parsed=service.websub.advertised,
-        )
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self._session.close()
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
+    def _poll_parts(self) -> PollParts:
+        return PollParts(self.config.settings, self.feeds, self.articles, self.dispatcher,
+                         self.now, self.rng, self.websub.advertised)
 
 
 def _poll_queue(
@@ -415,26 +397,12 @@ def _poll_queue(
     return queue
 
 
-def settle_heap() -> None:
-    """After start-up or a reload: free what loading left, then keep the cyclic
-    garbage collector off the long-lived objects (the configuration, the
-    queue). With 100,000 feeds a full collection walks ~270,000 objects for
-    ~170 ms, an event-loop stall and CPU for nothing (bench_poller)."""
-    release_free_memory()
-    gc.freeze()
-
-
 def _next_due(task: asyncio.Task[PollOutcome], now: datetime) -> datetime:
     """When a finished poll's feed is due again; a crashed poll is retried soon,
     a disabled feed looked at again later (`newswatch feeds enable` may revive it)."""
     if task.cancelled() or task.exception() is not None:
         return now + CRASHED_POLL_RETRY
     return task.result().next_poll_at or now + DISABLED_RECHECK
-
-
-def _ignore_interrupts() -> None:
-    """Parse workers leave Ctrl-C to the main process, which shuts them down."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 async def _sleep_until(

@@ -20,6 +20,10 @@ class PollQueue:
         self._order = itertools.count()  # ties keep insertion order
         self._running: set[str] = set()
 
+    def set_limit(self, limit: int) -> None:
+        """A new ``fetch.concurrency`` (a reload): polls running over it finish."""
+        self._limit = limit
+
     def schedule(self, url: str, due: datetime) -> None:
         heapq.heappush(self._heap, (due, next(self._order), url))
 
