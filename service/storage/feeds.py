@@ -15,7 +15,22 @@ from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Delete, Table, delete, insert, or_, select, update
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Connection,
+    Delete,
+    Integer,
+    Table,
+    Update,
+    bindparam,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import NoResultFound
 from sqlalchemy.orm import Session
 
@@ -126,34 +141,31 @@ class FeedStore:
     ) -> None:
         """Record a poll that brought a changed feed (within ``connection``'s
         transaction when given: the one that stored its entries)."""
-        values = _success_values(now, status, next_poll_at, fetch_url)
-        values.update(etag=etag, last_modified=last_modified,
-                      items_seen=_FEEDS.c.items_seen + new_items)
-        if title:
-            values["title"] = title
-        if content_hash:
-            values["content_hash"] = content_hash
-        if interval is not None:
-            values["interval_seconds"] = max(1, round(interval.total_seconds()))
-        self._update(feed_id, values, connection)
+        params = _success_params(feed_id, now, status, next_poll_at, fetch_url)
+        params.update(b_etag=etag, b_last_modified=last_modified, b_new_items=new_items,
+                      b_title=title or None, b_content_hash=content_hash or None,
+                      b_interval=None if interval is None
+                      else max(1, round(interval.total_seconds())))
+        self._execute(_RECORD_SUCCESS, params, connection)
 
     def record_not_modified(
         self, feed_id: int, now: datetime, next_poll_at: datetime, *,
         fetch_url: str | None = None, status: int = 304,
     ) -> None:
-        self._update(feed_id, _success_values(now, status, next_poll_at, fetch_url))
+        params = _success_params(feed_id, now, status, next_poll_at, fetch_url)
+        self._execute(_RECORD_NOT_MODIFIED, params)
 
-    def _update(
-        self, feed_id: int, values: dict[str, Any], connection: Connection | None = None
+    def _execute(
+        self, statement: Update, params: dict[str, Any], connection: Connection | None = None
     ) -> None:
-        """One UPDATE (a poll's record: the poller's most frequent write, kept cheap)."""
+        """One prepared UPDATE of a feed (a poll's record: the poller's most frequent
+        write; built once, so a poll only binds its values)."""
         if connection is None:
             with self._db.engine.begin() as own:  # Core: no ORM session or objects
-                self._update(feed_id, values, own)
+                self._execute(statement, params, own)
             return
-        statement = update(_FEEDS).where(_FEEDS.c.id == feed_id).values(values)
-        if connection.execute(statement).rowcount == 0:
-            raise NoResultFound(f"no feed with id {feed_id}")
+        if connection.execute(statement, params).rowcount == 0:
+            raise NoResultFound(f"no feed with id {params['b_id']}")
 
     def transaction(self) -> AbstractContextManager[Connection]:
         """A Core connection in a transaction, for a poll's writes together."""
@@ -233,17 +245,39 @@ def _change(known: tuple[int, str | None, bool], feed: FeedConfig) -> dict[str, 
     return change if enabled else change | _ENABLED_AGAIN
 
 
-def _success_values(
-    now: datetime, status: int, next_poll_at: datetime, fetch_url: str | None
+def _param(name: str, column: str) -> BindParameter[Any]:
+    return bindparam(name, type_=_FEEDS.c[column].type)
+
+
+def _keep_unless(name: str, column: str) -> ColumnElement[Any]:
+    """The new value, or the stored one when the poll brought none (NULL)."""
+    return func.coalesce(_param(name, column), _FEEDS.c[column])
+
+
+_SUCCESS_VALUES: dict[str, Any] = {
+    "last_polled_at": _param("b_now", "last_polled_at"),
+    "last_success_at": _param("b_now", "last_success_at"),
+    "last_status": _param("b_status", "last_status"),
+    "consecutive_failures": 0, "last_error_kind": None, "last_error": None,
+    "next_poll_at": _param("b_next", "next_poll_at"),
+    "fetch_url": _keep_unless("b_fetch_url", "fetch_url"),
+}
+_RECORD_NOT_MODIFIED = (update(_FEEDS).where(_FEEDS.c.id == bindparam("b_id"))
+                        .values(_SUCCESS_VALUES))
+_RECORD_SUCCESS = _RECORD_NOT_MODIFIED.values(
+    etag=_param("b_etag", "etag"), last_modified=_param("b_last_modified", "last_modified"),
+    items_seen=_FEEDS.c.items_seen + bindparam("b_new_items", type_=Integer),
+    title=_keep_unless("b_title", "title"),
+    content_hash=_keep_unless("b_content_hash", "content_hash"),
+    interval_seconds=_keep_unless("b_interval", "interval_seconds"),
+)
+
+
+def _success_params(
+    feed_id: int, now: datetime, status: int, next_poll_at: datetime, fetch_url: str | None
 ) -> dict[str, Any]:
-    values: dict[str, Any] = {
-        "last_polled_at": now, "last_success_at": now, "last_status": status,
-        "consecutive_failures": 0, "last_error_kind": None, "last_error": None,
-        "next_poll_at": next_poll_at,
-    }
-    if fetch_url:
-        values["fetch_url"] = fetch_url
-    return values
+    return {"b_id": feed_id, "b_now": now, "b_status": status, "b_next": next_poll_at,
+            "b_fetch_url": fetch_url or None}
 
 
 def _prune_failures(feed_id: int, now: datetime) -> Delete:
