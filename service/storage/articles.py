@@ -11,6 +11,7 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection, Table, select, update
 from sqlalchemy.orm import Session
@@ -78,7 +79,7 @@ class ArticleStore:
         if connection is None:
             with self._db.engine.begin() as own:
                 return self.add_entries(feed_id, entries, now, own)
-        statement = insert_ignore(connection, _ARTICLES).returning(_ARTICLES.c.id)
+        statement = _insert_entries(connection.dialect.name, connection)
         # executemany: SQLAlchemy sends multi-row INSERT ... RETURNING batches
         new_ids = list(connection.execute(statement, rows).scalars())
         return sorted(new_ids)  # ids grow in insertion order: the entries' order
@@ -154,6 +155,18 @@ class ArticleStore:
             _insert_matches(session, article_id, classification.matches)
             created = _insert_alerts(session, story_id, article_id, subscription_ids, now)
             return ProcessedOutcome(story_id, duplicate, created)
+
+
+_INSERTS: dict[str, Any] = {}  # per dialect: built once, only bound per changed feed
+
+
+def _insert_entries(dialect: str, connection: Connection) -> Any:
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING id for new entries."""
+    statement = _INSERTS.get(dialect)
+    if statement is None:
+        statement = insert_ignore(connection, _ARTICLES).returning(_ARTICLES.c.id)
+        _INSERTS[dialect] = statement
+    return statement
 
 
 def _unique_rows(rows: Iterable[dict[str, object]]) -> list[dict[str, object]]:
