@@ -33,6 +33,10 @@ PLAIN = [
     "a: [1, 2\n",  # a syntax error: composed for its exact message
     "a: b: c\n",
     "? [complex]\n: key\n",
+    "\ufeffa: 1\nb: yes\nc: .inf\nd: 1_000\ne: 0o17\n",  # a BOM; YAML 1.1 scalars
+    "a: =\n",  # the !!value tag, refused as composing refuses it
+    "a: 1\x85b: 2\n",  # a NEL line break counts as a line
+    "a: \x07x\n",  # a control character: the same message
 ]
 
 
