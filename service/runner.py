@@ -130,16 +130,17 @@ class Service:
         """
         processor = Processor.from_config(config)  # may refuse: nothing changed yet
         recipients = build_recipients(config)
-        states = self.feeds.sync(config.feeds, self.now())
-        added = [url for url in states if url not in self._feeds_by_url]
+        self.feeds.register(config.feeds, self.now())  # no 100,000 full states: a schedule
+        added = [feed.url for feed in config.feeds if feed.url not in self._feeds_by_url]
+        wanted = set(added)
+        due = {url: at for url, at, _ in self.feeds.schedule() if url in wanted} if added else {}
         self.config, self.processor = config, processor
         if isinstance(self.dispatcher, EmbeddedDispatcher):
             self.dispatcher.set_processor(processor)
         self.sender = self._make_sender(config, recipients)
         self._feeds_by_url = {feed.url: feed for feed in config.feeds}
         for url in added:
-            self._queue.schedule(url, states[url].next_poll_at or self.now())
-        del states
+            self._queue.schedule(url, due.get(url) or self.now())
         settle_heap()
         self.last_reload_error = None
         log.info("configuration reloaded", version=config.version[:12], feeds=len(config.feeds),
