@@ -138,7 +138,8 @@ def test_unchanged_fetch_settings_keep_the_session() -> None:
                           lambda: NOW, random.Random(1))
         resources = PollResources(parts)
         async with resources as ctx:
-            poll_only = settings.model_copy(update={"poll": PollSettings(default_interval=timedelta(hours=1))})
+            hourly = PollSettings(default_interval=timedelta(hours=1))
+            poll_only = settings.model_copy(update={"poll": hourly})
             same = resources.switch(poll_only, []).session is ctx.session
             fetch = poll_only.model_copy(update={"fetch": FetchSettings(max_bytes=5)})
             other = resources.switch(fetch, []).session is not ctx.session
