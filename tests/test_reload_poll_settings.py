@@ -14,10 +14,12 @@ from pathlib import Path
 
 from aiohttp import web
 
+from service.config import load_config
 from service.config.models import FeedConfig, FetchSettings, PollSettings, Settings
 from service.poll_resources import PollParts, PollResources
 from service.poller.queue import PollQueue
 from service.polling import PollOutcome, poll_feed
+from service.runner import Service
 from service.scheduling import JITTER
 from service.storage import ArticleStore, Database, FeedStore
 from service.storage.records import FeedState
@@ -148,3 +150,36 @@ def test_unchanged_fetch_settings_keep_the_session() -> None:
 
     with tempfile.TemporaryDirectory() as directory:
         assert asyncio.run(scenario(Path(directory))) == (True, True)
+
+
+async def test_a_running_service_switches_on_a_valid_edit_of_newswatch_yaml(
+    tmp_path: Path,
+) -> None:
+    config_dir = tmp_path / "config"
+    (config_dir / "watchlists").mkdir(parents=True)
+    (config_dir / "feeds.yaml").write_text("feeds:\n  - url: https://a.example/feed.xml\n")
+    settings = config_dir / "newswatch.yaml"
+    base = f"database_url: sqlite:///{tmp_path / 'nw.db'}\nweb: {{enabled: false}}\n"
+    settings.write_text(base + "fetch: {max_bytes: 100000, concurrency: 50}\n")
+    service = Service(load_config(config_dir, {}), once=False)
+    stop = asyncio.Event()
+    try:
+        service._resources = resources = PollResources(service._poll_parts())
+        async with resources as first:
+            reloader = asyncio.create_task(service._reload_until(stop))
+            edited = "fetch: {max_bytes: 1000, concurrency: 7}\npoll: {default_interval: 2h}\n"
+            deadline = time.monotonic() + 30
+            while resources.ctx is first and time.monotonic() < deadline:
+                settings.write_text(base + edited)  # again: the watcher may start late
+                await _until(lambda: resources.ctx is not first, 2.0)
+            stop.set()
+            await reloader
+            second = resources.ctx
+    finally:
+        service.close()
+
+    assert second is not first
+    assert second.settings.fetch.max_bytes == 1000
+    assert second.policy.default == timedelta(hours=2)
+    assert second.session is not first.session and first.session.closed
+    assert service._queue.limit == 7  # fetch.concurrency

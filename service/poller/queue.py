@@ -51,6 +51,10 @@ class PollQueue:
         return self._heap[0][0]
 
     @property
+    def limit(self) -> int:
+        return self._limit
+
+    @property
     def running(self) -> int:
         return len(self._running)
 
