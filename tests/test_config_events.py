@@ -76,3 +76,9 @@ def test_a_duplicate_key_reports_the_first_line_and_keeps_the_first_value() -> N
     assert doc.data == {"a": 1, "b": 2}
     assert [(p.line, p.key, p.message) for p in doc.problems] == [
         (3, "a", "duplicate key (first at line 1)")]
+
+
+@pytest.mark.parametrize("events", [True, False])
+def test_nesting_too_deep_is_a_problem_not_a_crash(events: bool) -> None:
+    doc = parse_yaml("a: " + "[" * 5000 + "]" * 5000 + "\n", "f.yaml", events=events)
+    assert [str(p) for p in doc.problems] == ["f.yaml: invalid YAML: nested too deeply"]

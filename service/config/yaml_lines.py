@@ -77,6 +77,15 @@ def parse_yaml(text: str, file: str, *, events: bool = True) -> YamlDocument:
     Straight from the parser's events when the text is plain YAML
     (``yaml_events``), else (or with ``events=False``) from its composed node tree.
     """
+    try:
+        return _parse_yaml(text, file, events)
+    except RecursionError:  # both builders, and PyYAML's composer, recurse per level
+        doc = YamlDocument(file)
+        doc.problems.append(ConfigProblem(file, None, None, "invalid YAML: nested too deeply"))
+        return doc
+
+
+def _parse_yaml(text: str, file: str, events: bool) -> YamlDocument:
     doc = YamlDocument(file)
     if events:
         try:
