@@ -1,7 +1,7 @@
 """feed failures: every failed poll kept (pruned), not only the last one
 
 Revision ID: 0010
-Revises: 0009
+Revises: 0013
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010"
-down_revision = "0009"
+down_revision = "0013"  # chained after main's 0013 (alerts.not_before)
 branch_labels = None
 depends_on = None
 
