@@ -127,7 +127,7 @@ class Service:
 
         Watchlists, subscriptions, their channels and the feed list change at
         once; ``poll.*`` and ``fetch.*`` apply to the polls started from now on
-        (``_PollResources.switch``, on the event loop); the database, the
+        (``PollResources.switch``, on the event loop); the database, the
         broker and the web listener need a restart.
         """
         processor = Processor.from_config(config)  # may refuse: nothing changed yet
