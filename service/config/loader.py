@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-import yaml
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
@@ -106,8 +105,9 @@ def _environment_overrides(settings: Settings, environ: Mapping[str, str]) -> Se
             settings = _override(settings, dotted.split("."), environ[variable])
         except ValidationError as e:
             reason = e.errors()[0]["msg"]
-            problems.append(ConfigProblem("environment", None, variable,
-                                          f"not a valid {dotted}: {reason}"))
+            problems.append(
+                ConfigProblem("environment", None, variable, f"not a valid {dotted}: {reason}")
+            )
     if problems:
         raise ConfigError(problems)
     return settings
@@ -227,12 +227,14 @@ def _report(doc: YamlDocument, error: ErrorDetails) -> None:
 
 _PLAIN_MESSAGES = {
     "extra_forbidden": "unknown key",
+    "unexpected_keyword_argument": "unknown key",  # a pydantic dataclass (FeedConfig)
     "missing": "required key is missing",
     "too_short": "must not be empty",
     "string_too_short": "must not be empty",
 }
 _TYPE_MESSAGES = {
     "model_type": "must be a mapping of keys to values",
+    "dataclass_type": "must be a mapping of keys to values",
     "dict_type": "must be a mapping of keys to values",
     "tuple_type": "must be a list",
     "list_type": "must be a list",
@@ -415,9 +417,8 @@ def _query_parser() -> Callable[[str], object]:
 def _report_query(doc: YamlDocument, path: YamlPath, query: str, exc: QuerySyntaxError) -> None:
     """The problem at the file line and column of the offending character when the
     query's text in the file is its value, else at the query's start, saying so."""
-    spot = doc.spots.get(path)
-    node = spot.node if spot is not None else None
-    if exc.column is None or not isinstance(node, yaml.ScalarNode):
+    node = doc.queries.get(path)
+    if exc.column is None or node is None:
         doc.add(path, f"invalid query: {exc}")
         return
     found = value_position(node, query, exc.column - 1)
