@@ -12,7 +12,8 @@ Overlapping and nested terms ("Ilham Aliyev" and "Aliyev") are all reported.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import NamedTuple
 
 import ahocorasick
 
@@ -21,19 +22,15 @@ from service.text.normalize import normalize_term
 TokenRange = tuple[int, int]  # [first word, last word + 1) in a token list
 
 
-@dataclass(frozen=True, slots=True)
-class Term:
-    """A watch term as normalised words; ``prefix``: the last word may have any ending."""
+class Term(NamedTuple):
+    """A watch term as normalised words; ``prefix``: the last word may have any ending.
+
+    A named tuple, not a dataclass: terms are dict keys in every lookup of the
+    classifier (a few hundred per article), and a tuple hashes and compares in C.
+    """
 
     words: tuple[str, ...]
     prefix: bool = False
-    _hash: int = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "_hash", hash((self.words, self.prefix)))
-
-    def __hash__(self) -> int:  # terms are dict keys in every lookup: hash once
-        return self._hash
 
     @classmethod
     def parse(cls, text: str) -> Term:
