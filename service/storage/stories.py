@@ -127,7 +127,7 @@ def index_article(session: Session, article_id: int, sketch: Sketch, now: dateti
         return
     session.execute(
         insert_ignore(session, ArticleSketchRow.__table__)  # type: ignore[arg-type]
-        .values(article_id=article_id, shingles=_encode(sketch), created_at=now)
+        .values(article_id=article_id, shingles=encode_sketch(sketch), created_at=now)
     )
     session.execute(
         insert_ignore(session, StoryBandRow.__table__),  # type: ignore[arg-type]
@@ -135,7 +135,8 @@ def index_article(session: Session, article_id: int, sketch: Sketch, now: dateti
     )
 
 
-def _encode(sketch: Sketch) -> bytes:
+def encode_sketch(sketch: Sketch) -> bytes:
+    """Shingles as stored: little-endian uint32."""
     return sketch.shingles.astype("<u4").tobytes()
 
 
