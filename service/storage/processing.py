@@ -8,8 +8,10 @@ overhead and a round trip. Here a batch pays once for what can be shared:
     learn each feed's boilerplate for the whole batch          one INSERT, one SELECT
     sketch each article (pure)
     advisory-lock every band and exact key, sorted (PostgreSQL) one SELECT
+    read the index entries sharing the batch's bands          one SELECT
     per article, in a savepoint (a bad one rolls back alone):
-        story, its keys (one multi-row insert), owners, a near copy,
+        story, its keys (one multi-row insert), owners if taken,
+        a near copy (in memory: service.storage.near_index),
         band keys and shingles, the article row, matches, outbox rows
     commit
 
@@ -49,7 +51,8 @@ from service.storage.models import (
     StoryKeyRow,
     StoryRow,
 )
-from service.storage.stories import SketchedArticle, encode_sketch, find_near_story
+from service.storage.near_index import NearIndex
+from service.storage.stories import SketchedArticle, encode_sketch
 from service.stories import NearDuplicate, article_sketch
 
 _CHUNK = 500
@@ -107,20 +110,26 @@ def commit_batch(
     sketched = _sketch(connection, todo, new)
     hashed = {item.article_id: _hashed(item.story_keys) for item in todo}
     _lock_claims(connection, sketched, hashed)
+    index = NearIndex(connection, (b for s in sketched.values() for b in s.sketch.bands))
     outcomes: dict[int, Outcome] = {}
     for item in todo:
         if item.article_id in outcomes:  # the same id twice in one batch
             continue
         try:
-            with session.begin_nested():
-                outcomes[item.article_id] = _store_one(
-                    session, connection, item, hashed[item.article_id],
-                    sketched.get(item.article_id),
-                )
+            near = sketched.get(item.article_id)
+            with session.begin_nested():  # the savepoint is taken with the connection
+                outcome = _store_one(session.connection(), index, item,
+                                     hashed[item.article_id], near)
         except Exception as e:
             if transient(e):
                 raise
             outcomes[item.article_id] = e
+            continue
+        outcomes[item.article_id] = outcome
+        if outcome.duplicate:
+            index.joined(outcome.story_id, item.now)
+        if near is not None:
+            index.add(item.article_id, outcome.story_id, near, item.now)
     return [outcomes.pop(item.article_id, None) for item in items]
 
 
@@ -192,6 +201,12 @@ def _lock_new(connection: Connection, article_ids: Sequence[int]) -> dict[int, i
     """article id -> feed id of the batch's articles still new, locked on PostgreSQL."""
     found: dict[int, int] = {}
     unique = sorted(set(article_ids))
+    articles: Table = ArticleRow.__table__  # type: ignore[assignment]
+    if not _is_postgres(connection) and unique:
+        # SQLite's FOR UPDATE: a write, so pysqlite opens the transaction here and the
+        # savepoints below nest inside it (a SAVEPOINT outside one would commit alone)
+        connection.execute(update(articles).where(articles.c.id.in_(unique))
+                           .values(state=articles.c.state))
     for start in range(0, len(unique), _CHUNK):
         query = (
             select(ArticleRow.id, ArticleRow.feed_id, ArticleRow.state)
@@ -264,10 +279,10 @@ def _lock_claims(
 
 
 def _store_one(
-    session: Session, connection: Connection, item: ProcessedArticle, hashed: list[str],
+    connection: Connection, index: NearIndex, item: ProcessedArticle, hashed: list[str],
     near: SketchedArticle | None,
 ) -> ProcessedOutcome:
-    story_id, duplicate = _claim_story(session, connection, item, hashed, near)
+    story_id, duplicate = _claim_story(connection, index, item, hashed, near)
     if near is not None and not near.sketch.empty:
         _index(connection, item.article_id, near, item.now)
     values: dict[str, object] = {
@@ -286,7 +301,7 @@ def _store_one(
 
 
 def _claim_story(
-    session: Session, connection: Connection, item: ProcessedArticle, hashed: list[str],
+    connection: Connection, index: NearIndex, item: ProcessedArticle, hashed: list[str],
     near: SketchedArticle | None,
 ) -> tuple[int, bool]:
     """Claim the article's keys for a new story, or join the story that owns one."""
@@ -304,7 +319,7 @@ def _claim_story(
             owners = set(connection.scalars(sql["owners"], {"keys": hashed}))
             others = sorted(owners - {story_id})
     if not others and near is not None:  # no exact key: a near copy in the window?
-        found = find_near_story(session, near, story_id)
+        found = index.find(near, story_id)
         others = [found] if found is not None else []
     if not others:
         return story_id, False
