@@ -33,8 +33,8 @@ from service.errors import NewswatchError, StorageError
 from service.health import HealthChecker
 from service.metrics import Metrics, StateCounts
 from service.notify.ops import OpsNotifier
-from service.notify.recipients import build_recipients
-from service.notify.sender import AlertSender, Recipient, SendReport
+from service.notify.recipients import alert_sender
+from service.notify.sender import SendReport
 from service.pipeline import BatchReport, Processor
 from service.poller.fetch import make_session
 from service.poller.queue import PollQueue
@@ -48,7 +48,6 @@ from service.polling import (
 )
 from service.reload import config_changes
 from service.storage import stats
-from service.storage.alerts import AlertStore
 from service.storage.articles import ArticleStore
 from service.storage.database import Database
 from service.storage.feeds import FeedStore
@@ -79,10 +78,6 @@ class RunSummary:
     unprocessed: int = 0
 
 
-def entity_names(config: Config) -> dict[str, str]:
-    return {entity.id: entity.name for entity in config.watchlists.entities}
-
-
 class Service:
     """One `newswatch run` process."""
 
@@ -97,7 +92,7 @@ class Service:
         self.processor = Processor.from_config(config)
         self.feeds = FeedStore(self.database)
         self.articles = ArticleStore(self.database)
-        self.sender = self._make_sender(config, build_recipients(config))
+        self.sender = alert_sender(config, self.database)
         self.last_reload_error: str | None = None
         self.dispatcher: EmbeddedDispatcher | CeleryDispatcher = make_dispatcher(
             config, self.database, self.processor, now, track=once
@@ -118,12 +113,6 @@ class Service:
         self.dispatcher.close()
         self.database.close()
 
-    def _make_sender(self, config: Config, recipients: dict[str, Recipient]) -> AlertSender:
-        return AlertSender(
-            AlertStore(self.database), recipients, entity_names(config), config.settings.alerts,
-            ops=OpsNotifier.from_urls(config.settings.ops.notify),
-        )
-
     def apply_config(self, config: Config) -> None:
         """Switch to a new valid configuration without a restart.
 
@@ -131,13 +120,13 @@ class Service:
         once; fetch limits, the database and the broker need a restart.
         """
         processor = Processor.from_config(config)  # may refuse: nothing changed yet
-        recipients = build_recipients(config)
+        sender = alert_sender(config, self.database)  # may refuse too
         states = self.feeds.sync(config.feeds, self.now())
         added = [url for url in states if url not in self._feeds_by_url]
         self.config, self.processor = config, processor
         if isinstance(self.dispatcher, EmbeddedDispatcher):
             self.dispatcher.set_processor(processor)
-        self.sender = self._make_sender(config, recipients)
+        self.sender = sender
         self._feeds_by_url = {feed.url: feed for feed in config.feeds}
         for url in added:
             self._queue.schedule(url, states[url].next_poll_at or self.now())
@@ -267,10 +256,10 @@ class Service:
             count = getattr(report, outcome)
             if count:
                 self.metrics.alerts.labels(outcome).inc(count)
-        if report.sent:
-            for alert_id, seconds in stats.sent_latencies(self.database, self._latency_mark):
-                self.metrics.seen_to_sent.observe(seconds)
-                self._latency_mark = max(self._latency_mark, alert_id)
+        # every pass, not only when this process sent: workers send alerts too
+        for alert_id, seconds in stats.sent_latencies(self.database, self._latency_mark):
+            self.metrics.seen_to_sent.observe(seconds)
+            self._latency_mark = max(self._latency_mark, alert_id)
 
     def _observe_poll(self, task: asyncio.Task[PollOutcome]) -> None:
         if task.cancelled() or task.exception() is not None:

@@ -18,6 +18,7 @@ from service.config import Config, find_config_dir, load_config
 from service.health import HealthChecker
 from service.storage.engine import make_engine
 from workers.health import serve_health
+from workers.observe import exposition, pool_process_exited, prepare_multiprocess
 from workers.settings import celery_settings
 
 log = structlog.get_logger("newswatch.worker")
@@ -41,6 +42,18 @@ def bound_config() -> Config:
     return _bound
 
 
+@signals.worker_init.connect  # type: ignore[untyped-decorator]
+def _metrics_across_the_pool(**_: Any) -> None:
+    """Before the pool forks: its processes' metrics go where /metrics reads them."""
+    directory = prepare_multiprocess()
+    log.info("worker metrics shared by the pool processes", directory=str(directory))
+
+
+@signals.worker_process_shutdown.connect  # type: ignore[untyped-decorator]
+def _pool_process_gone(pid: int | None = None, **_: Any) -> None:
+    pool_process_exited(pid or os.getpid())
+
+
 @signals.worker_ready.connect  # type: ignore[untyped-decorator]
 def _serve_health(**_: Any) -> None:
     settings = bound_config().settings
@@ -48,9 +61,9 @@ def _serve_health(**_: Any) -> None:
         return
     checker = HealthChecker(make_engine(settings.database_url), settings.broker_url)
     try:
-        serve_health(settings.web.host, settings.web.worker_port, checker.problems)
+        serve_health(settings.web.host, settings.web.worker_port, checker.problems, exposition)
     except OSError as e:  # Celery would swallow it: say clearly why probes will fail
-        log.error("cannot serve worker /healthz and /readyz; probes will fail",
+        log.error("cannot serve worker /healthz, /readyz and /metrics; probes will fail",
                   host=settings.web.host, port=settings.web.worker_port, error=str(e))
 
 
