@@ -1,10 +1,11 @@
 """The alert outbox: claim what is due, mark sent only after success.
 
-Rows are written by ``ArticleStore.commit_processed`` in the transaction of
-their match. A sender *claims* due rows by pushing their ``next_attempt_at``
+Rows are written by ``ArticleStore.commit_batch`` in the transaction of
+their match. A sender *claims* due rows by setting their ``leased_until``
 one lease ahead in a single ``UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP
 LOCKED) RETURNING id`` (PostgreSQL; SQLite serialises writers), so two
-senders never send the same alert, and a sender that dies mid-send only
+senders (the run process, workers) never send the same alert, even when one
+of them ignores the retry schedule, and a sender that dies mid-send only
 delays it by the lease. The outcome (sent, failed with backoff, dead) is
 recorded afterwards; the digest flag and per-subscription digest state live
 here too.
@@ -56,8 +57,10 @@ class AlertStore:
         ``ignore_schedule`` it does not take them again and undo their schedule).
         """
         with self._db.session() as session, session.begin():
-            due = select(AlertRow.id).where(AlertRow.state == "pending",
-                                            AlertRow.digest == digest)
+            due = select(AlertRow.id).where(
+                AlertRow.state == "pending", AlertRow.digest == digest,
+                or_(AlertRow.leased_until.is_(None), AlertRow.leased_until <= now),
+            )
             if not ignore_schedule:
                 due = due.where(AlertRow.next_attempt_at <= now)
             if subscription_id is not None:
@@ -69,7 +72,7 @@ class AlertStore:
                 due = due.with_for_update(skip_locked=True)
             claimed = session.scalars(
                 update(AlertRow).where(AlertRow.id.in_(due.scalar_subquery()))
-                .values(next_attempt_at=now + lease).returning(AlertRow.id)
+                .values(leased_until=now + lease).returning(AlertRow.id)
                 .execution_options(synchronize_session=False)
             ).all()
             rows = session.scalars(
@@ -95,7 +98,7 @@ class AlertStore:
             session.execute(
                 update(AlertRow).where(AlertRow.id.in_(list(alert_ids)))
                 .values(state="sent", sent_at=now, delivered=list(delivered),
-                        attempts=AlertRow.attempts + 1, last_error=None)
+                        attempts=AlertRow.attempts + 1, last_error=None, leased_until=None)
             )
 
     def mark_failed(
@@ -114,6 +117,7 @@ class AlertStore:
             row.last_error = error
             row.delivered = list(delivered)
             row.next_attempt_at = next_attempt_at
+            row.leased_until = None
             row.state = "dead" if row.attempts >= max_attempts else "pending"
             return row.state == "dead"
 
@@ -132,7 +136,7 @@ class AlertStore:
             session.execute(
                 update(AlertRow)
                 .where(AlertRow.id.in_(list(alert_ids)), AlertRow.state == "pending")
-                .values(**values)
+                .values(leased_until=None, **values)
             )
 
     def digest_backlog(self, now: datetime) -> dict[str, datetime]:
