@@ -122,7 +122,7 @@ class Bench:
         args = self.args
         urls = []
         for feed in range(args.feeds):
-            path = f"/{label}/f{feed}.xml"
+            path = f"/{label.split()[0]}/f{feed}.xml"
             self.server.reply(path, feed_body(feed, args.items, VOCABULARY, args.alert_fraction,
                                               utc_now()))
             urls.append({"url": self.server.url(path)})
@@ -142,8 +142,9 @@ class Bench:
                     raise SystemExit(f"{label}: run --once still running after "
                                      f"{args.deadline:.0f} s (see {self.log})") from None
                 wall = time.perf_counter() - began
-            if code != 0:
-                raise SystemExit(f"{label}: run --once exited {code} (see {self.log})")
+                if code != 0:
+                    raise SystemExit(f"{label}: run --once exited {code} (see {self.log})")
+                self._settle(database_url, time.monotonic() + args.deadline)
         finally:
             stop(workers)
         stored, pairs = _read(str(database_url))
@@ -163,7 +164,7 @@ class Bench:
         args = self.args
         feeds = 4
         bodies = {f: 0 for f in range(feeds)}  # feed -> items published so far
-        paths = [f"/{label}/idle{f}.xml" for f in range(feeds)]
+        paths = [f"/{label.split()[0]}/idle{f}.xml" for f in range(feeds)]
         for feed, path in enumerate(paths):
             self.server.reply(path, feed_body(feed, 0, VOCABULARY, 1.0, utc_now()))
         config = _config(self.tmp / f"{label}-idle",
@@ -193,6 +194,21 @@ class Bench:
               f"{stored} stored, {len(pairs)} alerts sent; entry stored → alert sent "
               f"p50 {1000 * p50:.0f} ms  p99 {1000 * p99:.0f} ms  max {1000 * latencies[-1]:.0f}"
               f" ms  load {_load()}  exit codes {codes}", flush=True)
+
+    @staticmethod
+    def _settle(database_url: str, deadline: float) -> None:
+        """Until no alert is pending (workers may still be sending when run --once ends)."""
+        engine = create_engine(database_url)
+        try:
+            while time.monotonic() < deadline:
+                with engine.connect() as connection:
+                    pending = connection.execute(text(
+                        "SELECT count(*) FROM alerts WHERE state = 'pending'")).scalar_one()
+                if not pending:
+                    return
+                time.sleep(0.1)
+        finally:
+            engine.dispose()
 
     def _wait_polled(self, paths: list[str], deadline: float,
                      children: list[subprocess.Popen[bytes]]) -> None:

@@ -54,18 +54,19 @@ def _stat(pid: str) -> tuple[int, str, float] | None:
     return int(fields[1]), command, sum(int(f) for f in fields[11:15]) / _TICK
 
 
-def cpu_now(roots: Sequence[int]) -> tuple[float, float]:
-    """CPU seconds so far of ``roots`` and their descendants, and of all postgres."""
+def cpu_now(roots: Sequence[int]) -> tuple[dict[int, float], float]:
+    """CPU seconds so far of each live root and its descendants, and of all postgres."""
     stats = {int(p): s for p in os.listdir("/proc") if p.isdigit() and (s := _stat(p))}
     children: dict[int, list[int]] = {}
     for pid, (parent, _, _) in stats.items():
         children.setdefault(parent, []).append(pid)
-    ours, todo = 0.0, list(roots)
-    while todo:
-        pid = todo.pop()
-        if pid in stats:
-            ours += stats[pid][2]
-            todo.extend(children.get(pid, ()))
+    ours: dict[int, float] = {}
+    for root in roots:
+        todo = [root] if root in stats else []
+        while todo:
+            pid = todo.pop()
+            ours[root] = ours.get(root, 0.0) + stats[pid][2]
+            todo.extend(c for c in children.get(pid, ()) if c in stats)
     postgres = sum(cpu for _, command, cpu in stats.values() if command == "postgres")
     return ours, postgres
 
@@ -91,9 +92,11 @@ class CpuSampler:
             self._thread.join(timeout=5)
 
     def _run(self) -> None:
+        last: dict[int, float] = {}  # a root that exited keeps its last reading
         while True:
             ours, pg = cpu_now(self.roots)
-            self.samples.append((time.time(), ours, pg))
+            last.update(ours)
+            self.samples.append((time.time(), sum(last.values()), pg))
             if self._stop.wait(self.every):
                 return
 
@@ -118,11 +121,12 @@ def start(command: list[str], env: dict[str, str], cwd: str, log: str) -> subpro
 
 
 def stop(processes: Sequence[subprocess.Popen[bytes]], grace: float = 30.0) -> list[int]:
-    """SIGTERM each child's process group, wait up to ``grace`` s, then SIGKILL; exit codes."""
+    """SIGTERM each child (as an orchestrator does: its main process only, which
+    shuts down its own pool), wait up to ``grace`` s, then SIGKILL its whole
+    process group; exit codes."""
     for process in processes:
         if process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGTERM)
+            process.send_signal(signal.SIGTERM)
     deadline = time.monotonic() + grace
     codes = []
     for process in processes:
