@@ -15,7 +15,6 @@ import contextlib
 import multiprocessing
 import os
 import random
-import signal
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -36,6 +35,7 @@ from service.notify.ops import OpsNotifier
 from service.notify.recipients import alert_sender
 from service.notify.sender import SendReport
 from service.pipeline import BatchReport, Processor
+from service.poller.fastparse import ignore_interrupts
 from service.poller.fetch import make_session
 from service.poller.queue import PollQueue
 from service.polling import (
@@ -365,7 +365,7 @@ class _PollResources:
         self._pool = ProcessPoolExecutor(
             max_workers=max(1, os.cpu_count() or 1),
             mp_context=multiprocessing.get_context("spawn"),
-            initializer=_ignore_interrupts,
+            initializer=ignore_interrupts,  # in the parse module: what the workers import
         )
         self._session = make_session(service.config.settings.fetch)
         return PollContext(
@@ -398,11 +398,6 @@ def _next_due(task: asyncio.Task[PollOutcome], now: datetime) -> datetime:
     if task.cancelled() or task.exception() is not None:
         return now + CRASHED_POLL_RETRY
     return task.result().next_poll_at or now + DISABLED_RECHECK
-
-
-def _ignore_interrupts() -> None:
-    """Parse workers leave Ctrl-C to the main process, which shuts them down."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 async def _sleep_until(
