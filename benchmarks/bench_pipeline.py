@@ -114,7 +114,7 @@ class Bench:
         self.inbox = AlertInbox(server)
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSWATCH_")}
         self.env["ALERTS_URL"] = self.inbox.apprise_url
-        self.log = str(tmp / "children.log")
+        self.log = args.log or str(tmp / "children.log")
 
     # --- throughput: run --once ---------------------------------------------------
 
@@ -292,6 +292,7 @@ def main() -> None:
     parser.add_argument("--every", type=float, default=0.5, help="seconds between them")
     parser.add_argument("--modes", default="embedded,distributed")
     parser.add_argument("--deadline", type=float, default=600.0)
+    parser.add_argument("--log", help="keep the children's output in this file")
     args = parser.parse_args()
     modes = args.modes.split(",")
     print(f"{args.feeds} feeds x {args.items} fresh items, {args.alert_fraction:.0%} alerting; "

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 import structlog
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -43,6 +43,7 @@ from service.storage.database import Database
 from service.storage.dead_letters import DeadLetterStore
 from service.storage.processing import Outcome
 from service.storage.records import ArticleRecord
+from service.stories import article_sketch
 
 log = structlog.get_logger("newswatch.pipeline")
 
@@ -109,6 +110,16 @@ def document_of(record: ArticleRecord, full_text: str | None = None) -> Document
     """The text to classify: the article page's main text, when fetched, as content."""
     content = full_text if full_text and len(full_text) > len(record.content) else record.content
     return Document(title=record.title, summary=record.summary, content=content)
+
+
+def warm_up(config: Config) -> None:
+    """Load what the first article would load (the language model, the sketch's
+    permutation table and its libraries: about a second), before any arrives."""
+    sample = "Warm-up text: the first article should not wait for models to load."
+    default_detector().detect(sample)
+    near = near_duplicate(config.settings.dedup, "Warm-up", sample, datetime.now(UTC))
+    if near is not None:
+        article_sketch(list(near.parts))
 
 
 def analyse_text(processor: Processor, record: ArticleRecord) -> TextAnalysis:

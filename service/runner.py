@@ -34,7 +34,7 @@ from service.metrics import Metrics, StateCounts
 from service.notify.ops import OpsNotifier
 from service.notify.recipients import alert_sender
 from service.notify.sender import SendReport
-from service.pipeline import BatchReport, Processor
+from service.pipeline import BatchReport, Processor, warm_up
 from service.poller.fastparse import ignore_interrupts
 from service.poller.fetch import make_session
 from service.poller.queue import PollQueue
@@ -90,6 +90,7 @@ class Service:
         self.environ = dict(environ or {})  # for ${VAR} in reloaded configuration
         self.database = Database.open(config.settings.database_url)
         self.processor = Processor.from_config(config)
+        warm_up(config)  # the first entries wait for no model to load
         self.feeds = FeedStore(self.database)
         self.articles = ArticleStore(self.database)
         self.sender = alert_sender(config, self.database)

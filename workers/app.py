@@ -16,6 +16,7 @@ from celery import Celery, signals
 
 from service.config import Config, find_config_dir, load_config
 from service.health import HealthChecker
+from service.pipeline import warm_up
 from service.storage.engine import make_engine
 from workers.health import serve_health
 from workers.observe import exposition, pool_process_exited, prepare_multiprocess
@@ -43,10 +44,23 @@ def bound_config() -> Config:
 
 
 @signals.worker_init.connect  # type: ignore[untyped-decorator]
-def _metrics_across_the_pool(**_: Any) -> None:
-    """Before the pool forks: its processes' metrics go where /metrics reads them."""
+def _before_the_pool_forks(**_: Any) -> None:
+    """Metrics go where /metrics reads them; models are loaded once, shared by the pool."""
     directory = prepare_multiprocess()
     log.info("worker metrics shared by the pool processes", directory=str(directory))
+    warm_up(bound_config())
+
+
+@signals.worker_process_init.connect  # type: ignore[untyped-decorator]
+def _pool_process_ready(**_: Any) -> None:
+    """Open the database and compile the watchlists before the first task, so the
+    first entry after a start waits for nothing (else its alert is seconds late)."""
+    try:
+        from workers.context import current
+
+        current(bound_config())
+    except Exception as e:  # the first task tries again and reports it
+        log.warning("worker context not loaded ahead of the first task", error=str(e))
 
 
 @signals.worker_process_shutdown.connect  # type: ignore[untyped-decorator]
