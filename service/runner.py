@@ -4,7 +4,8 @@
     compile watchlists, build notify channels   exit non-zero if invalid
     make sure every configured feed has a row
     hand on entries left unprocessed last time
-    --once:   poll every feed, wait for the work, send alerts, exit 0
+    --once:   poll every feed, wait for the work, send alerts, exit 0 (digests
+              not yet due wait for a later run, unless --flush-digests)
     forever:  poll each feed when due, send alerts as they come, until a signal
 """
 
@@ -33,7 +34,7 @@ from service.health import HealthChecker
 from service.metrics import Metrics, StateCounts
 from service.notify.ops import OpsNotifier
 from service.notify.recipients import alert_sender
-from service.notify.sender import SendReport
+from service.notify.sender import SendReport, Waiting
 from service.pipeline import BatchReport, Processor, warm_up
 from service.poller.fastparse import ignore_interrupts
 from service.poller.fetch import make_session
@@ -75,6 +76,7 @@ class RunSummary:
     polls: list[PollOutcome] = field(default_factory=list)
     work: BatchReport = field(default_factory=BatchReport)
     sent: SendReport = field(default_factory=SendReport)
+    waiting: Waiting = field(default_factory=Waiting)  # left for later digests, quiet hours
     unprocessed: int = 0
 
 
@@ -181,7 +183,9 @@ class Service:
             log.info("resuming entries left unprocessed", count=len(leftover))
             self.dispatcher.submit(leftover)
 
-    async def run_once(self) -> RunSummary:
+    async def run_once(self, *, flush_digests: bool = False) -> RunSummary:
+        """Poll every feed, process what is new, send what is due; ``flush_digests``
+        also sends every digest backlog now instead of at its time."""
         summary = RunSummary()
         states = await asyncio.to_thread(self.feeds.sync, self.config.feeds, self.now())
         self._resume()
@@ -193,7 +197,8 @@ class Service:
             log.warning("entries still queued; they will be processed later",
                         unprocessed=summary.unprocessed)
         summary.sent = await asyncio.to_thread(self.sender.send_due, self.now,
-                                               ignore_schedule=True)
+                                               ignore_schedule=True, flush_digests=flush_digests)
+        summary.waiting = await asyncio.to_thread(self.sender.waiting, self.now())
         if isinstance(self.dispatcher, EmbeddedDispatcher):
             summary.work = self.dispatcher.report
         return summary
@@ -253,7 +258,7 @@ class Service:
         )
 
     def _observe_sends(self, report: SendReport) -> None:
-        for outcome in ("sent", "failed", "dead", "held", "digested"):
+        for outcome in ("sent", "failed", "dead", "held", "digested", "deferred"):
             count = getattr(report, outcome)
             if count:
                 self.metrics.alerts.labels(outcome).inc(count)

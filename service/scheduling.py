@@ -124,7 +124,8 @@ def retry_after_at(value: str | None, now: datetime) -> datetime | None:
     if not value:
         return None
     text = value.strip()
-    when = now + timedelta(seconds=int(text)) if text.isdigit() else http_date(text)
+    # an absurd number of seconds is capped below, not an OverflowError
+    when = now + timedelta(seconds=min(int(text), 10**9)) if text.isdigit() else http_date(text)
     return _capped(when, now)
 
 

@@ -180,9 +180,9 @@ class AlertRow(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # migration 0005: goes (or went) out in a digest rather than on its own
     digest: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
-    # migration 0012: claimed by a sender until then (None: free); apart from
-    # next_attempt_at, so a pass ignoring the schedule still leaves it alone
-    leased_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # migration 0013: no attempt before this, whoever asks (a sender's lease, or the
+    # wait a service asked for with Retry-After); next_attempt_at is only the schedule
+    not_before: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class SubscriptionStateRow(Base):
