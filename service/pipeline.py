@@ -162,10 +162,10 @@ def process_articles(
             work.append(prepare(processor, record, now()))
         except Exception as e:
             errors[record.id] = _failed(record, e)
+    by_id = {record.id: record for record in records}
     for item, outcome in zip(work, _commit(articles, work), strict=True):
         if isinstance(outcome, Exception):
-            record = next(r for r in records if r.id == item.article_id)
-            errors[item.article_id] = _failed(record, outcome)
+            errors[item.article_id] = _failed(by_id[item.article_id], outcome)
         elif outcome is None:
             report.skipped += 1
         else:

@@ -18,6 +18,7 @@ from service.config import Config, find_config_dir, load_config
 from service.health import HealthChecker
 from service.pipeline import warm_up
 from service.storage.engine import make_engine
+from workers.context import current
 from workers.health import serve_health
 from workers.observe import exposition, pool_process_exited, prepare_multiprocess
 from workers.settings import celery_settings
@@ -56,8 +57,6 @@ def _pool_process_ready(**_: Any) -> None:
     """Open the database and compile the watchlists before the first task, so the
     first entry after a start waits for nothing (else its alert is seconds late)."""
     try:
-        from workers.context import current
-
         current(bound_config())
     except Exception as e:  # the first task tries again and reports it
         log.warning("worker context not loaded ahead of the first task", error=str(e))
