@@ -87,7 +87,10 @@ def publishing_interval(
     quiet for longer than its usual gap is polled less often (a quarter of
     its silence). None when fewer than two distinct dates are known.
     """
-    dates = sorted({d for d in published if d is not None and d <= now + timedelta(days=1)})
+    latest = now + timedelta(days=1)  # later dates are wrong clocks or typos
+    dates = sorted(d for d in published if d is not None and d <= latest)
+    # distinct dates, in order (no set: hashing an aware datetime asks its offset)
+    dates = [d for i, d in enumerate(dates) if i == 0 or d != dates[i - 1]]
     recent = dates[-RATE_SAMPLE:]
     if len(recent) < 2:
         return None

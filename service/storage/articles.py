@@ -11,8 +11,9 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy import Connection, Table, bindparam, select, update
 
 from service.domain import Classification, FeedEntry
 from service.storage.database import Database, insert_ignore
@@ -32,6 +33,7 @@ __all__ = ["ArticleStore", "ProcessedArticle", "ProcessedOutcome", "TextAnalysis
 
 _CHUNK = 500
 _MAX_GUID = 512
+_ARTICLES: Table = ArticleRow.__table__  # type: ignore[assignment]  # Core writes
 
 
 def entry_guid(entry: FeedEntry) -> str:
@@ -49,14 +51,24 @@ class ArticleStore:
     def __init__(self, database: Database) -> None:
         self._db = database
 
-    def add_entries(self, feed_id: int, entries: Sequence[FeedEntry], now: datetime) -> list[int]:
-        """Store entries not seen before in this feed; return the new article ids."""
+    def add_entries(
+        self, feed_id: int, entries: Sequence[FeedEntry], now: datetime,
+        connection: Connection | None = None,
+    ) -> list[int]:
+        """Store entries not seen before in this feed; return the new article ids.
+
+        Core, not the ORM (a changed feed's most frequent write, kept cheap);
+        within ``connection``'s transaction when given (the poll's record joins it).
+        """
         rows = _unique_rows(_entry_values(feed_id, entry, now) for entry in entries)
-        new_ids: list[int] = []
-        with self._db.session() as session, session.begin():
-            statement = insert_ignore(session, ArticleRow.__table__)  # type: ignore[arg-type]
-            if rows:  # executemany: SQLAlchemy sends multi-row INSERT ... RETURNING batches
-                new_ids.extend(session.scalars(statement.returning(ArticleRow.id), rows))
+        if not rows:
+            return []
+        if connection is None:
+            with self._db.engine.begin() as own:
+                return self.add_entries(feed_id, entries, now, own)
+        statement = _insert_entries(connection.dialect.name, connection)
+        # executemany: SQLAlchemy sends multi-row INSERT ... RETURNING batches
+        new_ids = list(connection.execute(statement, rows).scalars())
         return sorted(new_ids)  # ids grow in insertion order: the entries' order
 
     def ids_in_state(self, state: str, limit: int = 10_000) -> list[int]:
@@ -151,6 +163,18 @@ class ArticleStore:
         (see ``service.storage.processing``); one outcome per item."""
         with self._db.session() as session, session.begin():
             return commit_batch(session, items, transient=transient)
+
+
+_INSERTS: dict[str, Any] = {}  # per dialect: built once, only bound per changed feed
+
+
+def _insert_entries(dialect: str, connection: Connection) -> Any:
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING id for new entries."""
+    statement = _INSERTS.get(dialect)
+    if statement is None:
+        statement = insert_ignore(connection, _ARTICLES).returning(_ARTICLES.c.id)
+        _INSERTS[dialect] = statement
+    return statement
 
 
 def _unique_rows(rows: Iterable[dict[str, object]]) -> list[dict[str, object]]:
