@@ -89,7 +89,10 @@ class Service:
         warm_up(config)  # the first entries wait for no model to load
         self.feeds = FeedStore(self.database)
         self.articles = ArticleStore(self.database)
-        self.sender = alert_sender(config, self.database)
+        # a long run paces channels in the sender, so one busy channel holds up no
+        # other; --once keeps apprise's sleep: its one pass must send all that is due
+        self._sender_paces = not once
+        self.sender = alert_sender(config, self.database, sender_paces=self._sender_paces)
         self.last_reload_error: str | None = None
         self.dispatcher: EmbeddedDispatcher | CeleryDispatcher = make_dispatcher(
             config, self.database, self.processor, now, track=once
@@ -121,7 +124,7 @@ class Service:
         broker and the web listener need a restart.
         """
         processor = Processor.from_config(config)  # may refuse: nothing changed yet
-        sender = alert_sender(config, self.database)  # may refuse too
+        sender = alert_sender(config, self.database, sender_paces=self._sender_paces)  # may refuse
         self.feeds.register(config.feeds, self.now())  # no 100,000 full states: a schedule
         added = [feed.url for feed in config.feeds if feed.url not in self._feeds_by_url]
         wanted = set(added)
@@ -332,12 +335,15 @@ class Service:
             self.dispatcher.on_batch_done = wake_sender
         while not stop.is_set():
             work_done.clear()
+            resume_at: datetime | None = None  # a paused channel's next alert is due
             try:
                 report = await asyncio.to_thread(self.sender.send_due, self.now)
                 await asyncio.to_thread(self._observe_sends, report)
+                resume_at = report.resume_at
             except (StorageError, SQLAlchemyError) as e:
                 log.error("alert sender: database error; retrying", error=str(e))
-            await _sleep_until(stop, self.now() + SEND_EVERY, self.now(), also=work_done)
+            wake = self.now() + SEND_EVERY
+            await _sleep_until(stop, min(wake, resume_at or wake), self.now(), also=work_done)
 
     async def _start_due_polls(
         self, ctx: PollContext, in_flight: dict[str, asyncio.Task[PollOutcome]],

@@ -38,7 +38,8 @@ class WorkerContext:
         database = Database.open(config.settings.database_url)
         return cls(
             config=config, database=database, processor=Processor.from_config(config),
-            sender=alert_sender(config, database), signature=file_signature(config.directory),
+            sender=alert_sender(config, database, sender_paces=True),
+            signature=file_signature(config.directory),
         )
 
     def refreshed(self) -> WorkerContext:
@@ -53,7 +54,7 @@ class WorkerContext:
             database = self.database
             if config.settings.database_url != self.config.settings.database_url:
                 database = Database.open(config.settings.database_url)
-            sender = alert_sender(config, database)
+            sender = alert_sender(config, database, sender_paces=True)
         except (ConfigError, NewswatchError) as e:
             log.error("configuration change refused by worker; keeping the last good one",
                       error=str(e))

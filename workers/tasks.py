@@ -62,4 +62,7 @@ def send_alerts_task() -> dict[str, Any]:
     except (StorageError, SQLAlchemyError) as e:  # the run process's pass sends them
         return {"error": str(e)}
     observe_sends(report)
-    return {"sent": report.sent, "failed": report.failed, "dead": report.dead}
+    if report.resume_at is not None:  # a paused channel's alerts: send them when it may
+        send_alerts_task.apply_async(eta=report.resume_at)
+    return {"sent": report.sent, "failed": report.failed, "dead": report.dead,
+            "deferred": report.deferred}

@@ -10,6 +10,13 @@ the secrets themselves. Some URLs get our subclass of apprise's plugin:
 Slack incoming webhooks and generic webhooks, so a refusal's Retry-After
 is seen, and Discord, so it does not retry by itself (``webhooks``); SMTP
 email, so the text part is ours (``mail``).
+
+apprise paces requests to one service by sleeping in ``throttle()``
+(``request_rate_per_sec``: 5.5 s for email, 1.2 s for Slack). In the outbox
+sender that sleep would hold up every other channel's alerts, so a channel
+built with ``sender_paces`` records the interval as ``pace`` and its plugin
+instance (never apprise's class) is set not to sleep: the sender pauses the
+channel instead and sends other channels' alerts meanwhile (``sender``).
 """
 
 from __future__ import annotations
@@ -61,6 +68,7 @@ class Channel:
     apprise: apprise.Apprise
     plugin: Any
     key: str = ""  # the target's identity (apprise's url_id: a hash, no secret in it)
+    pace: timedelta = timedelta(0)  # the sender waits this long between sends through it
 
     def send(self, message: Message, now: datetime | None = None) -> Delivery:
         """Send ``message``; on failure, how long the service asked us to wait (as of ``now``)."""
@@ -143,20 +151,26 @@ def notify_url_problem(url: str) -> str | None:
     return None
 
 
-def build_channel(index: int, url: str) -> Channel:
+def build_channel(index: int, url: str, *, sender_paces: bool = False) -> Channel:
+    """``url``'s channel; ``sender_paces``: the caller paces it (``Channel.pace``),
+    apprise's plugin does not sleep between requests."""
     plugin = apprise.Apprise.instantiate(url, suppress_exceptions=True)
     if not plugin:
         scheme = url.split(":", 1)[0] if ":" in url else url[:12]
         raise NotifyError(f"not a notification URL apprise understands (scheme {scheme!r})")
     plugin = multipart(observed(plugin, url), url)
     plugin.retry = 0  # the sender retries with backoff; apprise must not retry too
+    pace = timedelta(0)
+    if sender_paces:
+        pace = timedelta(seconds=max(float(plugin.request_rate_per_sec), 0.0))
+        plugin.request_rate_per_sec = 0  # this instance only: throttle() no longer sleeps
     bundle = apprise.Apprise()
     bundle.add(plugin)
     limits = Limits(body=int(plugin.body_maxlen), title=int(plugin.title_maxlen))
     name = _short(_private_url(plugin))
     return Channel(index=index, name=name, kind=channel_kind(plugin), limits=limits,
-                   apprise=bundle, plugin=plugin, key=str(plugin.url_id() or name))
+                   apprise=bundle, plugin=plugin, key=str(plugin.url_id() or name), pace=pace)
 
 
-def build_channels(urls: Sequence[str]) -> tuple[Channel, ...]:
-    return tuple(build_channel(i, url) for i, url in enumerate(urls))
+def build_channels(urls: Sequence[str], *, sender_paces: bool = False) -> tuple[Channel, ...]:
+    return tuple(build_channel(i, url, sender_paces=sender_paces) for i, url in enumerate(urls))

@@ -40,13 +40,16 @@ def build_renderer(config: Config, subscription: SubscriptionConfig) -> Renderer
     return renderer
 
 
-def build_recipients(config: Config) -> dict[str, Recipient]:
-    """One set of apprise channels and templates per subscription; problems are config errors."""
+def build_recipients(config: Config, *, sender_paces: bool = False) -> dict[str, Recipient]:
+    """One set of apprise channels and templates per subscription; problems are config errors.
+
+    ``sender_paces``: the sender paces the channels (``build_channel``); else apprise sleeps.
+    """
     recipients: dict[str, Recipient] = {}
     problems: list[ConfigProblem] = []
     for subscription in config.watchlists.subscriptions:
         try:
-            channels = build_channels(subscription.notify)
+            channels = build_channels(subscription.notify, sender_paces=sender_paces)
         except NotifyError as e:
             problems.append(_problem(config, subscription, "notify", str(e)))
             continue
@@ -68,14 +71,18 @@ def _problem(
     return ConfigProblem(where, None, f"subscriptions[id={subscription.id}].{key}", message)
 
 
-def alert_sender(config: Config, database: Database) -> AlertSender:
+def alert_sender(config: Config, database: Database, *, sender_paces: bool = False
+                 ) -> AlertSender:
     """The outbox sender of a configuration: its recipients, entity names and ops channel.
 
     The run process and every worker build it the same way, so any of them may
     send (claims are leased: one alert is never sent by two of them).
+    ``sender_paces``: a paced channel is paused between sends and its alerts
+    deferred meanwhile (a long-running sender); without it apprise sleeps
+    between them, as a single pass that must send everything due needs.
     """
     return AlertSender(
-        AlertStore(database), build_recipients(config),
+        AlertStore(database), build_recipients(config, sender_paces=sender_paces),
         {entity.id: entity.name for entity in config.watchlists.entities},
         config.settings.alerts, ops=OpsNotifier.from_urls(config.settings.ops.notify),
     )

@@ -8,6 +8,11 @@
       some failed  ─► retried later (backoff with jitter, at least Retry-After);
                       channels that accepted are not sent to again
       last attempt ─► dead, and ops told once
+
+A channel is paused after each send for its pacing interval (``Channel.pace``,
+apprise's request rate, e.g. 5.5 s for email) and after a Retry-After: its
+next alerts are deferred, no attempt counted, while other channels' alerts go
+out at once. ``SendReport.resume_at`` says when the first deferred one is due.
 """
 
 from __future__ import annotations
@@ -54,7 +59,8 @@ class SendReport:
     held: int = 0  # quiet hours
     digested: int = 0  # moved into a digest
     digests: int = 0  # digest messages sent
-    deferred: int = 0  # a channel asked to wait (Retry-After): no attempt made, none counted
+    deferred: int = 0  # a channel paused (pacing, Retry-After): no attempt made, none counted
+    resume_at: datetime | None = None  # when the first deferred alert is due again
     errors: list[str] = field(default_factory=list)
 
 
@@ -108,9 +114,10 @@ def deliver(
 ) -> Outcome:
     """Send to every channel not in ``already``; who accepted, who failed, how long to wait.
 
-    ``pauses``: per channel key, until when it asked not to be sent to. A
+    ``pauses``: per channel key, until when it is not to be sent to. A
     paused channel is not tried (deferred); one that asks to wait is paused,
-    so the rest of a batch does not hammer a rate-limited service.
+    so the rest of a batch does not hammer a rate-limited service, and each
+    send attempt pauses its channel for the channel's pacing interval.
     """
     delivered = set(already)
     failures: list[str] = []
@@ -129,6 +136,8 @@ def deliver(
         except TemplateError as e:  # an override template that fails on this alert
             failures.append(f"{channel.name} (template: {type(e).__name__}: {e})")
             continue
+        if pauses is not None and now is not None and channel.pace:
+            _pause(pauses, channel.key, now + channel.pace)
         if result.ok:
             delivered.add(channel.index)
             continue
@@ -137,9 +146,13 @@ def deliver(
             wait = min(result.retry_after, RETRY_AFTER_CAP)
             waits.append(wait)
             if pauses is not None and now is not None:
-                pauses[channel.key] = now + wait
+                _pause(pauses, channel.key, now + wait)
     return Outcome(frozenset(delivered), tuple(failures), max(waits, default=None),
                    tuple(deferred))
+
+
+def _pause(pauses: dict[str, datetime], key: str, until: datetime) -> None:
+    pauses[key] = max(until, pauses.get(key, until))
 
 
 class AlertSender:
@@ -265,6 +278,7 @@ class AlertSender:
                       + ", ".join(outcome.deferred) + " asked to wait")
             self._alerts.defer(ids, sorted(outcome.delivered), until, reason)
             report.deferred += len(ids)
+            report.resume_at = _earliest(report.resume_at, until)
             log.info("alert deferred: a channel asked to wait", alerts=ids,
                      subscription=subscription.id, channels=list(outcome.deferred),
                      until=until.isoformat())
