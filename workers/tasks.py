@@ -5,11 +5,13 @@ alert leaves within moments of its entry in distributed mode too, instead of at
 the run process's next sender pass; any idle worker takes it. Claims in the
 outbox are leased (SKIP LOCKED), so the run process's sender, still the backstop
 for retries, quiet hours and digests, never sends an alert a worker sends.
+A pass that deferred alerts for a paced channel kicks another for when the
+channel's pause ends.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from celery import Task
@@ -24,6 +26,9 @@ from workers.observe import observe_batch, observe_sends
 PROCESS_ARTICLES = "newswatch.process_articles"
 SEND_ALERTS = "newswatch.send_alerts"
 REDELIVERY_DELAY = 5  # seconds before articles that failed are tried again
+# alerts deferred for a channel's pause up to this long are sent by a task kicked
+# for then; longer waits (a Retry-After) are left to the run process's sender pass
+RESEND_WITHIN = timedelta(minutes=1)
 
 
 def _now() -> datetime:
@@ -62,7 +67,7 @@ def send_alerts_task() -> dict[str, Any]:
     except (StorageError, SQLAlchemyError) as e:  # the run process's pass sends them
         return {"error": str(e)}
     observe_sends(report)
-    if report.resume_at is not None:  # a paused channel's alerts: send them when it may
-        send_alerts_task.apply_async(eta=report.resume_at)
+    if report.resume_at is not None and report.resume_at - _now() <= RESEND_WITHIN:
+        send_alerts_task.apply_async(eta=report.resume_at)  # a paced channel's next alerts
     return {"sent": report.sent, "failed": report.failed, "dead": report.dead,
             "deferred": report.deferred}

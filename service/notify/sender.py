@@ -279,7 +279,7 @@ class AlertSender:
             self._alerts.defer(ids, sorted(outcome.delivered), until, reason)
             report.deferred += len(ids)
             report.resume_at = _earliest(report.resume_at, until)
-            log.info("alert deferred: a channel asked to wait", alerts=ids,
+            log.info("alert deferred: a channel is paused", alerts=ids,
                      subscription=subscription.id, channels=list(outcome.deferred),
                      until=until.isoformat())
             return False

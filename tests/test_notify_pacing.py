@@ -1,0 +1,99 @@
+"""Pacing per channel: a burst to one paced channel does not hold up the others.
+
+apprise would sleep ``request_rate_per_sec`` (5.5 s for email) inside the
+send; a channel built with ``sender_paces`` does not, and the sender pauses
+it instead. The clock is the test's: nothing sleeps.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from apprise.plugins.email import NotifyEmail
+from apprise.plugins.slack import NotifySlack
+
+from service.config.models import AlertSettings, SubscriptionConfig
+from service.notify.channels import build_channel, build_channels
+from service.notify.mail import MultipartEmail
+from service.notify.sender import AlertSender, Recipient
+from service.storage import AlertStore, Database
+from tests.feedserver import FeedServer
+from tests.notifyserver import JsonEndpoint, SmtpInbox, store_alerts
+
+T0 = datetime(2026, 5, 27, 12, 0, tzinfo=UTC)
+EMAIL_PACE = timedelta(seconds=5.5)  # apprise's NotifyBase.request_rate_per_sec
+
+
+@pytest.fixture
+def server() -> Iterator[FeedServer]:
+    with FeedServer() as s:
+        yield s
+
+
+@pytest.fixture
+def inbox() -> Iterator[SmtpInbox]:
+    with SmtpInbox() as box:
+        yield box
+
+
+def test_a_sender_paced_channel_keeps_apprise_s_interval_and_does_not_sleep(
+    inbox: SmtpInbox,
+) -> None:
+    email = build_channel(0, inbox.url(), sender_paces=True)
+    assert isinstance(email.plugin, MultipartEmail)
+    assert email.pace == EMAIL_PACE and email.plugin.request_rate_per_sec == 0
+    slack = build_channel(0, "slack://T1JJ3T3L2/A1BRTD4JD/TIiajkdnlazkcOXrIdevi7FQ/",
+                          sender_paces=True)
+    assert slack.pace == timedelta(seconds=1.2) and slack.plugin.request_rate_per_sec == 0
+    assert build_channel(0, "json://127.0.0.1/x", sender_paces=True).pace == timedelta(0)
+    # apprise's classes keep their rates: only our plugin instances changed
+    assert NotifyEmail.request_rate_per_sec == 5.5 and MultipartEmail.request_rate_per_sec == 5.5
+    assert NotifySlack.request_rate_per_sec == 1.2
+    sleeping = build_channel(0, inbox.url())  # the default (run --once, ops): apprise sleeps
+    assert sleeping.pace == timedelta(0) and sleeping.plugin.request_rate_per_sec == 5.5
+
+
+def _rows(database: Database) -> dict[str, tuple[str, int]]:
+    """Per alert title: its state and attempts."""
+    return {r.title: (r.state, r.attempts)
+            for r in AlertStore(database).recent(T0 - timedelta(days=1))}
+
+
+def test_a_burst_to_a_paced_channel_goes_one_per_interval_while_others_go_at_once(
+    database: Database, server: FeedServer, inbox: SmtpInbox,
+) -> None:
+    hook = JsonEndpoint(server)
+    mail = SubscriptionConfig(id="mail", notify=(inbox.url(),))
+    desk = SubscriptionConfig(id="desk", notify=(hook.apprise_url,))
+    recipients = {sub.id: Recipient(sub, build_channels(sub.notify, sender_paces=True))
+                  for sub in (mail, desk)}
+    sender = AlertSender(AlertStore(database), recipients, {}, AlertSettings(max_attempts=3),
+                         rng=random.Random(6))
+    store_alerts(database, ["mail"], 3, T0, title="Burst")
+    store_alerts(database, ["desk"], 1, T0 - timedelta(seconds=1), title="Desk")  # queued last
+
+    first = sender.send_due(lambda: T0)
+    assert (first.sent, first.deferred, first.failed) == (2, 2, 0)
+    assert first.resume_at == T0 + EMAIL_PACE
+    assert hook.titles() == ["[newswatch] desk: Desk 0"]  # not behind the burst
+    assert [m["Subject"] for m in inbox.wait_for(1)] == ["[newswatch] mail: Burst 0"]
+    assert _rows(database) == {"Burst 0": ("sent", 1), "Burst 1": ("pending", 0),
+                               "Burst 2": ("pending", 0), "Desk 0": ("sent", 1)}
+
+    early = sender.send_due(lambda: T0 + timedelta(seconds=5))  # the channel is still paused
+    assert (early.sent, early.deferred, early.resume_at) == (0, 0, None)
+
+    second = sender.send_due(lambda: T0 + EMAIL_PACE)
+    assert (second.sent, second.deferred, second.resume_at) == (1, 1, T0 + 2 * EMAIL_PACE)
+    third = sender.send_due(lambda: T0 + 2 * EMAIL_PACE)
+    assert (third.sent, third.deferred, third.resume_at) == (1, 0, None)
+
+    subjects = [m["Subject"] for m in inbox.wait_for(3)]
+    assert subjects == [f"[newswatch] mail: Burst {i}" for i in range(3)]  # in order, once each
+    assert len(hook.received) == 1 and hook.attempts == 1
+    assert set(_rows(database).values()) == {("sent", 1)}  # deferrals counted no attempt
+    assert sender.send_due(lambda: T0 + timedelta(minutes=5)).sent == 0
+    assert len(inbox.messages) == 3
