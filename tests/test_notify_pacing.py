@@ -7,14 +7,20 @@ it instead. The clock is the test's: nothing sleeps.
 
 from __future__ import annotations
 
+import asyncio
 import random
+import time
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from apprise.plugins.email import NotifyEmail
 from apprise.plugins.slack import NotifySlack
 
+from service import runner
+from service.config import load_config
 from service.config.models import AlertSettings, SubscriptionConfig
 from service.notify.channels import build_channel, build_channels
 from service.notify.mail import MultipartEmail
@@ -97,3 +103,36 @@ def test_a_burst_to_a_paced_channel_goes_one_per_interval_while_others_go_at_onc
     assert set(_rows(database).values()) == {("sent", 1)}  # deferrals counted no attempt
     assert sender.send_due(lambda: T0 + timedelta(minutes=5)).sent == 0
     assert len(inbox.messages) == 3
+
+
+async def test_the_run_loop_wakes_when_a_paused_channel_may_send_again(
+    tmp_path: Path, server: FeedServer, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The sender loop's next pass comes when the pause ends, not a period later:
+    with the period an hour, three alerts to a channel paced 50 ms still all leave."""
+    monkeypatch.setattr(runner, "SEND_EVERY", timedelta(hours=1))
+    config_dir = tmp_path / "config"
+    (config_dir / "watchlists").mkdir(parents=True)
+    (config_dir / "feeds.yaml").write_text("feeds: []\n")
+    (config_dir / "newswatch.yaml").write_text(
+        f"database_url: sqlite:///{tmp_path / 'nw.db'}\nweb: {{enabled: false}}\n")
+    service = runner.Service(load_config(config_dir, {}), once=False)
+    hook = JsonEndpoint(server)
+    sub = SubscriptionConfig(id="desk", notify=(hook.apprise_url,))
+    paced = tuple(replace(c, pace=timedelta(milliseconds=50))
+                  for c in build_channels(sub.notify, sender_paces=True))
+    service.sender = AlertSender(AlertStore(service.database), {"desk": Recipient(sub, paced)},
+                                 {}, AlertSettings(), rng=random.Random(6))
+    store_alerts(service.database, ["desk"], 3, runner.utcnow() - timedelta(seconds=1))
+    stop = asyncio.Event()
+    loop = asyncio.create_task(service._send_until(stop))
+    try:
+        deadline = time.monotonic() + 60  # a failure bound; passing takes ~0.1 s
+        while len(hook.received) < 3 and time.monotonic() < deadline and not loop.done():
+            await asyncio.sleep(0.01)
+    finally:
+        stop.set()
+        await loop
+        service.close()
+    assert hook.titles() == [f"[newswatch] desk: Story {i}" for i in range(3)]
+    assert hook.attempts == 3
