@@ -131,7 +131,7 @@ class ArticleStore:
             sketched = prepare_near(session, row, near) if near is not None else None
             story_id, duplicate = _claim_story(session, row, story_keys, now, sketched)
             if sketched is not None:
-                index_article(session, article_id, sketched.sketch, now)
+                index_article(session, article_id, sketched, now)
             row.story_id = story_id
             row.state = "duplicate" if duplicate else "processed"
             row.processed_at = now

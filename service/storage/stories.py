@@ -1,7 +1,11 @@
-"""The shared near-duplicate story index: band keys, shingles and feed segments.
+"""The shared story index: band keys, shingles, feed segments, salient terms.
 
 Every worker reads and writes the same tables, so the index is one truth
-whatever process handles an article. Claiming stays atomic: on PostgreSQL an
+whatever process handles an article. The same-event path keeps each
+article's salient terms (an inverted index), its TF-IDF vectors, and the
+document frequencies of terms per day; an article's vector is weighed with
+the frequencies of the window. Rows older than the window are pruned every
+``PRUNE_EVERY`` articles (``prune_index``). Claiming stays atomic: on PostgreSQL an
 article takes a transaction-scoped advisory lock on each of its band keys
 (in sorted order, so two workers never deadlock) before it looks for
 candidates; two copies that could find each other share a band, so the
@@ -14,11 +18,14 @@ transaction; ``StoryIndexStore`` reads stories for the command line.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
-from sqlalchemy import bindparam, func, select, text
+from sqlalchemy import bindparam, delete, func, select, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 from sqlalchemy.types import BigInteger
@@ -30,18 +37,31 @@ from service.storage.models import (
     FeedRow,
     FeedSegmentRow,
     StoryBandRow,
+    StoryKeyRow,
     StoryRow,
+    StoryTermRow,
+    TermFrequencyRow,
 )
 from service.stories import (
     Candidate,
+    EventCandidate,
+    EventVector,
     NearDuplicate,
     Shingles,
     Sketch,
+    Terms,
     article_sketch,
+    article_terms,
+    best_event_story,
     best_story,
+    event_vector,
 )
+from service.stories.events import DOCUMENTS, MIN_DOCUMENTS, MIN_SHARED, decode, encode
 
 MAX_CANDIDATES = 20
+PRUNE_EVERY = 200  # articles between two prunings of the index
+_SHARDS = 8
+_EPOCH = datetime(1970, 1, 1).date()
 _CHUNK = 500
 _LOCK_BANDS = text(
     "SELECT count(pg_advisory_xact_lock(k)) FROM unnest(:keys) AS t(k)"
@@ -55,6 +75,9 @@ class SketchedArticle:
     sketch: Sketch
     threshold: float
     since: datetime
+    terms: Terms | None = None  # None: the same-event path is off
+    vector: EventVector | None = None  # None: off, or too few documents yet
+    event_threshold: float = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,9 +103,15 @@ def prepare_near(session: Session, row: ArticleRow, near: NearDuplicate) -> Sket
     for start in range(0, len(fingerprints), _CHUNK):
         chunk = fingerprints[start : start + _CHUNK]
         boilerplate.update(_learn_chunk(session, row.feed_id, row.id, chunk))
-    sketch = article_sketch(list(near.parts), boilerplate)
+    parts = list(near.parts)
+    sketch = article_sketch(parts, boilerplate, near.title_parts)
     lock_bands(session, sketch)
-    return SketchedArticle(sketch, near.threshold, near.since)
+    if near.event_threshold is None:
+        return SketchedArticle(sketch, near.threshold, near.since)
+    terms = article_terms(parts, boilerplate, near.title_parts)
+    frequencies = _frequencies(session, terms.distinct, near.since)
+    vector = event_vector(terms, frequencies) if frequencies[DOCUMENTS] >= MIN_DOCUMENTS else None
+    return SketchedArticle(sketch, near.threshold, near.since, terms, vector, near.event_threshold)
 
 
 def lock_bands(session: Session, sketch: Sketch) -> None:
@@ -92,11 +121,75 @@ def lock_bands(session: Session, sketch: Sketch) -> None:
 
 
 def find_near_story(session: Session, near: SketchedArticle, own_story: int) -> int | None:
-    """The recent story that already holds a near copy of this article, if any."""
-    if not near.sketch.bands:
+    """The recent story holding a near copy of this article, else one about its event."""
+    if near.sketch.bands:
+        candidates = _candidates(session, near, own_story)
+        story = best_story(near.sketch.shingles, candidates, near.threshold)
+        if story is not None:
+            return story
+    if near.vector is None:
         return None
-    candidates = _candidates(session, near, own_story)
-    return best_story(near.sketch.shingles, candidates, near.threshold)
+    found = _event_candidates(session, near, near.vector, own_story)
+    return best_event_story(near.vector, found, near.event_threshold)
+
+
+def _event_candidates(
+    session: Session, near: SketchedArticle, vector: EventVector, own_story: int
+) -> list[EventCandidate]:
+    hits = func.count().label("hits")
+    query = (
+        select(StoryTermRow.article_id, ArticleRow.story_id, hits)
+        .join(ArticleRow, ArticleRow.id == StoryTermRow.article_id)
+        .join(StoryRow, StoryRow.id == ArticleRow.story_id)
+        .where(StoryTermRow.term.in_(vector.salient))
+        .where(StoryRow.updated_at >= near.since, StoryRow.id != own_story)
+        .group_by(StoryTermRow.article_id, ArticleRow.story_id)
+        .having(hits >= MIN_SHARED)
+        .order_by(hits.desc(), StoryTermRow.article_id)
+        .limit(MAX_CANDIDATES)
+    )
+    stories = {a: s for a, s, _ in session.execute(query) if s is not None}
+    if not stories:
+        return []
+    rows = session.execute(
+        select(ArticleSketchRow.article_id, ArticleSketchRow.event)
+        .where(ArticleSketchRow.article_id.in_(stories), ArticleSketchRow.event.is_not(None))
+    )
+    return [EventCandidate(a, stories[a], decode(blob)) for a, blob in rows if blob]
+
+
+def _day(when: datetime) -> int:
+    return (when.date() - _EPOCH).days
+
+
+def _frequencies(session: Session, terms: Sequence[int], since: datetime) -> dict[int, int]:
+    """Documents per term over the window (``DOCUMENTS``: all documents)."""
+    found: dict[int, int] = {DOCUMENTS: 0}
+    wanted = [DOCUMENTS, *terms]
+    for start in range(0, len(wanted), _CHUNK):
+        query = (
+            select(TermFrequencyRow.term, func.sum(TermFrequencyRow.documents))
+            .where(TermFrequencyRow.term.in_(wanted[start : start + _CHUNK]),
+                   TermFrequencyRow.day >= _day(since))
+            .group_by(TermFrequencyRow.term)
+        )
+        found.update({term: int(count) for term, count in session.execute(query)})
+    return found
+
+
+def _count_terms(session: Session, terms: Terms, now: datetime) -> None:
+    """One more document for each of its terms, in this process's shard."""
+    day, shard = _day(now), os.getpid() % _SHARDS
+    rows = [{"term": t, "day": day, "shard": shard, "documents": 1}
+            for t in sorted({DOCUMENTS, *terms.distinct})]
+    dialect = session.get_bind().dialect.name
+    module = postgresql if dialect == "postgresql" else sqlite
+    for start in range(0, len(rows), _CHUNK):
+        statement = module.insert(TermFrequencyRow.__table__)
+        session.execute(statement.on_conflict_do_update(
+            index_elements=["term", "day", "shard"],
+            set_={"documents": TermFrequencyRow.documents + statement.excluded.documents},
+        ), rows[start : start + _CHUNK])
 
 
 def _candidates(session: Session, near: SketchedArticle, own_story: int) -> list[Candidate]:
@@ -121,18 +214,50 @@ def _candidates(session: Session, near: SketchedArticle, own_story: int) -> list
     return [Candidate(a, stories[a], _decode(blob)) for a, blob in rows]
 
 
-def index_article(session: Session, article_id: int, sketch: Sketch, now: datetime) -> None:
-    """Add the article's band keys and shingles to the shared index (idempotent)."""
+def index_article(session: Session, article_id: int, near: SketchedArticle, now: datetime) -> None:
+    """Add the article's band keys, shingles and terms to the shared index (idempotent).
+
+    Every ``PRUNE_EVERY`` articles, rows from before the window go (``prune_index``).
+    """
+    if near.terms is not None:
+        _count_terms(session, near.terms, now)
+    if article_id % PRUNE_EVERY == 0:
+        prune_index(session, near.since)
+    sketch, vector = near.sketch, near.vector
     if sketch.empty:
         return
     session.execute(
         insert_ignore(session, ArticleSketchRow.__table__)  # type: ignore[arg-type]
-        .values(article_id=article_id, shingles=_encode(sketch), created_at=now)
+        .values(article_id=article_id, shingles=_encode(sketch), created_at=now,
+                event=encode(vector) if vector is not None else None)
     )
     session.execute(
         insert_ignore(session, StoryBandRow.__table__),  # type: ignore[arg-type]
         [{"band": band, "article_id": article_id} for band in sorted(set(sketch.bands))],
     )
+    if vector is not None and vector.salient:
+        session.execute(
+            insert_ignore(session, StoryTermRow.__table__),  # type: ignore[arg-type]
+            [{"term": term, "article_id": article_id} for term in vector.salient],
+        )
+
+
+def prune_index(session: Session, before: datetime) -> int:
+    """Delete index rows of articles indexed before ``before``, stale keys and counts.
+
+    Returns how many articles left the index. Their stories stay; a story
+    not updated since ``before`` also loses its exact-copy keys (past the
+    window nothing joins it any more).
+    """
+    old = select(ArticleSketchRow.article_id).where(ArticleSketchRow.created_at < before)
+    for table in (StoryBandRow, StoryTermRow):
+        session.execute(delete(table).where(table.article_id.in_(old)))
+    session.execute(delete(FeedSegmentRow).where(FeedSegmentRow.article_id.in_(old)))
+    pruned = session.execute(delete(ArticleSketchRow).where(ArticleSketchRow.created_at < before))
+    stale = select(StoryRow.id).where(StoryRow.updated_at < before)
+    session.execute(delete(StoryKeyRow).where(StoryKeyRow.story_id.in_(stale)))
+    session.execute(delete(TermFrequencyRow).where(TermFrequencyRow.day < _day(before)))
+    return int(pruned.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def _encode(sketch: Sketch) -> bytes:

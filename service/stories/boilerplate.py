@@ -9,8 +9,10 @@ into segments and removes the known ones. Web addresses are masked and
 digits folded in the fingerprint, so a templated line ("Points: 12",
 "Article URL: https://...") is one segment whatever its numbers and links.
 What remains is compared, however short (a templated entry is then told
-apart by its title); only an entry whose every segment the feed has carried
-before (a re-post) is kept whole, so it still joins its first story.
+apart by its title); only an entry whose text the feed has carried before
+(a re-post, under the same or a new title, with at least
+``REPOST_MIN_WORDS`` words of text) is kept whole, so it still joins its
+first story.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from xxhash import xxh3_64_intdigest
 from service.stories.shingles import normalise, words_of
 
 _SIGNED = 1 << 63
+REPOST_MIN_WORDS = 25
 _URL = re.compile(r"\b(?:https?://|www\.)\S+", re.IGNORECASE)
 _DIGITS = re.compile(r"[0-9]+")
 _DIGIT = re.compile(r"[0-9]")
@@ -66,7 +69,28 @@ def segments(text: str) -> list[Segment]:
     return found
 
 
-def strip_boilerplate(parts: list[Segment], boilerplate: Set[int]) -> list[str]:
-    """The words without the boilerplate segments (all of them if every segment is)."""
-    kept = [s for s in parts if s.fingerprint not in boilerplate] or parts
-    return [word for segment in kept for word in segment.words]
+def kept_segments(
+    parts: list[Segment], boilerplate: Set[int], title_parts: int = 0
+) -> list[Segment]:
+    """The segments without the boilerplate ones; all of them for a re-post.
+
+    ``parts[:title_parts]`` are the title's. An entry is a re-post when every
+    segment of its text (or of the whole entry) was carried before and the
+    text is long enough not to be a template.
+    """
+    kept = [s for s in parts if s.fingerprint not in boilerplate]
+    if not kept:
+        return parts
+    body = parts[title_parts:]
+    if (title_parts and body and all(s.fingerprint in boilerplate for s in body)
+            and sum(len(s.words) for s in body) >= REPOST_MIN_WORDS):
+        return parts
+    return kept
+
+
+def strip_boilerplate(
+    parts: list[Segment], boilerplate: Set[int], title_parts: int = 0
+) -> list[str]:
+    """The words without the boilerplate segments (see ``kept_segments``)."""
+    return [word for segment in kept_segments(parts, boilerplate, title_parts)
+            for word in segment.words]
