@@ -276,7 +276,7 @@ def _print_largest(members: dict[int, list[Entry]], sizes: Counter[int]) -> None
         group = members[story]
         if sizes[story] > 1 and group[0].published.startswith("2023-09"):
             carriers = ", ".join(dict.fromkeys(e.outlet for e in group))
-            print(f"  {sizes[story]:3} articles: {group[0].title[:80]}  [{outlets[:200]}]")
+            print(f"  {sizes[story]:3} articles: {group[0].title[:80]}  [{carriers[:200]}]")
 
 
 # ---------------------------------------------------------------- throughput

@@ -88,7 +88,10 @@ class FeedRow(Base):
 
 class StoryRow(Base):
     __tablename__ = "stories"
-    __table_args__ = (Index("ix_stories_updated_at", "updated_at"),)  # migration 0004
+    __table_args__ = (
+        Index("ix_stories_updated_at", "updated_at"),  # migration 0004
+        Index("ix_stories_first_article", "first_article_id"),  # migration 0011
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     # The first article; no foreign key, to keep articles <-> stories acyclic.

@@ -136,14 +136,15 @@ def find_near_story(session: Session, near: SketchedArticle, own_story: int) -> 
 def _event_candidates(
     session: Session, near: SketchedArticle, vector: EventVector, own_story: int
 ) -> list[EventCandidate]:
+    """Stories whose first article shares salient terms (only the first: a story
+    joined by other articles about its event does not drift away from it)."""
     hits = func.count().label("hits")
     query = (
-        select(StoryTermRow.article_id, ArticleRow.story_id, hits)
-        .join(ArticleRow, ArticleRow.id == StoryTermRow.article_id)
-        .join(StoryRow, StoryRow.id == ArticleRow.story_id)
+        select(StoryTermRow.article_id, StoryRow.id, hits)
+        .join(StoryRow, StoryRow.first_article_id == StoryTermRow.article_id)
         .where(StoryTermRow.term.in_(vector.salient))
         .where(StoryRow.updated_at >= near.since, StoryRow.id != own_story)
-        .group_by(StoryTermRow.article_id, ArticleRow.story_id)
+        .group_by(StoryTermRow.article_id, StoryRow.id)
         .having(hits >= MIN_SHARED)
         .order_by(hits.desc(), StoryTermRow.article_id)
         .limit(MAX_CANDIDATES)

@@ -78,10 +78,16 @@ def article_sketch(
 def article_terms(
     parts: list[Segment], boilerplate: Set[int] = frozenset(), title_parts: int = 0
 ) -> Terms:
-    """The counted terms of the title and of the text without boilerplate."""
-    kept = kept_segments(parts[title_parts:], boilerplate)
-    title = [word for segment in parts[:title_parts] for word in segment.words]
-    return _terms(title, [word for segment in kept for word in segment.words])
+    """The counted terms of the title and of the text without boilerplate.
+
+    Unlike the sketch, a text that is all boilerplate (a templated entry)
+    counts no terms: only its title speaks for it.
+    """
+    heading = parts[:title_parts]
+    kept = kept_segments(parts, boilerplate, title_parts)
+    body = kept[title_parts:] if kept is parts else [s for s in kept if s not in heading]
+    title = [word for segment in heading for word in segment.words]
+    return _terms(title, [word for segment in body for word in segment.words])
 
 
 def best_event_story(

@@ -92,7 +92,8 @@ class MemoryIndex:
         hits: Counter[int] = Counter()
         for term in vector.salient:
             hits.update(self._postings.get(term, ()))
-        ranked = sorted((a for a, n in hits.items() if n >= MIN_SHARED),
+        # only the article that started each story: a story does not drift away from it
+        ranked = sorted((a for a, n in hits.items() if n >= MIN_SHARED and self._stories[a] == a),
                         key=lambda a: (-hits[a], a))
         return [EventCandidate(a, self._stories[a], self._vectors[a])
                 for a in ranked[:MAX_CANDIDATES]]

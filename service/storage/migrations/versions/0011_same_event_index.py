@@ -38,9 +38,11 @@ def upgrade() -> None:
         batch.add_column(sa.Column("event", sa.LargeBinary(), nullable=True))
     op.create_index("ix_article_sketches_created_at", "article_sketches", ["created_at"])
     op.create_index("ix_story_bands_article", "story_bands", ["article_id"])
+    op.create_index("ix_stories_first_article", "stories", ["first_article_id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_stories_first_article", table_name="stories")
     op.drop_index("ix_story_bands_article", table_name="story_bands")
     op.drop_index("ix_article_sketches_created_at", table_name="article_sketches")
     with op.batch_alter_table("article_sketches") as batch:
