@@ -63,8 +63,7 @@ def test_another_outlets_own_article_about_the_event_joins_and_alerts_once(
     unrelated = _story(database, "paper", "p1", *_article(3, OTHER_EVENT))
     assert (other.story_id, other.duplicate, other.alerts_created) == (first.story_id, True, 0)
     assert unrelated.story_id != first.story_id and unrelated.alerts_created == 1
-    with database.session() as session:
-        assert session.scalar(select(func.count()).select_from(StoryTermRow)) > 0
+    assert _count(database, StoryTermRow) > 0
 
 
 def test_the_same_event_path_can_be_turned_off(database: Database) -> None:
