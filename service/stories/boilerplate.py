@@ -23,13 +23,14 @@ from typing import NamedTuple
 
 from xxhash import xxh3_64_intdigest
 
-from service.stories.shingles import normalise, words_of
+from service.stories.shingles import has_unspaced, normalise, words_of
 
 _SIGNED = 1 << 63
 REPOST_MIN_WORDS = 25
 _URL = re.compile(r"\b(?:https?://|www\.)\S+", re.IGNORECASE)
 _DIGITS = re.compile(r"[0-9]+")
 _DIGIT = re.compile(r"[0-9]")
+_WORD_OR_END = re.compile("[^\\W_]+|\x00")
 # a line break, or the space after a sentence's end (abbreviations may split: harmless)
 _SEGMENT_END = re.compile(r"\s*\n\s*|(?<=[.!?…。！？])[\"'»”’)\]]*\s+")
 
@@ -53,19 +54,29 @@ def mask_urls(text: str) -> str:
 
 
 def fingerprint(word_list: list[str]) -> int:
-    joined = " ".join(word_list)
+    return _fingerprint(" ".join(word_list))
+
+
+def _fingerprint(joined: str) -> int:
     if _DIGIT.search(joined):
         joined = _DIGITS.sub("0", joined)
     return xxh3_64_intdigest(joined.encode()) - _SIGNED
 
 
 def segments(text: str) -> list[Segment]:
-    """The segments of ``text`` that have words, in order."""
+    """The segments of ``text`` that have words, in order.
+
+    One pass for all words (segment ends marked in the text), then one
+    split per segment: an article has dozens of segments.
+    """
+    normal = normalise(mask_urls(text))
+    marked = _SEGMENT_END.sub(" \x00 ", normal)
+    tokens = words_of(marked, None if has_unspaced(normal) else False, _WORD_OR_END)
     found: list[Segment] = []
-    for piece in _SEGMENT_END.split(normalise(mask_urls(text))):
-        word_list = words_of(piece)
-        if word_list:
-            found.append(Segment(word_list, fingerprint(word_list)))
+    for piece in " ".join(tokens).split("\x00"):
+        piece = piece.strip()
+        if piece:
+            found.append(Segment(piece.split(" "), _fingerprint(piece)))
     return found
 
 

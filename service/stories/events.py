@@ -15,19 +15,21 @@ reaches the event threshold (``dedup.event_threshold``, tuned on SemEval 2022
 task 8's training pairs by benchmarks/bench_dedup.py). Until the window holds
 ``MIN_DOCUMENTS`` articles the frequencies say too little (every word looks
 rare), so the event path waits and only copies are joined.
-Term hashes are xxh3, the same in every process.
+All of it is numpy over arrays of term hashes (the words' hashes of the
+shingles, ``shingles.word_hashes``), the same in every process.
 """
 
 from __future__ import annotations
 
 import math
-from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
+from itertools import repeat
 
 import numpy as np
 import numpy.typing as npt
-from xxhash import xxh3_64_intdigest
+
+from service.stories.shingles import fmix64, word_hashes
 
 DEFAULT_EVENT_THRESHOLD = 0.2
 TITLE_WEIGHT = 0.2
@@ -37,92 +39,130 @@ SALIENT_TERMS = 32
 MIN_SHARED = 2
 MIN_DOCUMENTS = 50
 DOCUMENTS = 0  # the term hash under which the number of documents is counted
-_SIGNED = 1 << 63
 
 
-def _unspaced(word: str) -> bool:
-    return len(word) == 1 and "\u3040" <= word <= "\u9fff"
+_PAIR = np.uint64(0x9E3779B97F4A7C15)
+Hashes = npt.NDArray[np.int64]
 
 
-def terms_of(word_list: Sequence[str]) -> list[str]:
-    """Words of two or more characters, numbers, and pairs of unspaced characters."""
-    found: list[str] = []
-    previous = ""
-    for word in word_list:
-        if _unspaced(word):
-            if previous:
-                found.append(previous + word)
-            previous = word
-            continue
-        previous = ""
-        if len(word) >= 2 or word.isdigit():
-            found.append(word)
+def term_hashes(word_list: list[str]) -> Hashes:
+    """Signed 64-bit hashes of the terms among ``word_list``, in order.
+
+    Terms: words of two or more characters, one-digit numbers, and pairs of
+    adjacent characters of unspaced scripts (whose words are single
+    characters). Never ``DOCUMENTS``; the same in every process.
+    """
+    if not word_list:
+        return np.zeros(0, dtype=np.int64)
+    lengths, first, hashes = word_hashes(word_list)
+    single = lengths == 1
+    unspaced = single & (first >= 0x3040) & (first <= 0x9FFF)
+    digit = single & (first >= 0x30) & (first <= 0x39)
+    with np.errstate(over="ignore"):
+        pairs = fmix64(hashes[:-1] * _PAIR + hashes[1:])[unspaced[:-1] & unspaced[1:]]
+    found = np.concatenate((hashes[~single | digit], pairs)).view(np.int64)
+    found[found == DOCUMENTS] = 1
     return found
 
 
 def term_hash(term: str) -> int:
-    """A signed 64-bit hash (never ``DOCUMENTS``), so the database can index it."""
-    return (xxh3_64_intdigest(term.encode()) - _SIGNED) or 1
+    """The hash of one term (as ``term_hashes`` gives it)."""
+    return int(term_hashes([term])[0])
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Counted:
+    """Distinct term hashes (sorted) and how often each occurs."""
+
+    terms: Hashes
+    counts: npt.NDArray[np.int64]
+
+    @classmethod
+    def of(cls, hashes: Hashes) -> Counted:
+        terms, counts = np.unique(hashes, return_counts=True)
+        return cls(terms, counts)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Terms:
-    """The counted term hashes of an article's title and text."""
+    """The counted terms of an article's title and of its whole text (title included)."""
 
-    title: Counter[int]
-    text: Counter[int]
+    title: Counted
+    text: Counted
 
     @property
     def distinct(self) -> list[int]:
-        return sorted(self.text.keys() | self.title.keys())
+        """Every distinct term (the title's are in the text's)."""
+        result: list[int] = self.text.terms.tolist()
+        return result
 
 
-def article_terms(title_words: Sequence[str], text_words: Sequence[str]) -> Terms:
-    title = Counter(map(term_hash, terms_of(title_words)))
-    return Terms(title, Counter(map(term_hash, terms_of(text_words))) + title)
+def article_terms(title_words: list[str], text_words: list[str]) -> Terms:
+    title = term_hashes(title_words)
+    return Terms(Counted.of(title), Counted.of(np.concatenate((title, term_hashes(text_words)))))
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Weighted:
+    """A unit vector: sorted term hashes and their weights."""
+
+    terms: Hashes
+    weights: npt.NDArray[np.float64]
+
+    def __len__(self) -> int:
+        return len(self.terms)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
 class EventVector:
-    """Unit TF-IDF vectors (term hash -> weight) of an article's text and title."""
+    """Unit TF-IDF vectors of an article's text and title."""
 
-    text: Mapping[int, float]
-    title: Mapping[int, float]
+    text: Weighted
+    title: Weighted
 
     @property
     def salient(self) -> list[int]:
-        """The heaviest terms of the text: the keys of the inverted index."""
-        return sorted(sorted(self.text, key=self.text.__getitem__, reverse=True)[:SALIENT_TERMS])
+        """The heaviest terms of the text (sorted): the keys of the inverted index."""
+        if len(self.text) <= SALIENT_TERMS:
+            return list(self.text.terms.tolist())
+        top = np.argpartition(-self.text.weights, SALIENT_TERMS - 1)[:SALIENT_TERMS]
+        return sorted(self.text.terms[top].tolist())
 
 
 def idf(documents: int, frequency: int) -> float:
     return math.log((documents + 1) / (frequency + 1))
 
 
-def _unit(counts: Counter[int], frequencies: Mapping[int, int], documents: int,
-          keep: int) -> dict[int, float]:
-    weights = {
-        term: (1 + math.log(count)) * idf(documents, frequencies.get(term, 0))
-        for term, count in counts.items()
-    }
-    top = sorted(weights.items(), key=lambda item: (-item[1], item[0]))[:keep]
-    norm = math.sqrt(sum(w * w for _, w in top))
-    return {term: w / norm for term, w in top if w > 0} if norm > 0 else {}
+def _unit(counted: Counted, frequencies: npt.NDArray[np.int64], documents: int,
+          keep: int) -> Weighted:
+    weights = (1 + np.log(counted.counts)) * np.log((documents + 1) / (frequencies + 1))
+    terms = counted.terms
+    if len(terms) > keep:
+        top = np.sort(np.argpartition(-weights, keep - 1)[:keep])
+        terms, weights = terms[top], weights[top]
+    positive = weights > 0
+    terms, weights = terms[positive], weights[positive]
+    norm = float(np.sqrt(np.dot(weights, weights)))
+    return Weighted(terms, weights / norm if norm > 0 else weights)
 
 
 def event_vector(terms: Terms, frequencies: Mapping[int, int]) -> EventVector:
     """The article's vectors given document frequencies (``DOCUMENTS`` -> their count)."""
     documents = max(frequencies.get(DOCUMENTS, 0), 1)
+    text = terms.text.terms.tolist()
+    known = np.fromiter(map(frequencies.get, text, repeat(0)), dtype=np.int64, count=len(text))
+    in_title = np.searchsorted(terms.text.terms, terms.title.terms)
     return EventVector(
-        _unit(terms.text, frequencies, documents, VECTOR_TERMS),
-        _unit(terms.title, frequencies, documents, TITLE_TERMS),
+        _unit(terms.text, known, documents, VECTOR_TERMS),
+        _unit(terms.title, known[in_title], documents, TITLE_TERMS),
     )
 
 
-def _cosine(a: Mapping[int, float], b: Mapping[int, float]) -> float:
-    if len(a) > len(b):
-        a, b = b, a
-    return sum(w * b.get(term, 0.0) for term, w in a.items())
+def _cosine(a: Weighted, b: Weighted) -> float:
+    if not len(a) or not len(b):
+        return 0.0
+    _, left, right = np.intersect1d(a.terms, b.terms, assume_unique=True, return_indices=True)
+    return float(np.dot(a.weights[left], b.weights[right]))
 
 
 def event_score(a: EventVector, b: EventVector) -> float:
@@ -130,18 +170,17 @@ def event_score(a: EventVector, b: EventVector) -> float:
 
 
 def encode(vector: EventVector) -> bytes:
-    """Stored form: count of text terms, then int64 hashes and float32 weights."""
-    terms = [*vector.text, *vector.title]
-    weights = [*vector.text.values(), *vector.title.values()]
+    """Stored form: the number of text terms, then int64 hashes and float32 weights."""
     head = np.array([len(vector.text)], dtype="<i8")
-    return (head.tobytes() + np.array(terms, dtype="<i8").tobytes()
-            + np.array(weights, dtype="<f4").tobytes())
+    terms = np.concatenate((vector.text.terms, vector.title.terms)).astype("<i8")
+    weights = np.concatenate((vector.text.weights, vector.title.weights)).astype("<f4")
+    return head.tobytes() + terms.tobytes() + weights.tobytes()
 
 
 def decode(blob: bytes) -> EventVector:
     split = int(np.frombuffer(blob[:8], dtype="<i8")[0])
     count = (len(blob) - 8) // 12
-    terms: npt.NDArray[np.int64] = np.frombuffer(blob[8 : 8 + 8 * count], dtype="<i8")
-    weights = np.frombuffer(blob[8 + 8 * count :], dtype="<f4").astype(float)
-    pairs = list(zip(terms.tolist(), weights.tolist(), strict=True))
-    return EventVector(dict(pairs[:split]), dict(pairs[split:]))
+    terms = np.frombuffer(blob[8 : 8 + 8 * count], dtype="<i8").astype(np.int64)
+    weights = np.frombuffer(blob[8 + 8 * count :], dtype="<f4").astype(np.float64)
+    return EventVector(Weighted(terms[:split], weights[:split]),
+                       Weighted(terms[split:], weights[split:]))

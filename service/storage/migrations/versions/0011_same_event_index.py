@@ -1,4 +1,5 @@
-"""same-event index: salient terms, document frequencies, event vectors; pruning indexes
+"""same-event index: salient terms, document frequencies, event vectors; pruning
+indexes; the near-copy index restarts (its hashes changed)
 
 Revision ID: 0011
 Revises: 0009
@@ -39,6 +40,10 @@ def upgrade() -> None:
     op.create_index("ix_article_sketches_created_at", "article_sketches", ["created_at"])
     op.create_index("ix_story_bands_article", "story_bands", ["article_id"])
     op.create_index("ix_stories_first_article", "stories", ["first_article_id"])
+    # shingle and band hashes changed with this revision (numpy word hashing, 64 bands
+    # of 2 rows): rows of the old index would never match again, the window refills it
+    op.execute("DELETE FROM story_bands")
+    op.execute("DELETE FROM article_sketches")
 
 
 def downgrade() -> None:
