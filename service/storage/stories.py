@@ -25,9 +25,9 @@ from datetime import datetime
 
 import numpy as np
 from sqlalchemy import bindparam, delete, func, select, text
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import QueryableAttribute, Session
+from sqlalchemy.sql import ColumnElement
 from sqlalchemy.types import BigInteger
 
 from service.storage.database import Database, insert_ignore
@@ -66,6 +66,51 @@ _CHUNK = 500
 _LOCK_BANDS = text(
     "SELECT count(pg_advisory_xact_lock(k)) FROM unnest(:keys) AS t(k)"
 ).bindparams(bindparam("keys", type_=ARRAY(BigInteger())))
+
+
+# Statements built once, lists bound at execution ("expanding"): building an IN
+# of hundreds of literals per article cost more than running the query.
+def _any(column: QueryableAttribute[int], name: str) -> ColumnElement[bool]:
+    return column.in_(bindparam(name, expanding=True))
+
+
+_HITS = func.count().label("hits")
+_BAND_CANDIDATES = (
+    select(StoryBandRow.article_id, ArticleRow.story_id, _HITS)
+    .join(ArticleRow, ArticleRow.id == StoryBandRow.article_id)
+    .join(StoryRow, StoryRow.id == ArticleRow.story_id)
+    .where(_any(StoryBandRow.band, "bands"))
+    .where(StoryRow.updated_at >= bindparam("since"), StoryRow.id != bindparam("own"))
+    .group_by(StoryBandRow.article_id, ArticleRow.story_id)
+    .order_by(_HITS.desc(), StoryBandRow.article_id)
+    .limit(MAX_CANDIDATES)
+)
+_SHINGLES = select(ArticleSketchRow.article_id, ArticleSketchRow.shingles).where(
+    _any(ArticleSketchRow.article_id, "ids"))
+# only a story's first article: a story joined by other articles about its
+# event does not drift away from it
+_EVENT_CANDIDATES = (
+    select(StoryTermRow.article_id, StoryRow.id, _HITS)
+    .join(StoryRow, StoryRow.first_article_id == StoryTermRow.article_id)
+    .where(_any(StoryTermRow.term, "terms"))
+    .where(StoryRow.updated_at >= bindparam("since"), StoryRow.id != bindparam("own"))
+    .group_by(StoryTermRow.article_id, StoryRow.id)
+    .having(_HITS >= MIN_SHARED)
+    .order_by(_HITS.desc(), StoryTermRow.article_id)
+    .limit(MAX_CANDIDATES)
+)
+_EVENT_VECTORS = select(ArticleSketchRow.article_id, ArticleSketchRow.event).where(
+    _any(ArticleSketchRow.article_id, "ids"), ArticleSketchRow.event.is_not(None))
+_FREQUENCIES = (
+    select(TermFrequencyRow.term, func.sum(TermFrequencyRow.documents))
+    .where(_any(TermFrequencyRow.term, "terms"), TermFrequencyRow.day >= bindparam("day"))
+    .group_by(TermFrequencyRow.term)
+)
+_SEEN_SEGMENTS = select(FeedSegmentRow.fingerprint).where(
+    FeedSegmentRow.feed_id == bindparam("feed"),
+    _any(FeedSegmentRow.fingerprint, "prints"),
+    FeedSegmentRow.article_id != bindparam("article"),
+)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -136,26 +181,12 @@ def find_near_story(session: Session, near: SketchedArticle, own_story: int) -> 
 def _event_candidates(
     session: Session, near: SketchedArticle, vector: EventVector, own_story: int
 ) -> list[EventCandidate]:
-    """Stories whose first article shares salient terms (only the first: a story
-    joined by other articles about its event does not drift away from it)."""
-    hits = func.count().label("hits")
-    query = (
-        select(StoryTermRow.article_id, StoryRow.id, hits)
-        .join(StoryRow, StoryRow.first_article_id == StoryTermRow.article_id)
-        .where(StoryTermRow.term.in_(vector.salient))
-        .where(StoryRow.updated_at >= near.since, StoryRow.id != own_story)
-        .group_by(StoryTermRow.article_id, StoryRow.id)
-        .having(hits >= MIN_SHARED)
-        .order_by(hits.desc(), StoryTermRow.article_id)
-        .limit(MAX_CANDIDATES)
-    )
-    stories = {a: s for a, s, _ in session.execute(query) if s is not None}
+    """Stories whose first article shares salient terms."""
+    params = {"terms": vector.salient, "since": near.since, "own": own_story}
+    stories = {a: s for a, s, _ in session.execute(_EVENT_CANDIDATES, params)}
     if not stories:
         return []
-    rows = session.execute(
-        select(ArticleSketchRow.article_id, ArticleSketchRow.event)
-        .where(ArticleSketchRow.article_id.in_(stories), ArticleSketchRow.event.is_not(None))
-    )
+    rows = session.execute(_EVENT_VECTORS, {"ids": sorted(stories)})
     return [EventCandidate(a, stories[a], decode(blob)) for a, blob in rows if blob]
 
 
@@ -168,50 +199,35 @@ def _frequencies(session: Session, terms: Sequence[int], since: datetime) -> dic
     found: dict[int, int] = {DOCUMENTS: 0}
     wanted = [DOCUMENTS, *terms]
     for start in range(0, len(wanted), _CHUNK):
-        query = (
-            select(TermFrequencyRow.term, func.sum(TermFrequencyRow.documents))
-            .where(TermFrequencyRow.term.in_(wanted[start : start + _CHUNK]),
-                   TermFrequencyRow.day >= _day(since))
-            .group_by(TermFrequencyRow.term)
-        )
-        found.update({term: int(count) for term, count in session.execute(query)})
+        params = {"terms": wanted[start : start + _CHUNK], "day": _day(since)}
+        found.update({term: int(count) for term, count in session.execute(_FREQUENCIES, params)})
     return found
 
 
 def _count_terms(session: Session, terms: Terms, now: datetime) -> None:
-    """One more document for each of its terms, in this process's shard."""
+    """One more document for each of its terms, in this process's shard.
+
+    Hundreds of rows per article: sent straight to the driver (executemany),
+    sorted so that two workers meeting on one shard lock rows in one order.
+    """
     day, shard = _day(now), os.getpid() % _SHARDS
-    rows = [{"term": t, "day": day, "shard": shard, "documents": 1}
-            for t in sorted({DOCUMENTS, *terms.distinct})]
-    dialect = session.get_bind().dialect.name
-    module = postgresql if dialect == "postgresql" else sqlite
-    for start in range(0, len(rows), _CHUNK):
-        statement = module.insert(TermFrequencyRow.__table__)
-        session.execute(statement.on_conflict_do_update(
-            index_elements=["term", "day", "shard"],
-            set_={"documents": TermFrequencyRow.documents + statement.excluded.documents},
-        ), rows[start : start + _CHUNK])
+    connection = session.connection()
+    marker = "%s" if connection.dialect.paramstyle in ("format", "pyformat") else "?"
+    statement = (
+        "INSERT INTO term_frequencies (term, day, shard, documents) "
+        f"VALUES ({marker}, {marker}, {marker}, 1) ON CONFLICT (term, day, shard) "
+        "DO UPDATE SET documents = term_frequencies.documents + 1"
+    )
+    rows = [(term, day, shard) for term in sorted({DOCUMENTS, *terms.distinct})]
+    connection.exec_driver_sql(statement, rows)
 
 
 def _candidates(session: Session, near: SketchedArticle, own_story: int) -> list[Candidate]:
-    hits = func.count().label("hits")
-    query = (
-        select(StoryBandRow.article_id, ArticleRow.story_id, hits)
-        .join(ArticleRow, ArticleRow.id == StoryBandRow.article_id)
-        .join(StoryRow, StoryRow.id == ArticleRow.story_id)
-        .where(StoryBandRow.band.in_(sorted(set(near.sketch.bands))))
-        .where(StoryRow.updated_at >= near.since, StoryRow.id != own_story)
-        .group_by(StoryBandRow.article_id, ArticleRow.story_id)
-        .order_by(hits.desc(), StoryBandRow.article_id)
-        .limit(MAX_CANDIDATES)
-    )
-    stories = {a: s for a, s, _ in session.execute(query) if s is not None}
+    params = {"bands": sorted(set(near.sketch.bands)), "since": near.since, "own": own_story}
+    stories = {a: s for a, s, _ in session.execute(_BAND_CANDIDATES, params) if s is not None}
     if not stories:
         return []
-    rows = session.execute(
-        select(ArticleSketchRow.article_id, ArticleSketchRow.shingles)
-        .where(ArticleSketchRow.article_id.in_(stories))
-    )
+    rows = session.execute(_SHINGLES, {"ids": sorted(stories)})
     return [Candidate(a, stories[a], _decode(blob)) for a, blob in rows]
 
 
@@ -291,12 +307,8 @@ def _learn_chunk(
         insert_ignore(session, FeedSegmentRow.__table__),  # type: ignore[arg-type]
         [{"feed_id": feed_id, "fingerprint": f, "article_id": article_id} for f in chunk],
     )
-    query = select(FeedSegmentRow.fingerprint).where(
-        FeedSegmentRow.feed_id == feed_id,
-        FeedSegmentRow.fingerprint.in_(chunk),
-        FeedSegmentRow.article_id != article_id,
-    )
-    return list(session.scalars(query))
+    params = {"feed": feed_id, "prints": chunk, "article": article_id}
+    return list(session.scalars(_SEEN_SEGMENTS, params))
 
 
 def _members(session: Session, story_ids: list[int]) -> dict[int, list[tuple[int, str, str]]]:

@@ -25,9 +25,10 @@ import numpy.typing as npt
 SHINGLE_WORDS = 3
 Shingles = npt.NDArray[np.uint32]  # sorted, unique
 
-_UNSPACED = re.compile(r"[\u0e00-\u0e7f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
+_UNSPACED = "\u0e00-\u0e7f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af"
+# a character of an unspaced script alone, or a run of other letters and digits
+WORD = re.compile(f"[{_UNSPACED}]|[^\\W_{_UNSPACED}]+")
 _ACCENTS = re.compile("[\u0300-\u036f\u0483-\u0489]")
-_WORD = re.compile(r"[^\W_]+")
 _MASK = np.uint64(0xFFFFFFFF)
 _MIX = (np.uint64(0x9E3779B1), np.uint64(0x85EBCA77), np.uint64(0xC2B2AE3D))
 
@@ -40,24 +41,10 @@ def normalise(text: str) -> str:
     return _ACCENTS.sub("", unicodedata.normalize("NFD", folded))
 
 
-def words_of(
-    normal: str, unspaced: bool | None = None, pattern: re.Pattern[str] = _WORD
-) -> list[str]:
-    """The words of already normalised text; unspaced scripts split into characters.
-
-    ``unspaced=False`` says the caller knows the text has no unspaced script.
-    """
-    found = pattern.findall(normal)
-    if unspaced is False or not _UNSPACED.search(normal):
-        return found
-    out: list[str] = []
-    for word in found:
-        out.extend(word if _UNSPACED.search(word) else [word])
-    return out
-
-
-def has_unspaced(normal: str) -> bool:
-    return normal.isascii() is False and _UNSPACED.search(normal) is not None
+def words_of(normal: str, pattern: re.Pattern[str] = WORD) -> list[str]:
+    """The words of already normalised text; unspaced scripts split into characters."""
+    found: list[str] = pattern.findall(normal)
+    return found
 
 
 def tokens(text: str) -> list[str]:
