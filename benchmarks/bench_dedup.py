@@ -30,6 +30,7 @@ import html
 import itertools
 import json
 import multiprocessing
+import os
 import random
 import re
 import sys
@@ -235,7 +236,7 @@ def run_rumca(threshold: float, event_threshold: float | None) -> None:
     index = MemoryIndex(threshold=threshold, event_threshold=event_threshold)
     exact: dict[str, int] = {}
     story_of: list[int] = []
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     for entry in entries:
         identity = ArticleIdentity(_canonical(entry.link), entry.link or "", entry.title,
                                    entry.text)
@@ -246,11 +247,12 @@ def run_rumca(threshold: float, event_threshold: float | None) -> None:
         story_of.append(story)
         for key in keys:
             exact.setdefault(key, story)
-    elapsed = time.perf_counter() - started
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     sizes = Counter(story_of)
     print(f"\n== rumca replay: {len(entries)} entries, {len(sizes)} stories, "
           f"{sum(1 for c in sizes.values() if c > 1)} with more than one article; "
-          f"{len(entries) / elapsed:,.0f} entries/s (exact keys + near index, one core)")
+          f"{len(entries) / cpu:,.0f} entries per CPU second, {len(entries) / elapsed:,.0f}/s "
+          f"wall (exact keys, near copies, same event; one core; load {os.getloadavg()[0]:.1f})")
     members: dict[int, list[Entry]] = defaultdict(list)
     for entry, story in zip(entries, story_of, strict=True):
         members[story].append(entry)
@@ -258,11 +260,9 @@ def run_rumca(threshold: float, event_threshold: float | None) -> None:
 
 
 def _print_largest(members: dict[int, list[Entry]], sizes: Counter[int]) -> None:
-    by_outlets = sorted(
-        members, key=lambda s: (-len({e.outlet for e in members[s]}), -sizes[s], s)
-    )
-    print("the 10 stories carried by the most outlets:")
-    for story in by_outlets[:10]:
+    largest = sorted(members, key=lambda s: (-sizes[s], -len({e.outlet for e in members[s]}), s))
+    print("the 10 largest stories:")
+    for story in largest[:10]:
         group = members[story]
         outlets = list(dict.fromkeys(e.outlet for e in group))
         print(f"  {len(group):3} articles, {len(outlets):2} outlets, "
@@ -271,7 +271,7 @@ def _print_largest(members: dict[int, list[Entry]], sizes: Counter[int]) -> None
         for other in list(dict.fromkeys(e.title for e in group))[1:3]:
             print(f"      also as: {other[:100]}")
     karabakh = [s for s in members if any("karaba" in e.title.lower() for e in members[s])]
-    print("Karabakh stories of 19-20 September 2023 (more than one article):")
+    print("stories with 'Karabakh' in a title, 19-20 September 2023 (more than one article):")
     for story in sorted(karabakh, key=lambda s: -sizes[s]):
         group = members[story]
         if sizes[story] > 1 and group[0].published.startswith("2023-09"):
