@@ -19,6 +19,8 @@ transaction; ``StoryIndexStore`` reads stories for the command line.
 from __future__ import annotations
 
 import os
+import socket
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -60,7 +62,7 @@ from service.stories.events import DOCUMENTS, MIN_DOCUMENTS, MIN_SHARED, decode,
 
 MAX_CANDIDATES = 20
 PRUNE_EVERY = 200  # articles between two prunings of the index
-_SHARDS = 8
+_SHARDS = 16
 _EPOCH = datetime(1970, 1, 1).date()
 _CHUNK = 500
 _LOCK_BANDS = text(
@@ -204,13 +206,18 @@ def _frequencies(session: Session, terms: Sequence[int], since: datetime) -> dic
     return found
 
 
+def _shard() -> int:
+    """This process's share of the term counts (host and process id, hashed)."""
+    return zlib.crc32(f"{socket.gethostname()}:{os.getpid()}".encode()) % _SHARDS
+
+
 def _count_terms(session: Session, terms: Terms, now: datetime) -> None:
     """One more document for each of its terms, in this process's shard.
 
     Hundreds of rows per article: sent straight to the driver (executemany),
     sorted so that two workers meeting on one shard lock rows in one order.
     """
-    day, shard = _day(now), os.getpid() % _SHARDS
+    day, shard = _day(now), _shard()
     connection = session.connection()
     marker = "%s" if connection.dialect.paramstyle in ("format", "pyformat") else "?"
     statement = (
