@@ -41,7 +41,7 @@ def upgrade() -> None:
     op.create_index("ix_story_bands_article", "story_bands", ["article_id"])
     op.create_index("ix_stories_first_article", "stories", ["first_article_id"])
     # shingle and band hashes changed with this revision (numpy word hashing, 64 bands
-    # of 2 rows): rows of the old index would never match again, the window refills it
+    # of 3 rows): rows of the old index would never match again, the window refills it
     op.execute("DELETE FROM story_bands")
     op.execute("DELETE FROM article_sketches")
 
