@@ -23,7 +23,7 @@ from typing import NamedTuple
 
 from xxhash import xxh3_64_intdigest
 
-from service.stories.shingles import WORD, normalise, words_of
+from service.stories.shingles import HAS_UNSPACED, SPACED_WORD, WORD, normalise, words_of
 
 _SIGNED = 1 << 63
 REPOST_MIN_WORDS = 25
@@ -31,6 +31,7 @@ _URL = re.compile(r"\b(?:https?://|www\.)\S+", re.IGNORECASE)
 _DIGITS = re.compile(r"[0-9]+")
 _DIGIT = re.compile(r"[0-9]")
 _WORD_OR_END = re.compile(WORD.pattern + "|\x00")
+_SPACED_WORD_OR_END = re.compile(SPACED_WORD.pattern + "|\x00")
 # a line break, or the space after a sentence's end (abbreviations may split: harmless)
 _SEGMENT_END = re.compile(r"\s*\n\s*|(?<=[.!?…。！？])[\"'»”’)\]]*\s+")
 
@@ -71,7 +72,8 @@ def segments(text: str) -> list[Segment]:
     """
     normal = normalise(mask_urls(text))
     marked = _SEGMENT_END.sub(" \x00 ", normal)
-    tokens = words_of(marked, _WORD_OR_END)
+    spaced = normal.isascii() or not HAS_UNSPACED.search(normal)
+    tokens = words_of(marked, _SPACED_WORD_OR_END if spaced else _WORD_OR_END)
     found: list[Segment] = []
     for piece in " ".join(tokens).split("\x00"):
         piece = piece.strip()

@@ -58,16 +58,10 @@ def term_hashes(word_list: list[str]) -> Hashes:
     single = lengths == 1
     unspaced = single & (first >= 0x3040) & (first <= 0x9FFF)
     digit = single & (first >= 0x30) & (first <= 0x39)
-    with np.errstate(over="ignore"):
-        pairs = fmix64(hashes[:-1] * _PAIR + hashes[1:])[unspaced[:-1] & unspaced[1:]]
+    pairs = fmix64(hashes[:-1] * _PAIR + hashes[1:])[unspaced[:-1] & unspaced[1:]]
     found = np.concatenate((hashes[~single | digit], pairs)).view(np.int64)
     found[found == DOCUMENTS] = 1
     return found
-
-
-def term_hash(term: str) -> int:
-    """The hash of one term (as ``term_hashes`` gives it)."""
-    return int(term_hashes([term])[0])
 
 
 @dataclass(frozen=True, slots=True, eq=False)

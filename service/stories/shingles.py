@@ -28,6 +28,8 @@ Shingles = npt.NDArray[np.uint32]  # sorted, unique
 _UNSPACED = "\u0e00-\u0e7f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af"
 # a character of an unspaced script alone, or a run of other letters and digits
 WORD = re.compile(f"[{_UNSPACED}]|[^\\W_{_UNSPACED}]+")
+SPACED_WORD = re.compile(r"[^\W_]+")  # the same, faster, for text without unspaced script
+HAS_UNSPACED = re.compile(f"[{_UNSPACED}]")
 _ACCENTS = re.compile("[\u0300-\u036f\u0483-\u0489]")
 _MASK = np.uint64(0xFFFFFFFF)
 _MIX = (np.uint64(0x9E3779B1), np.uint64(0x85EBCA77), np.uint64(0xC2B2AE3D))
@@ -41,8 +43,11 @@ def normalise(text: str) -> str:
     return _ACCENTS.sub("", unicodedata.normalize("NFD", folded))
 
 
-def words_of(normal: str, pattern: re.Pattern[str] = WORD) -> list[str]:
+def words_of(normal: str, pattern: re.Pattern[str] | None = None) -> list[str]:
     """The words of already normalised text; unspaced scripts split into characters."""
+    if pattern is None:
+        spaced = normal.isascii() or not HAS_UNSPACED.search(normal)
+        pattern = SPACED_WORD if spaced else WORD
     found: list[str] = pattern.findall(normal)
     return found
 
@@ -68,12 +73,11 @@ _POWERS = _powers(_MAX_POSITION)
 
 def fmix64(mixed: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
     """murmur3's 64-bit finaliser."""
-    with np.errstate(over="ignore"):
-        mixed = mixed ^ (mixed >> np.uint64(33))
-        mixed = mixed * np.uint64(0xFF51AFD7ED558CCD)
-        mixed = mixed ^ (mixed >> np.uint64(33))
-        mixed = mixed * np.uint64(0xC4CEB9FE1A85EC53)
-        return mixed ^ (mixed >> np.uint64(33))
+    mixed = mixed ^ (mixed >> np.uint64(33))
+    mixed = mixed * np.uint64(0xFF51AFD7ED558CCD)
+    mixed = mixed ^ (mixed >> np.uint64(33))
+    mixed = mixed * np.uint64(0xC4CEB9FE1A85EC53)
+    return mixed ^ (mixed >> np.uint64(33))
 
 
 class WordHashes(NamedTuple):
@@ -97,10 +101,9 @@ def word_hashes(word_list: list[str]) -> WordHashes:
         return WordHashes(lengths, codes, np.zeros(0, dtype=np.uint64))
     position = np.arange(len(codes), dtype=np.int64) - np.repeat(starts, lengths)
     np.minimum(position, _MAX_POSITION - 1, out=position)
-    with np.errstate(over="ignore"):
-        terms = (codes.astype(np.uint64) + _ONE) * _POWERS[position]
-        sums: npt.NDArray[np.uint64] = np.add.reduceat(terms, starts)
-        mixed = sums ^ lengths.astype(np.uint64)
+    terms = (codes.astype(np.uint64) + _ONE) * _POWERS[position]
+    sums: npt.NDArray[np.uint64] = np.add.reduceat(terms, starts)
+    mixed = sums ^ lengths.astype(np.uint64)
     return WordHashes(lengths, codes[starts], fmix64(mixed))
 
 

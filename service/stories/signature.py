@@ -92,8 +92,7 @@ def hashvalues(shingle_hashes: Shingles) -> npt.NDArray[np.uint32]:
     """
     a, b = _permutations()
     mixed = _fmix32(shingle_hashes.astype(np.uint32)).reshape(-1, 1)
-    with np.errstate(over="ignore"):
-        permuted = mixed * a + b
+    permuted = mixed * a + b
     result: npt.NDArray[np.uint32] = permuted.min(axis=0)
     return result
 
@@ -101,10 +100,9 @@ def hashvalues(shingle_hashes: Shingles) -> npt.NDArray[np.uint32]:
 def band_keys(hashvalues: npt.NDArray[np.uint32]) -> tuple[int, ...]:
     """One signed 64-bit key per band: its rows and its number, mixed (numpy)."""
     rows = hashvalues[: BANDS * ROWS].astype(np.uint64).reshape(BANDS, ROWS)
-    with np.errstate(over="ignore"):
-        mixed = _BAND_SEEDS.copy()
-        for row in range(ROWS):
-            mixed = fmix64(mixed ^ rows[:, row])
+    mixed = _BAND_SEEDS.copy()
+    for row in range(ROWS):
+        mixed = fmix64(mixed ^ rows[:, row])
     keys: tuple[int, ...] = tuple(mixed.view(np.int64).tolist())
     return keys
 
