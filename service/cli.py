@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+from datetime import UTC
 from typing import Annotated
 
 import typer
@@ -19,6 +20,7 @@ from service import __version__, cli_alerts, cli_backtest, cli_feeds, cli_storie
 from service.config import Config, ConfigError, find_config_dir, load_config
 from service.errors import NewswatchError, StorageError
 from service.logs import LogFormat, configure_logging
+from service.notify.sender import Waiting
 from service.runner import RunSummary, Service
 
 app = typer.Typer(help="newswatch: news monitoring and alerting.", no_args_is_help=True,
@@ -67,9 +69,15 @@ def run(
     once: Annotated[
         bool, typer.Option("--once", help="Poll every feed once, deliver, exit.")
     ] = False,
+    flush_digests: Annotated[
+        bool, typer.Option("--flush-digests", help="With --once: send every pending digest "
+                           "now, not at its time (quiet hours still hold them).")
+    ] = False,
     log_format: Annotated[str, typer.Option(help="auto, console or json")] = "auto",
 ) -> None:
     """Poll the feeds, classify what is new and send the alerts."""
+    if flush_digests and not once:
+        raise typer.BadParameter("only with --once", param_hint="--flush-digests")
     config = _load(config_dir)
     configure_logging(config.settings.log_level, _log_format(log_format))
     service = _open_service(config, once=once)
@@ -78,7 +86,7 @@ def run(
               f"{len(config.watchlists.subscriptions)} subscriptions, {mode} mode")
     try:
         if once:
-            _print_summary(asyncio.run(service.run_once()))
+            _print_summary(asyncio.run(service.run_once(flush_digests=flush_digests)))
         else:
             asyncio.run(_run_until_signalled(service))
     except StorageError as e:
@@ -105,6 +113,23 @@ async def _run_until_signalled(service: Service) -> None:
     await service.run_forever(stop)
 
 
+def waiting_line(waiting: Waiting) -> str:
+    """What a once-run leaves for later, e.g. ``waiting: 3 alerts for digests (next …)``."""
+    parts = [
+        f"{count} {label} ({word} {when.astimezone(UTC):%Y-%m-%d %H:%M} UTC)" if when
+        else f"{count} {label}"
+        for count, label, word, when in (
+            (waiting.digest, "for digests", "next", waiting.next_digest),
+            (waiting.held, "held back (quiet hours, rate limits)", "until", waiting.held_until),
+            (waiting.retrying, "to retry", "next", waiting.next_retry),
+        ) if count
+    ]
+    if not parts:
+        return ""
+    hint = "; run --once --flush-digests to send the digests now" if waiting.digest else ""
+    return "alerts waiting: " + ", ".join(parts) + hint
+
+
 def _print_summary(summary: RunSummary) -> None:
     table = Table(title="Feeds polled", show_lines=False)
     for column in ("feed", "result", "new", "error"):
@@ -118,10 +143,14 @@ def _print_summary(summary: RunSummary) -> None:
     new = sum(p.new_entries for p in summary.polls)
     err.print(
         f"{len(summary.polls)} feeds polled, {failed} failed; {new} new entries; "
-        f"{summary.work.alerts} alerts queued; {summary.sent.sent} sent, "
-        f"{summary.sent.failed} failed (will retry), {summary.sent.dead} dead"
+        f"{summary.work.alerts} alerts queued; {summary.sent.sent} sent"
+        + (f" ({summary.sent.digests} digests)" if summary.sent.digests else "")
+        + f", {summary.sent.failed} failed (will retry), {summary.sent.dead} dead"
         + (f"; {summary.unprocessed} entries still queued" if summary.unprocessed else "")
     )
+    waiting = waiting_line(summary.waiting)
+    if waiting:
+        err.print(waiting, markup=False)
 
 
 @app.command("check-config")

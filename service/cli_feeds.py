@@ -1,8 +1,9 @@
-"""`newswatch feeds ...`: import and export OPML, show every feed's state, re-enable one.
+"""`newswatch feeds ...`: import and export OPML, show feeds' states and failures, re-enable.
 
     feeds import FILE.opml   add the OPML's feeds to feeds.yaml (those not there yet)
     feeds export [-o FILE]   the configured feeds as OPML 2.0
     feeds status             a table: last success, last error, next poll, backoff, items
+    feeds history URL        a feed's failed polls, newest first (kept: last 50, 30 days)
     feeds enable URL         poll a disabled feed again
 """
 
@@ -29,7 +30,7 @@ from service.errors import FetchError, StorageError
 from service.poller.opml import OpmlFeed, read_opml, write_opml, yaml_entries
 from service.storage.database import Database
 from service.storage.feeds import FeedStore
-from service.storage.records import FeedState
+from service.storage.records import FeedFailure, FeedState
 
 feeds_app = typer.Typer(help="Feeds: OPML import/export, status, re-enabling.",
                         no_args_is_help=True)
@@ -196,6 +197,36 @@ def _span(seconds: float) -> str:
         if seconds >= size:
             return f"{seconds / size:.0f}{unit}"
     return f"{seconds:.0f}s"
+
+
+@feeds_app.command("history")
+def history(
+    url: Annotated[str, typer.Argument(help="The feed's URL as in feeds.yaml")],
+    limit: Annotated[int, typer.Option(help="At most this many, newest first")] = 20,
+    config_dir: ConfigOption = None,
+) -> None:
+    """A feed's failed polls, newest first: when, kind, HTTP status, message."""
+    from service.cli import err
+
+    config = _load(config_dir)
+    with _feed_store(config) as store:
+        state = store.state(url)
+        failures = store.failures(url, limit=max(1, limit))
+    if state is None:
+        err.print(f"[bold red]no such feed:[/] {url}")
+        raise typer.Exit(1)
+    Console(highlight=False).print(history_table(state, failures, _now()))
+
+
+def history_table(state: FeedState, failures: list[FeedFailure], now: datetime) -> Table:
+    table = Table(title=f"Failures of {state.display_name} ({len(failures)} shown; "
+                        f"{state.consecutive_failures} in a row now)")
+    for column in ("when", "kind", "status", "message"):
+        table.add_column(column, overflow="fold")
+    for failure in failures:
+        table.add_row(_when(failure.at, now), failure.kind,
+                      "" if failure.status is None else str(failure.status), failure.message)
+    return table
 
 
 @feeds_app.command("enable")

@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 import structlog
-import trafilatura
 
 from service.config.models import FetchSettings
 from service.poller.fetch import FetchResult, fetch_feed, make_session
@@ -50,6 +49,10 @@ def wants_full_text(policy: FullTextPolicy, feed_words: int, min_words: int) -> 
 
 def extract_main_text(html: bytes | str, url: str | None = None) -> str | None:
     """The main text of an HTML page (paragraphs separated by line breaks), or None."""
+    # imported on first use: trafilatura and lxml.html are ~13 MB that a poller
+    # without thin entries (or handing its work to Celery workers) never needs
+    import trafilatura
+
     text = trafilatura.extract(
         html, url=url, include_comments=False, include_tables=False, favor_precision=True
     )

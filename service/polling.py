@@ -18,6 +18,7 @@ A failing feed is that feed's result, never the run's crash.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import random
 import threading
@@ -114,15 +115,30 @@ class PollContext:
     # told of every freshly parsed feed (WebSub hub discovery, service.websub)
     on_parsed: Callable[[FeedState, ParsedFeed], None] | None = None
 
-    @property
+    @functools.cached_property  # once per context: a reload makes a new one
     def policy(self) -> IntervalPolicy:
         poll = self.settings.poll
         return IntervalPolicy(default=poll.default_interval, minimum=poll.min_interval,
                               maximum=poll.max_interval, adaptive=poll.adaptive)
 
 
-def _clock(when: datetime | None) -> str | None:
-    return when.strftime("%H:%M:%S UTC") if when is not None else None
+class _Clock:
+    """A time of day for a log line, formatted only if the line is written
+    (a filtered ``log.debug`` per 304 otherwise formats it for nothing)."""
+
+    __slots__ = ("when",)
+
+    def __init__(self, when: datetime) -> None:
+        self.when = when
+
+    def __repr__(self) -> str:
+        return self.when.strftime("%H:%M:%S UTC")
+
+    __str__ = __structlog__ = __repr__
+
+
+def _clock(when: datetime | None) -> _Clock | None:
+    return _Clock(when) if when is not None else None
 
 
 def interval_of(feed: FeedConfig, state: FeedState, ctx: PollContext) -> timedelta:
@@ -228,14 +244,16 @@ async def _stored(
     interval = feed_interval(feed.interval, learned or state.learned_interval, ctx.policy)
     next_poll = next_poll_after_success(now, interval, _hints(result), ctx.rng)
 
-    def store() -> list[int]:  # entries, then the poll's record: one trip to a thread
-        new_ids = ctx.articles.add_entries(state.id, parsed.entries, now)
-        ctx.feeds.record_success(
-            state.id, now, status=result.status or 200, etag=result.etag,
-            last_modified=result.last_modified, title=parsed.title, new_items=len(new_ids),
-            next_poll_at=next_poll, fetch_url=result.permanent_redirect, interval=learned,
-            content_hash=digest,
-        )
+    def store() -> list[int]:  # entries, then the poll's record: one trip, one transaction
+        with ctx.feeds.transaction() as connection:
+            new_ids = ctx.articles.add_entries(state.id, parsed.entries, now, connection)
+            ctx.feeds.record_success(
+                state.id, now, status=result.status or 200, etag=result.etag,
+                last_modified=result.last_modified, title=parsed.title,
+                new_items=len(new_ids), next_poll_at=next_poll,
+                fetch_url=result.permanent_redirect, interval=learned, content_hash=digest,
+                connection=connection,
+            )
         return new_ids
 
     new_ids = await _write(ctx, store)

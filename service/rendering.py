@@ -67,6 +67,7 @@ class Message:
     title: str
     body: str
     kind: ChannelKind = "text"
+    text: str | None = None  # email_html: the plain-text part, from the email.txt template
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,8 +227,10 @@ class Renderer:
     ) -> Message:
         data = alert_data(view, subscription, names)
         title = _fit_title(alert_title(data), limits)
-        body = self._render(kind, "alert", _body_limits(limits, title), alert=data)
-        return Message(title=title, body=body, kind=kind)
+        fitted = _body_limits(limits, title)
+        body = self._render(kind, "alert", fitted, alert=data)
+        text = self._render("email_text", "alert", fitted, alert=data) if _both(kind) else None
+        return Message(title=title, body=body, kind=kind, text=text)
 
     def digest(
         self, kind: ChannelKind, views: Sequence[AlertView], subscription: SubscriptionConfig,
@@ -235,9 +238,16 @@ class Renderer:
     ) -> Message:
         alerts = [alert_data(v, subscription, names) for v in views]
         title = _fit_title(digest_title(subscription_name(subscription), len(alerts)), limits)
-        body = self._render(kind, "digest", _body_limits(limits, title), alerts=alerts,
-                            subscription=subscription_name(subscription))
-        return Message(title=title, body=body, kind=kind)
+        fitted, name = _body_limits(limits, title), subscription_name(subscription)
+        body = self._render(kind, "digest", fitted, alerts=alerts, subscription=name)
+        text = (self._render("email_text", "digest", fitted, alerts=alerts, subscription=name)
+                if _both(kind) else None)
+        return Message(title=title, body=body, kind=kind, text=text)
+
+
+def _both(kind: ChannelKind) -> bool:
+    """HTML email carries a plain-text alternative rendered from its own template."""
+    return kind == "email_html"
 
 
 def _fit_title(title: str, limits: Limits) -> str:

@@ -4,7 +4,8 @@
     compile watchlists, build notify channels   exit non-zero if invalid
     make sure every configured feed has a row
     hand on entries left unprocessed last time
-    --once:   poll every feed, wait for the work, send alerts, exit 0
+    --once:   poll every feed, wait for the work, send alerts, exit 0 (digests
+              not yet due wait for a later run, unless --flush-digests)
     forever:  poll each feed when due, send alerts as they come, until a signal
 """
 
@@ -12,12 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import multiprocessing
-import os
 import random
-import signal
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -27,19 +24,18 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from service import __version__, broker
 from service.config import ConfigError
-from service.config.models import Config
+from service.config.models import Config, FeedConfig
 from service.dispatch import CeleryDispatcher, EmbeddedDispatcher, make_dispatcher
 from service.errors import NewswatchError, StorageError
 from service.health import HealthChecker
 from service.metrics import Metrics, StateCounts
 from service.notify.ops import OpsNotifier
 from service.notify.recipients import build_recipients
-from service.notify.sender import AlertSender, Recipient, SendReport
+from service.notify.sender import AlertSender, Recipient, SendReport, Waiting
 from service.pipeline import BatchReport, Processor
-from service.poller.fetch import make_session
+from service.poll_resources import PollParts, PollResources, settle_heap
 from service.poller.queue import PollQueue
 from service.polling import (
-    HostLimiter,
     PollContext,
     PollOutcome,
     announce_unannounced,
@@ -52,7 +48,6 @@ from service.storage.alerts import AlertStore
 from service.storage.articles import ArticleStore
 from service.storage.database import Database
 from service.storage.feeds import FeedStore
-from service.storage.records import FeedState
 from service.storage.websub import WebSubStore
 from service.web import WebContext, WebServer
 from service.websub import WebSub
@@ -76,6 +71,7 @@ class RunSummary:
     polls: list[PollOutcome] = field(default_factory=list)
     work: BatchReport = field(default_factory=BatchReport)
     sent: SendReport = field(default_factory=SendReport)
+    waiting: Waiting = field(default_factory=Waiting)  # left for later digests, quiet hours
     unprocessed: int = 0
 
 
@@ -106,6 +102,8 @@ class Service:
         self._feeds_by_url = {feed.url: feed for feed in config.feeds}
         self._queue = PollQueue(config.settings.fetch.concurrency)
         self._background: set[asyncio.Future[bool]] = set()
+        self._in_flight: dict[str, asyncio.Task[PollOutcome]] = {}  # polls running, by URL
+        self._resources: PollResources | None = None  # while `run_forever` polls
         self._replan = asyncio.Event()
         self._latency_mark = 0  # alerts up to this id are in the latency histogram
         self.metrics = Metrics()
@@ -128,19 +126,24 @@ class Service:
         """Switch to a new valid configuration without a restart.
 
         Watchlists, subscriptions, their channels and the feed list change at
-        once; fetch limits, the database and the broker need a restart.
+        once; ``poll.*`` and ``fetch.*`` apply to the polls started from now on
+        (``PollResources.switch``, on the event loop); the database, the
+        broker and the web listener need a restart.
         """
         processor = Processor.from_config(config)  # may refuse: nothing changed yet
         recipients = build_recipients(config)
-        states = self.feeds.sync(config.feeds, self.now())
-        added = [url for url in states if url not in self._feeds_by_url]
+        self.feeds.register(config.feeds, self.now())  # no 100,000 full states: a schedule
+        added = [feed.url for feed in config.feeds if feed.url not in self._feeds_by_url]
+        wanted = set(added)
+        due = {url: at for url, at, _ in self.feeds.schedule() if url in wanted} if added else {}
         self.config, self.processor = config, processor
         if isinstance(self.dispatcher, EmbeddedDispatcher):
             self.dispatcher.set_processor(processor)
         self.sender = self._make_sender(config, recipients)
         self._feeds_by_url = {feed.url: feed for feed in config.feeds}
         for url in added:
-            self._queue.schedule(url, states[url].next_poll_at or self.now())
+            self._queue.schedule(url, due.get(url) or self.now())
+        settle_heap()
         self.last_reload_error = None
         log.info("configuration reloaded", version=config.version[:12], feeds=len(config.feeds),
                  added_feeds=len(added), subscriptions=len(config.watchlists.subscriptions))
@@ -171,7 +174,17 @@ class Service:
                 await asyncio.to_thread(self.apply_config, config)
             except (ConfigError, NewswatchError) as e:
                 self._reload_refused(e)
+            else:
+                self._switch_poll_settings(config)
             self._replan.set()  # new feeds may be due now
+
+    def _switch_poll_settings(self, config: Config) -> None:
+        """New polls use the reloaded ``poll.*``/``fetch.*``; those in flight finish
+        with what they started with."""
+        self._queue.set_limit(config.settings.fetch.concurrency)
+        if self._resources is not None:
+            busy = [task for task in self._in_flight.values() if not task.done()]
+            self._resources.switch(config.settings, busy)
 
     def _reload_refused(self, error: Exception) -> None:
         problems = error.problems if isinstance(error, ConfigError) else [error]
@@ -191,7 +204,9 @@ class Service:
             log.info("resuming entries left unprocessed", count=len(leftover))
             self.dispatcher.submit(leftover)
 
-    async def run_once(self) -> RunSummary:
+    async def run_once(self, *, flush_digests: bool = False) -> RunSummary:
+        """Poll every feed, process what is new, send what is due; ``flush_digests``
+        also sends every digest backlog now instead of at its time."""
         summary = RunSummary()
         states = await asyncio.to_thread(self.feeds.sync, self.config.feeds, self.now())
         self._resume()
@@ -203,7 +218,8 @@ class Service:
             log.warning("entries still queued; they will be processed later",
                         unprocessed=summary.unprocessed)
         summary.sent = await asyncio.to_thread(self.sender.send_due, self.now,
-                                               ignore_schedule=True)
+                                               ignore_schedule=True, flush_digests=flush_digests)
+        summary.waiting = await asyncio.to_thread(self.sender.waiting, self.now())
         if isinstance(self.dispatcher, EmbeddedDispatcher):
             summary.work = self.dispatcher.report
         return summary
@@ -263,7 +279,7 @@ class Service:
         )
 
     def _observe_sends(self, report: SendReport) -> None:
-        for outcome in ("sent", "failed", "dead", "held", "digested"):
+        for outcome in ("sent", "failed", "dead", "held", "digested", "deferred"):
             count = getattr(report, outcome)
             if count:
                 self.metrics.alerts.labels(outcome).inc(count)
@@ -282,22 +298,25 @@ class Service:
             self.metrics.fetch_errors.labels(outcome.error_kind).inc()
 
     async def _serve(self, stop: asyncio.Event) -> None:
-        states = await asyncio.to_thread(self.feeds.sync, self.config.feeds, self.now())
-        self._queue = _poll_queue(states.values(), self.config, self.now())
-        del states  # the queue keeps only (due, url) per feed
+        await asyncio.to_thread(self.feeds.register, self.config.feeds, self.now())
+        schedule = await asyncio.to_thread(self.feeds.schedule)
+        self._queue = _poll_queue(schedule, self._feeds_by_url, self.config, self.now())
+        del schedule  # the queue keeps only (due, url) per feed
+        settle_heap()
         self._resume()
         self._latency_mark = await asyncio.to_thread(stats.last_alert_id, self.database)
         sender = asyncio.create_task(self._send_until(stop))
         reloader = asyncio.create_task(self._reload_until(stop))
         sweeper = asyncio.create_task(self._sweep_until(stop))
         websub = asyncio.create_task(self.websub.run_until(stop))
-        in_flight: dict[str, asyncio.Task[PollOutcome]] = {}
+        in_flight = self._in_flight
         poll_done = self._replan  # a finished poll or a reload may move the wake-up earlier
-        async with self._context() as ctx:
+        self._resources = resources = self._context()
+        async with resources as ctx:
             await announce_unannounced(ctx)
             while not stop.is_set():
-                poll_done.clear()
-                wake = await self._start_due_polls(ctx, in_flight, poll_done)
+                poll_done.clear()  # each round with the context of the last reload
+                wake = await self._start_due_polls(resources.ctx, in_flight, poll_done)
                 await _sleep_until(stop, wake, self.now(), also=poll_done)
             log.info("stopping: finishing polls in flight", polls=len(in_flight))
             await asyncio.gather(*in_flight.values(), return_exceptions=True)
@@ -360,46 +379,27 @@ class Service:
 
         return requeue
 
-    def _context(self) -> _PollResources:
-        return _PollResources(self)
+    def _context(self) -> PollResources:
+        return PollResources(self._poll_parts())
+
+    def _poll_parts(self) -> PollParts:
+        return PollParts(self.config.settings, self.feeds, self.articles, self.dispatcher,
+                         self.now, self.rng, self.websub.advertised)
 
 
-class _PollResources:
-    """The HTTP session and parse pool that live as long as one run."""
-
-    def __init__(self, service: Service) -> None:
-        self._service = service
-        self._pool: ProcessPoolExecutor | None = None
-
-    async def __aenter__(self) -> PollContext:
-        service = self._service
-        self._pool = ProcessPoolExecutor(
-            max_workers=max(1, os.cpu_count() or 1),
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=_ignore_interrupts,
-        )
-        self._session = make_session(service.config.settings.fetch)
-        return PollContext(
-            settings=service.config.settings, session=self._session, parse_pool=self._pool,
-            feeds=service.feeds, articles=service.articles, dispatcher=service.dispatcher,
-            now=service.now, rng=service.rng,
-            ops=OpsNotifier.from_urls(service.config.settings.ops.notify),
-            hosts=HostLimiter(service.config.settings.fetch.per_host_concurrency),
-            on_parsed=service.websub.advertised,
-        )
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self._session.close()
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _poll_queue(states: Iterable[FeedState], config: Config, now: datetime) -> PollQueue:
-    """The schedule of every enabled configured feed, from its stored next poll."""
+def _poll_queue(
+    schedule: Iterable[tuple[str, datetime | None, bool]], configured: Mapping[str, FeedConfig],
+    config: Config, now: datetime,
+) -> PollQueue:
+    """The schedule of every configured feed, from its stored next poll
+    (``FeedStore.schedule``); a disabled feed is looked at again later."""
     queue = PollQueue(config.settings.fetch.concurrency)
-    for state in states:
-        due = state.next_poll_at or now if state.enabled else now + DISABLED_RECHECK
-        queue.schedule(state.url, due)
+    for url, next_poll_at, enabled in schedule:
+        feed = configured.get(url)
+        if feed is None:
+            continue
+        due = next_poll_at or now if enabled else now + DISABLED_RECHECK
+        queue.schedule(feed.url, due)  # the configuration's string: one copy per URL
     return queue
 
 
@@ -409,11 +409,6 @@ def _next_due(task: asyncio.Task[PollOutcome], now: datetime) -> datetime:
     if task.cancelled() or task.exception() is not None:
         return now + CRASHED_POLL_RETRY
     return task.result().next_poll_at or now + DISABLED_RECHECK
-
-
-def _ignore_interrupts() -> None:
-    """Parse workers leave Ctrl-C to the main process, which shuts them down."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 async def _sleep_until(

@@ -87,7 +87,10 @@ def publishing_interval(
     quiet for longer than its usual gap is polled less often (a quarter of
     its silence). None when fewer than two distinct dates are known.
     """
-    dates = sorted({d for d in published if d is not None and d <= now + timedelta(days=1)})
+    latest = now + timedelta(days=1)  # later dates are wrong clocks or typos
+    dates = sorted(d for d in published if d is not None and d <= latest)
+    # distinct dates, in order (no set: hashing an aware datetime asks its offset)
+    dates = [d for i, d in enumerate(dates) if i == 0 or d != dates[i - 1]]
     recent = dates[-RATE_SAMPLE:]
     if len(recent) < 2:
         return None
@@ -124,7 +127,8 @@ def retry_after_at(value: str | None, now: datetime) -> datetime | None:
     if not value:
         return None
     text = value.strip()
-    when = now + timedelta(seconds=int(text)) if text.isdigit() else http_date(text)
+    # an absurd number of seconds is capped below, not an OverflowError
+    when = now + timedelta(seconds=min(int(text), 10**9)) if text.isdigit() else http_date(text)
     return _capped(when, now)
 
 

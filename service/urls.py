@@ -45,20 +45,22 @@ def canonical_url(url: str) -> str:
         host = f"[{host}]"
     port = parts.port
     netloc = host if port in (None, _DEFAULT_PORTS[scheme]) else f"{host}:{port}"
+    path = parts.path or "/"
+    if not parts.query:  # most article links: nothing to parse, sort or drop
+        return urlunsplit((scheme, netloc, path, "", ""))
     query = [
         (k, v)
         for k, v in parse_qsl(parts.query, keep_blank_values=True)
         if not is_tracking_parameter(k)
     ]
-    path = parts.path or "/"
     return urlunsplit((scheme, netloc, path, urlencode(sorted(query), doseq=True), ""))
 
 
 def canonical_or_none(url: str | None) -> str | None:
     """The canonical URL, or None for a missing or non-http(s) link."""
-    if url is None or not is_http_url(url):
+    if url is None:
         return None
     try:
-        return canonical_url(url)
+        return canonical_url(url)  # checks what is_http_url checks, parsing once
     except ValueError:
         return None

@@ -13,9 +13,12 @@ import email.policy
 import json
 import logging
 import socket
+import ssl
+import subprocess
 import threading
 from collections.abc import Iterator
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -31,14 +34,27 @@ def _free_port() -> int:
 
 
 class SmtpInbox:
-    """A real SMTP server on loopback; every message is parsed and kept."""
+    """A real SMTP server on loopback; every message is parsed and kept.
 
-    def __init__(self) -> None:
+    ``tls``: None (plain), ``"starttls"`` (STARTTLS required) or ``"ssl"``
+    (implicit TLS), with a throwaway self-signed certificate from ``certificate``.
+    """
+
+    def __init__(self, tls: str | None = None, certificate: tuple[str, str] | None = None
+                 ) -> None:
         self.messages: list[EmailMessage] = []
         self.envelopes: list[tuple[str, list[str]]] = []
+        self.encrypted: list[bool] = []  # per message: did it arrive over TLS
         self._lock = threading.Condition()
         self.port = _free_port()
-        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        options: dict[str, Any] = {}
+        if tls is not None:
+            assert certificate is not None
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(*certificate)
+            options = ({"tls_context": context, "require_starttls": True} if tls == "starttls"
+                       else {"ssl_context": context})
+        self._controller = Controller(self, hostname="127.0.0.1", port=self.port, **options)
         logging.getLogger("mail.log").setLevel(logging.WARNING)  # one line per connection
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
@@ -46,6 +62,7 @@ class SmtpInbox:
         with self._lock:
             self.messages.append(message)  # type: ignore[arg-type]
             self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
+            self.encrypted.append(server.transport.get_extra_info("ssl_object") is not None)
             self._lock.notify_all()
         return "250 OK"
 
@@ -64,6 +81,15 @@ class SmtpInbox:
 
     def __exit__(self, *exc_info: object) -> None:
         self._controller.stop()
+
+
+def self_signed_certificate(directory: Path) -> tuple[str, str]:
+    """A throwaway certificate for 127.0.0.1 (openssl), as (certificate, key) paths."""
+    cert, key = directory / "smtp.crt", directory / "smtp.key"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True, timeout=60)
+    return str(cert), str(key)
 
 
 class JsonEndpoint:

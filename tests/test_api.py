@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import urllib.error
+import urllib.parse
 import urllib.request
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -115,13 +116,22 @@ def test_every_listing_fits_the_document(running: Any) -> None:
             if s["title"] == "Aliyev speaks"] == [(["Outlet"], ["desk"])]
     alerts = contract.check("/api/alerts", "get", call(base + "api/alerts?limit=10"))["alerts"]
     assert [(a["subscription_id"], a["title"]) for a in alerts] == [("desk", "Aliyev speaks")]
+    down = urllib.parse.quote(server.url("/down.xml"), safe="")
+    history = contract.check("/api/feeds/failures", "get",
+                             call(base + f"api/feeds/failures?url={down}&limit=5"))
+    assert history["url"] == server.url("/down.xml") and history["failures"]
+    assert {(f["kind"], f["status"]) for f in history["failures"]} == {("http", 500)}
+    unknown = contract.check("/api/feeds/failures", "get",
+                             call(base + "api/feeds/failures?url=https%3A%2F%2Fno.example%2F"))
+    assert "no such feed" in unknown["error"]
     status = contract.check("/api/status", "get", call(base + "api/status"))
     assert status["last_reload_error"] is None and len(status["config_version"]) > 12
     served = contract.check("/api/openapi.json", "get", call(base + "api/openapi.json"))
     assert served == document()
 
 
-@pytest.mark.parametrize("query", ["api/feeds?sort=nope", "api/stories?since=soon",
+@pytest.mark.parametrize("query", ["api/feeds?sort=nope", "api/feeds/failures",
+                                   "api/stories?since=soon",
                                    "api/alerts?limit=0", "api/alerts?limit=x"])
 def test_bad_parameters_are_documented_400s(running: Any, query: str) -> None:
     base, _ = running

@@ -11,6 +11,7 @@ import json
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from aiohttp import web
@@ -22,7 +23,7 @@ from service.notify.sender import Recipient, deliver, message_maker, render_for
 from service.rendering import Limits, Message, Renderer
 from service.storage.records import AlertView
 from tests.feedserver import FeedServer
-from tests.notifyserver import JsonEndpoint, SmtpInbox, parts
+from tests.notifyserver import JsonEndpoint, SmtpInbox, parts, self_signed_certificate
 
 HOSTILE = ("Aliyev says <!channel> <!here> <!everyone> <@U123ABC> <#C999|general> "
            "<https://evil.example|click me> *bold* _it_ ~s~ `code` <script>alert(1)</script> "
@@ -69,8 +70,53 @@ def test_email_has_subject_html_and_text_parts_escaped(smtp: SmtpInbox) -> None:
     assert '<a href="https://news.example/a?b=1&amp;c=%3Cx%3E">' in html
     assert "<strong>Aliyev</strong> says" in html
     assert "Also reported by 1 outlet(s): APA &lt;!here&gt;" in html
-    text = found["text/plain"]
-    assert "Aliyev says" in text and "Ilham Aliyev" in text
+    text = found["text/plain"].replace("\r\n", "\n")  # MIME text is CRLF on the wire
+    ours = Renderer().alert("email_text", _view(), SUB, {}, channel.limits)
+    assert text.rstrip("\n") == ours.body  # our text template, not a conversion of the HTML
+    assert "**Aliyev** says" in text and "Entity: Ilham Aliyev" in text
+    assert message.get_content_type() == "multipart/alternative"
+    assert [p.get_content_type() for p in message.iter_parts()] == ["text/plain", "text/html"]
+
+
+@pytest.mark.parametrize("mode", ["starttls", "ssl"])
+def test_email_tls_modes_of_the_url_are_honoured(tmp_path: Path, mode: str) -> None:
+    with SmtpInbox(tls=mode, certificate=self_signed_certificate(tmp_path)) as inbox:
+        url = (f"mailtos://127.0.0.1:{inbox.port}?mode={mode}&verify=no"
+               "&from=newswatch@example.org&to=desk@example.org")
+        channel = build_channel(0, url)
+        assert _send(channel, [_view()])
+        (message,) = inbox.wait_for(1)
+        if mode == "starttls":
+            plain = build_channel(0, url.replace("mailtos://", "mailto://").replace(
+                f"mode={mode}", "mode=insecure"))
+            assert not _send(plain, [_view()])  # the server insists on STARTTLS
+    assert inbox.encrypted == [True]
+    assert set(dict(parts(message))) == {"text/plain", "text/html"}
+
+
+def test_email_digest_has_both_parts_from_our_templates(smtp: SmtpInbox) -> None:
+    channel = build_channel(0, smtp.url())
+    views = [_view(title=f"Story {i} <i>") for i in range(3)]
+    assert _send(channel, views, digest=True)
+    (message,) = smtp.wait_for(1)
+    assert message["Subject"] == "[newswatch] Caucasus desk: 3 new stories"
+    found = dict(parts(message))
+    expected = Renderer().digest("email_text", views, SUB, {}, channel.limits).body
+    assert found["text/plain"].replace("\r\n", "\n").rstrip("\n") == expected
+    assert "Story 2 <i>" in found["text/plain"]
+    assert "Story 2 &lt;i&gt;" in found["text/html"]
+
+
+def test_email_url_options_are_kept(smtp: SmtpInbox) -> None:
+    url = smtp.url() + "&cc=copy@example.org&bcc=hidden@example.org&name=Rédaction&+X-Desk=ca"
+    channel = build_channel(0, url)
+    assert _send(channel, [_view()])
+    (message,) = smtp.wait_for(1)
+    assert smtp.envelopes == [("newswatch@example.org",
+                               ["desk@example.org", "copy@example.org", "hidden@example.org"])]
+    assert message["Cc"] == "copy@example.org" and message["Bcc"] is None
+    assert message["X-Desk"] == "ca"
+    assert message["From"] == "Rédaction <newswatch@example.org>"
 
 
 def test_title_with_cr_lf_cannot_inject_email_headers(smtp: SmtpInbox) -> None:
@@ -79,7 +125,10 @@ def test_title_with_cr_lf_cannot_inject_email_headers(smtp: SmtpInbox) -> None:
     (message,) = smtp.wait_for(1)
     assert message["Bcc"] is None
     assert smtp.envelopes == [("newswatch@example.org", ["desk@example.org"])]
+    assert smtp.encrypted == [False]  # mode=insecure: plain SMTP
     assert message["Subject"] == "[newswatch] Caucasus desk: Pardon Bcc: victim@example.org body"
+    assert [p.get_content_type() for p in message.iter_parts()] == ["text/plain", "text/html"]
+    assert "Pardon Bcc: victim@example.org body" in dict(parts(message))["text/plain"]
 
 
 def test_links_are_only_http(smtp: SmtpInbox) -> None:
@@ -185,12 +234,20 @@ def test_channel_limits_are_apprise_s_and_respected_with_a_mark(url: str, limit:
 
 def test_a_40_kb_title_is_cut_everywhere(smtp: SmtpInbox, slack: SlackHook) -> None:
     huge = _view(title="Aliyev " + "x" * 40_000)
-    for channel in (build_channel(0, smtp.url()), slack.channel()):
-        assert _send(channel, [huge])
+    with FeedServer() as server:
+        endpoint = JsonEndpoint(server)
+        channels = [build_channel(0, smtp.url()), slack.channel(),
+                    build_channel(0, endpoint.apprise_url)]
+        for channel in channels:
+            assert _send(channel, [huge])
     (email,) = smtp.wait_for(1)
     assert len(email["Subject"]) < 300 and email["Subject"].endswith("…")
+    assert all(len(text) < 2000 for _, text in parts(email))
     title, text = _slack_text(slack.payloads[0])
     assert len(title) <= 250 and len(text) < 2000
+    (payload,) = endpoint.received
+    assert len(str(payload["title"])) < 300 and str(payload["title"]).endswith("…")
+    assert len(str(payload["message"])) < 2000
 
 
 def test_message_kinds_render_from_one_alert() -> None:

@@ -11,8 +11,9 @@ from __future__ import annotations
 import json
 import logging
 import random
+import socket
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -142,3 +143,42 @@ def test_template_override_directory_is_used_and_checked(tmp_path: Path) -> None
     assert broken.exit_code == 2
     assert "subscriptions[id=desk].template: template does not compile: alert.text.txt" in (
         broken.output)
+
+
+def test_webhook_and_smtp_passwords_never_appear_with_debug_logging(
+    tmp_path: Path, server: FeedServer, capfd: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture, restore_logging: None,
+) -> None:
+    password = "Zq8vN3wLpT5rKx2m"
+    hook = JsonEndpoint(server, path="/hook", statuses=[503] * 2, headers={"Retry-After": "5"})
+    with socket.socket() as probe:  # a port nothing listens on: SMTP connection refused
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    urls = [hook.apprise_url.replace("json://", f"json://desk:{password}@"),
+            f"mailto://desk:{password}@127.0.0.1:{closed}?mode=insecure"
+            "&from=newswatch@example.org&to=desk@example.org"]
+    database_url = f"sqlite:///{tmp_path / 'nw.db'}"
+    config = load_config(write_config(tmp_path / "config", database_url, urls), {})
+    configure_logging("debug", "json")
+    caplog.set_level(logging.DEBUG)
+    database = Database.open(database_url)
+    try:
+        store_alerts(database, ["desk"], 1, NOW)
+        sender = AlertSender(AlertStore(database), build_recipients(config), {},
+                             AlertSettings(max_attempts=2), rng=random.Random(1))
+        reports = [sender.send_due(lambda h=h: NOW + timedelta(hours=h), ignore_schedule=True)
+                   for h in (0, 1)]
+        stored = AlertStore(database).recent(NOW.replace(year=2000))
+    finally:
+        database.close()
+    assert hook.attempts == 2  # really tried, really refused
+    assert [(r.failed, r.dead) for r in reports] == [(1, 0), (0, 1)]
+    listing = CliRunner().invoke(app, ["alerts", "--config", str(tmp_path / "config")],
+                                 env={"COLUMNS": "400"})
+    assert listing.exit_code == 0, listing.output
+    out, err = capfd.readouterr()
+    seen = "\n".join([out, err, caplog.text, listing.output,
+                      *(e for r in reports for e in r.errors),
+                      *(s.last_error or "" for s in stored)])
+    assert "alert not delivered" in seen and "mailto://" in seen and "json://" in seen
+    assert password not in seen and password[:6] not in seen

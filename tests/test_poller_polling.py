@@ -102,7 +102,7 @@ class Harness:
         return FeedStore(self.database)
 
     def feed(self, path: str, **options: object) -> FeedConfig:
-        return FeedConfig.model_validate({"url": self.server.url(path), **options})
+        return FeedConfig(url=self.server.url(path), **options)  # type: ignore[arg-type]
 
     def sync(self, *feeds: FeedConfig) -> dict[str, FeedState]:
         return self.feeds.sync(feeds, self.clock.now())
@@ -239,6 +239,10 @@ async def test_failures_back_off_then_disable_with_exactly_one_ops_message(
     assert len(harness.inbox.received) == 1
     body = str(harness.inbox.received[0]["message"])
     assert "3 consecutive failures" in body and "newswatch feeds enable" in body
+    history = harness.feeds.failures(feed.url)  # every failure kept, newest first
+    assert [(f.kind, f.status, f.message) for f in history] == [
+        ("http", 500, "HTTP 500 Internal Server Error")] * 3
+    assert [f.at for f in history] == [START + timedelta(days=d) for d in (2, 1, 0)]
 
 
 async def test_a_disabling_left_unannounced_by_a_crash_is_announced_once(

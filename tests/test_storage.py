@@ -156,3 +156,39 @@ def test_migrations_have_one_head_and_match_the_models(database: Database) -> No
     unexpected = [d for d in differences
                   if d[0] != "remove_table" or d[1].name != "alembic_version"]
     assert unexpected == []
+
+
+def test_schedule_reads_url_next_poll_and_enabled_of_every_feed(database: Database) -> None:
+    store = FeedStore(database)
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    store.register([FeedConfig(url="https://a.example/"), FeedConfig(url="https://b.example/")],
+                   now)
+    a, b = store.state("https://a.example/"), store.state("https://b.example/")
+    assert a is not None and b is not None
+    store.record_failure(b.id, now, kind="http", message="HTTP 410", status=410,
+                         next_poll_at=None, disable_reason="gone (HTTP 410)")
+    store.record_not_modified(a.id, now, now + timedelta(hours=1))
+    rows = {url: (due, enabled) for url, due, enabled in store.schedule()}
+    assert rows == {"https://a.example/": (now + timedelta(hours=1), True),
+                    "https://b.example/": (None, False)}
+
+
+def test_a_poll_record_keeps_what_the_poll_did_not_bring(database: Database) -> None:
+    store = FeedStore(database)
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    store.register([FeedConfig(url="https://a.example/")], now)
+    feed = store.state("https://a.example/")
+    assert feed is not None
+    store.record_success(feed.id, now, status=200, etag='"1"', last_modified=None,
+                         title="A", new_items=3, next_poll_at=now, fetch_url="https://b.example/",
+                         interval=timedelta(minutes=20), content_hash="h1")
+    store.record_success(feed.id, now, status=200, etag=None, last_modified="Mon",
+                         title="", new_items=2, next_poll_at=now + timedelta(hours=1))
+    store.record_not_modified(feed.id, now, now + timedelta(hours=2))
+    state = store.state("https://a.example/")
+    assert state is not None
+    assert (state.title, state.items_seen, state.content_hash, state.fetch_url) == (
+        "A", 5, "h1", "https://b.example/")
+    assert (state.etag, state.last_modified, state.last_status) == (None, "Mon", 304)
+    assert state.learned_interval == timedelta(minutes=20)
+    assert state.next_poll_at == now + timedelta(hours=2)

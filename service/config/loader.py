@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-import yaml
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
@@ -226,12 +225,14 @@ def _report(doc: YamlDocument, error: ErrorDetails) -> None:
 
 _PLAIN_MESSAGES = {
     "extra_forbidden": "unknown key",
+    "unexpected_keyword_argument": "unknown key",  # a pydantic dataclass (FeedConfig)
     "missing": "required key is missing",
     "too_short": "must not be empty",
     "string_too_short": "must not be empty",
 }
 _TYPE_MESSAGES = {
     "model_type": "must be a mapping of keys to values",
+    "dataclass_type": "must be a mapping of keys to values",
     "dict_type": "must be a mapping of keys to values",
     "tuple_type": "must be a list",
     "list_type": "must be a list",
@@ -418,12 +419,9 @@ def _report_query(doc: YamlDocument, path: YamlPath, exc: QuerySyntaxError) -> N
 
 def _query_line(doc: YamlDocument, path: YamlPath, column: int | None) -> int | None:
     """The line of ``column`` when the query is a block scalar, else of its key."""
-    spot = doc.spots.get(path)
-    if spot is None or column is None:
+    node = doc.blocks.get(path)
+    if node is None or column is None:
         return doc.line_of(path)
-    node = spot.node
-    if not isinstance(node, yaml.ScalarNode) or node.style not in ("|", ">"):
-        return spot.line
     source = node.start_mark.buffer or ""
     stop = node.end_mark.line + (1 if node.end_mark.column else 0)
     lines = source.splitlines()[node.start_mark.line + 1 : stop]

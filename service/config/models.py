@@ -13,7 +13,16 @@ from typing import Annotated, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    field_validator,
+    model_validator,
+)
+from pydantic.dataclasses import dataclass as pydantic_dataclass
 
 from service.config.durations import Duration
 
@@ -133,7 +142,15 @@ def _check_http_url(value: str) -> str:
     return value.strip()
 
 
-class FeedConfig(_Strict):
+@pydantic_dataclass(frozen=True, slots=True, config=ConfigDict(extra="forbid"))
+class FeedConfig:
+    """One ``feeds.yaml`` entry.
+
+    A slotted pydantic dataclass rather than a model: validated the same way,
+    but ~60 bytes instead of ~480 (a model keeps a ``__dict__`` and a
+    fields-set per instance), which 100,000 feeds feel (bench_poller).
+    """
+
     url: str
     name: str | None = None
     interval: Duration | None = None
@@ -141,6 +158,13 @@ class FeedConfig(_Strict):
     full_text: Literal["auto", "always", "never"] = "auto"
 
     _url_is_http = field_validator("url")(_check_http_url)
+
+    def as_json(self) -> dict[str, object]:
+        """The entry as JSON data (what ``config_hash`` hashes)."""
+        return _FEED_JSON.dump_python(self, mode="json")  # type: ignore[no-any-return]
+
+
+_FEED_JSON: TypeAdapter[FeedConfig] = TypeAdapter(FeedConfig)
 
 
 class FeedsFile(_Strict):

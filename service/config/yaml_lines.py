@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import yaml
 from yaml.constructor import ConstructorError, SafeConstructor
 
+from service.config.yaml_events import NeedsNodes, build_from_events
 from service.errors import ConfigProblem
 
 YamlPath = tuple[str | int, ...]
@@ -24,27 +25,20 @@ _SEQ_TAG = "tag:yaml.org,2002:seq"
 _MAX_NODES = 200_000  # an alias bomb expands past this; a real config never does
 
 
-@dataclass(frozen=True, slots=True)
-class Spot:
-    """Where a value sits: the 1-based line of its key or item, and its node.
-
-    Only a block scalar (``|``, ``>``) keeps its node: the loader reads the
-    lines of a multi-line query from it. Keeping every node kept the whole
-    node tree alive while the models were built, about 3 KB per feed of a
-    100,000-feed feeds.yaml (bench_poller's registered-feeds RSS).
-    """
-
-    line: int
-    node: yaml.Node | None
-
-
 @dataclass(slots=True)
 class YamlDocument:
-    """One file's data, the spot of every path in it, and its problems."""
+    """One file's data, the line of every path in it, and its problems.
+
+    Only a block scalar (``|``, ``>``) keeps its node, in ``blocks``: the
+    loader reads the lines of a multi-line query from it. Keeping every node
+    kept the whole node tree alive while the models were built, about 3 KB
+    per feed of a 100,000-feed feeds.yaml (bench_poller's registered-feeds RSS).
+    """
 
     file: str
     data: object = None
-    spots: dict[YamlPath, Spot] = field(default_factory=dict)
+    lines: dict[YamlPath, int] = field(default_factory=dict)  # 1-based line of key or item
+    blocks: dict[YamlPath, yaml.ScalarNode] = field(default_factory=dict)
     problems: list[ConfigProblem] = field(default_factory=list)
     refused: set[YamlPath] = field(default_factory=set)  # already reported; skip below
     substituted: set[YamlPath] = field(default_factory=set)  # from the environment: secret
@@ -52,9 +46,9 @@ class YamlDocument:
     def line_of(self, path: YamlPath) -> int | None:
         """The line of ``path`` or of its nearest located ancestor."""
         for end in range(len(path), -1, -1):
-            spot = self.spots.get(path[:end])
-            if spot is not None:
-                return spot.line
+            line = self.lines.get(path[:end])
+            if line is not None:
+                return line
         return None
 
     def add(self, path: YamlPath, message: str, line: int | None = None) -> None:
@@ -63,9 +57,10 @@ class YamlDocument:
         self.problems.append(ConfigProblem(self.file, line, format_key(path), message))
 
 
-def _spot(line: int, node: yaml.Node) -> Spot:
-    block = isinstance(node, yaml.ScalarNode) and node.style in ("|", ">")
-    return Spot(line, node if block else None)
+def _place(doc: YamlDocument, path: YamlPath, line: int, node: yaml.Node) -> None:
+    doc.lines[path] = line
+    if isinstance(node, yaml.ScalarNode) and node.style in ("|", ">"):
+        doc.blocks[path] = node
 
 
 def format_key(path: YamlPath) -> str | None:
@@ -76,9 +71,28 @@ def format_key(path: YamlPath) -> str | None:
     return text or None
 
 
-def parse_yaml(text: str, file: str) -> YamlDocument:
-    """Compose ``text`` safely and build its data; an empty file is ``{}``."""
+def parse_yaml(text: str, file: str, *, events: bool = True) -> YamlDocument:
+    """Build ``text``'s data safely; an empty file is ``{}``.
+
+    Straight from the parser's events when the text is plain YAML
+    (``yaml_events``), else (or with ``events=False``) from its composed node tree.
+    """
+    try:
+        return _parse_yaml(text, file, events)
+    except RecursionError:  # both builders, and PyYAML's composer, recurse per level
+        doc = YamlDocument(file)
+        doc.problems.append(ConfigProblem(file, None, None, "invalid YAML: nested too deeply"))
+        return doc
+
+
+def _parse_yaml(text: str, file: str, events: bool) -> YamlDocument:
     doc = YamlDocument(file)
+    if events:
+        try:
+            build_from_events(text, doc, _Builder(doc).scalar_value)
+            return doc
+        except NeedsNodes:
+            doc = YamlDocument(file)
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
@@ -90,7 +104,7 @@ def parse_yaml(text: str, file: str) -> YamlDocument:
     if root is None:
         doc.data = {}
         return doc
-    doc.spots[()] = _spot(root.start_mark.line + 1, root)
+    _place(doc, (), root.start_mark.line + 1, root)
     try:
         # a node takes at least a character of text unless aliases repeat it: more
         # nodes than characters is an alias bomb, however long the file (100,000 feeds)
@@ -117,7 +131,7 @@ def _tag_name(tag: str) -> str:
 
 
 class _Builder:
-    """Walks a node tree into dicts, lists and scalars, recording spots."""
+    """Walks a node tree into dicts, lists and scalars, recording lines."""
 
     def __init__(self, doc: YamlDocument, max_nodes: int = _MAX_NODES) -> None:
         self.doc = doc
@@ -145,7 +159,7 @@ class _Builder:
         if isinstance(node, yaml.SequenceNode) and node.tag == _SEQ_TAG:
             return self._sequence(node, path)
         if isinstance(node, yaml.ScalarNode):
-            return self._scalar(node, path)
+            return self.scalar_value(node, path)
         self._refuse(path, node, f"YAML tag {_tag_name(node.tag)!r} is not allowed")
         return None
 
@@ -162,10 +176,10 @@ class _Builder:
                 continue
             line = key_node.start_mark.line + 1
             if key in result:
-                first = self.doc.spots[(*path, key)].line
+                first = self.doc.lines[(*path, key)]
                 self.doc.add((*path, key), f"duplicate key (first at line {first})", line)
                 continue
-            self.doc.spots[(*path, key)] = _spot(line, value_node)
+            _place(self.doc, (*path, key), line, value_node)
             result[key] = self.build(value_node, (*path, key))
         return result
 
@@ -173,15 +187,21 @@ class _Builder:
         if not isinstance(node, yaml.ScalarNode):
             self.doc.add(path, "a key must be a plain word", node.start_mark.line + 1)
             return None
-        value = self._scalar(node, path)
+        value = self.scalar_value(node, path)
         return value if isinstance(value, str) else str(value)
 
     def _sequence(self, node: yaml.SequenceNode, path: YamlPath) -> list[object]:
         items: list[object] = []
         for index, item in enumerate(node.value):
-            self.doc.spots[(*path, index)] = _spot(item.start_mark.line + 1, item)
+            _place(self.doc, (*path, index), item.start_mark.line + 1, item)
             items.append(self.build(item, (*path, index)))
         return items
+
+    def scalar_value(self, node: yaml.ScalarNode, path: YamlPath) -> object:
+        """A resolved scalar's value (also for ``yaml_events``); bad values reported."""
+        value = self._scalar(node, path)
+        self.constructor.constructed_objects.clear()  # it remembers every node otherwise
+        return value
 
     def _scalar(self, node: yaml.ScalarNode, path: YamlPath) -> object:
         try:

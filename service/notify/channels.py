@@ -6,7 +6,10 @@ template and escaping its messages need), apprise's size limits for it, and
 maps apprise's result to our own ``Delivery``. Retries inside apprise are
 forced to 0: the outbox sender retries with backoff, so retries never double.
 Names shown in logs and status are apprise's privacy-redacted URLs, never
-the secrets themselves.
+the secrets themselves. Some URLs get our subclass of apprise's plugin:
+Slack incoming webhooks and generic webhooks, so a refusal's Retry-After
+is seen, and Discord, so it does not retry by itself (``webhooks``); SMTP
+email, so the text part is ours (``mail``).
 """
 
 from __future__ import annotations
@@ -24,7 +27,10 @@ from apprise.plugins.slack import NotifySlack
 
 import service.notify.console  # noqa: F401  (registers console://)
 from service.errors import NotifyError
+from service.notify.mail import MultipartEmail, multipart
+from service.notify.webhooks import observed
 from service.rendering import ChannelKind, Limits, Message
+from service.scheduling import retry_after_at
 
 # apprise names notify URLs, tokens included, in its own log messages (a URL
 # that fails to load is logged whole, webhook tokens at debug). newswatch
@@ -54,14 +60,22 @@ class Channel:
     limits: Limits
     apprise: apprise.Apprise
     plugin: Any
+    key: str = ""  # the target's identity (apprise's url_id: a hash, no secret in it)
 
-    def send(self, message: Message) -> Delivery:
-        result = self.apprise.notify(
-            body=message.body, title=message.title, body_format=_BODY_FORMATS[message.kind]
-        )
+    def send(self, message: Message, now: datetime | None = None) -> Delivery:
+        """Send ``message``; on failure, how long the service asked us to wait (as of ``now``)."""
+        if message.text is not None and isinstance(self.plugin, MultipartEmail):
+            result = self.plugin.send_alternative(message.title, message.text, message.body)
+        else:
+            result = bool(self.apprise.notify(
+                body=message.body, title=message.title, body_format=_BODY_FORMATS[message.kind]
+            ))
         if result:
             return Delivery(ok=True)
-        return Delivery(ok=False, retry_after=rate_limit_wait(self.plugin, datetime.now(UTC)))
+        now = now or datetime.now(UTC)
+        waits = [w for w in (retry_after(getattr(self.plugin, "last_retry_after", None), now),
+                             rate_limit_wait(self.plugin, now)) if w is not None]
+        return Delivery(ok=False, retry_after=max(waits, default=None))
 
     def converted_length(self, message: Message) -> int:
         """The body's length once apprise has converted it for the service."""
@@ -71,11 +85,18 @@ class Channel:
         return len(message.body)
 
 
+def retry_after(value: str | None, now: datetime) -> timedelta | None:
+    """The wait a ``Retry-After`` header (seconds or an HTTP date) asks for, or None."""
+    when = retry_after_at(value, now)
+    return when - now if when is not None and when > now else None
+
+
 def rate_limit_wait(plugin: Any, now: datetime) -> timedelta | None:
     """How long the service asked us to wait, where the apprise plugin keeps it.
 
     Plugins that read rate-limit headers (Discord, Revolt, ...) remember the
-    reset time; apprise does not surface a generic Retry-After.
+    reset time. apprise does not surface a generic Retry-After: our webhook
+    plugins (``service.notify.webhooks``) record it themselves.
     """
     remaining = getattr(plugin, "ratelimit_remaining", None)
     reset = getattr(plugin, "ratelimit_reset", None)
@@ -127,12 +148,14 @@ def build_channel(index: int, url: str) -> Channel:
     if not plugin:
         scheme = url.split(":", 1)[0] if ":" in url else url[:12]
         raise NotifyError(f"not a notification URL apprise understands (scheme {scheme!r})")
+    plugin = multipart(observed(plugin, url), url)
     plugin.retry = 0  # the sender retries with backoff; apprise must not retry too
     bundle = apprise.Apprise()
     bundle.add(plugin)
     limits = Limits(body=int(plugin.body_maxlen), title=int(plugin.title_maxlen))
-    return Channel(index=index, name=_short(_private_url(plugin)), kind=channel_kind(plugin),
-                   limits=limits, apprise=bundle, plugin=plugin)
+    name = _short(_private_url(plugin))
+    return Channel(index=index, name=name, kind=channel_kind(plugin), limits=limits,
+                   apprise=bundle, plugin=plugin, key=str(plugin.url_id() or name))
 
 
 def build_channels(urls: Sequence[str]) -> tuple[Channel, ...]:

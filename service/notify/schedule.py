@@ -90,9 +90,11 @@ def route_instant(
 
 
 def digest_due(
-    subscription: SubscriptionConfig, now: datetime, oldest: datetime, last: datetime | None
+    subscription: SubscriptionConfig, now: datetime, oldest: datetime, last: datetime | None,
+    *, flush: bool = False,
 ) -> bool:
-    """Whether the digest backlog goes out now (its time has come, and not in quiet hours)."""
+    """Whether the digest backlog goes out now: its time has come (or ``flush``: now
+    anyway), and not in quiet hours (not even when flushing)."""
     if quiet_until(subscription.quiet_hours, now) is not None:
         return False
-    return next_digest(digest_schedule(subscription), oldest, last) <= now
+    return flush or next_digest(digest_schedule(subscription), oldest, last) <= now

@@ -25,7 +25,14 @@ from service.backoff import retry_delay
 from service.config.models import AlertSettings, SubscriptionConfig
 from service.notify.channels import Channel, Delivery
 from service.notify.ops import OpsNotifier
-from service.notify.schedule import HOUR, digest_due, route_instant
+from service.notify.schedule import (
+    HOUR,
+    digest_due,
+    digest_schedule,
+    next_digest,
+    quiet_until,
+    route_instant,
+)
 from service.rendering import ChannelKind, Limits, Message, Renderer, default_renderer
 from service.storage.alerts import AlertStore
 from service.storage.records import AlertView
@@ -33,6 +40,10 @@ from service.storage.records import AlertView
 log = structlog.get_logger("newswatch.notify")
 
 _SHRINK_TRIES = 5
+# A Retry-After (or rate-limit reset) further out than this is read as this: a
+# misconfigured or hostile endpoint must not park alerts for days. The attempt
+# still counts towards max_attempts.
+RETRY_AFTER_CAP = timedelta(hours=1)
 
 
 @dataclass
@@ -43,7 +54,20 @@ class SendReport:
     held: int = 0  # quiet hours
     digested: int = 0  # moved into a digest
     digests: int = 0  # digest messages sent
+    deferred: int = 0  # a channel asked to wait (Retry-After): no attempt made, none counted
     errors: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Waiting:
+    """Alerts left for later, and when the first of each kind may go out."""
+
+    digest: int = 0  # waiting for their subscription's digest
+    next_digest: datetime | None = None
+    held: int = 0  # quiet hours, a channel's Retry-After, another sender sending it now
+    held_until: datetime | None = None
+    retrying: int = 0  # failed, to be tried again
+    next_retry: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +84,7 @@ class Outcome:
     delivered: frozenset[int]
     failures: tuple[str, ...]
     retry_after: timedelta | None
+    deferred: tuple[str, ...] = ()  # channels not tried: they asked to wait until later
 
 
 Make = Callable[[ChannelKind, Limits], Message]
@@ -77,16 +102,30 @@ def render_for(channel: Channel, make: Make) -> Message:
     return message
 
 
-def deliver(channels: Sequence[Channel], make: Make, already: Iterable[int]) -> Outcome:
-    """Send to every channel not in ``already``; who accepted, who failed, how long to wait."""
+def deliver(
+    channels: Sequence[Channel], make: Make, already: Iterable[int], now: datetime | None = None,
+    pauses: dict[str, datetime] | None = None,
+) -> Outcome:
+    """Send to every channel not in ``already``; who accepted, who failed, how long to wait.
+
+    ``pauses``: per channel key, until when it asked not to be sent to. A
+    paused channel is not tried (deferred); one that asks to wait is paused,
+    so the rest of a batch does not hammer a rate-limited service.
+    """
     delivered = set(already)
     failures: list[str] = []
+    deferred: list[str] = []
     waits: list[timedelta] = []
     for channel in channels:
         if channel.index in delivered:
             continue
+        until = pauses.get(channel.key) if pauses is not None and now is not None else None
+        if until is not None and now is not None and until > now:
+            deferred.append(channel.name)
+            waits.append(until - now)
+            continue
         try:
-            result: Delivery = channel.send(render_for(channel, make))
+            result: Delivery = channel.send(render_for(channel, make), now)
         except TemplateError as e:  # an override template that fails on this alert
             failures.append(f"{channel.name} (template: {type(e).__name__}: {e})")
             continue
@@ -95,8 +134,12 @@ def deliver(channels: Sequence[Channel], make: Make, already: Iterable[int]) -> 
             continue
         failures.append(channel.name)
         if result.retry_after is not None:
-            waits.append(result.retry_after)
-    return Outcome(frozenset(delivered), tuple(failures), max(waits, default=None))
+            wait = min(result.retry_after, RETRY_AFTER_CAP)
+            waits.append(wait)
+            if pauses is not None and now is not None:
+                pauses[channel.key] = now + wait
+    return Outcome(frozenset(delivered), tuple(failures), max(waits, default=None),
+                   tuple(deferred))
 
 
 class AlertSender:
@@ -111,19 +154,64 @@ class AlertSender:
         self._settings = settings
         self._rng = rng or random.Random()
         self._ops = ops or OpsNotifier(())
+        self._pauses: dict[str, datetime] = {}  # channel key -> asked not to be sent to before
 
     def send_due(
-        self, now: Callable[[], datetime], *, ignore_schedule: bool = False
+        self, now: Callable[[], datetime], *, ignore_schedule: bool = False,
+        flush_digests: bool = False,
     ) -> SendReport:
-        """Send every due alert and digest; ``ignore_schedule`` also retries those backing off."""
+        """Send every due alert and digest.
+
+        ``ignore_schedule`` also retries those backing off (``run --once``: the
+        run is the retry); never before a lease or a Retry-After ends.
+        ``flush_digests`` sends every digest backlog now, not at its time
+        (quiet hours still hold them).
+        """
         report = SendReport()
         seen: set[int] = set()
         while batch := self._alerts.claim(now(), ignore_schedule=ignore_schedule, exclude=seen):
             for view in batch:
                 seen.add(view.id)
                 self._route_one(view, now(), report)
-        self._send_digests(now(), report)
+        self._send_digests(now(), report, ignore_schedule=ignore_schedule, flush=flush_digests)
         return report
+
+    def waiting(self, now: datetime) -> Waiting:
+        """What is pending after a pass: how many alerts wait for what, and until when."""
+        digest = held = retrying = 0
+        held_until: datetime | None = None
+        next_retry: datetime | None = None
+        oldest: dict[str, datetime] = {}  # per subscription: its digest backlog's oldest alert
+        floor: dict[str, datetime] = {}  # ...and the earliest any of it may be sent
+        for alert in self._alerts.pending():
+            sub = alert.subscription_id
+            if alert.digest:
+                digest += 1
+                oldest[sub] = min(alert.created_at, oldest.get(sub, alert.created_at))
+                floor[sub] = min(alert.next_at, floor.get(sub, alert.next_at))
+            elif alert.attempts:
+                retrying += 1
+                next_retry = _earliest(next_retry, alert.next_at)
+            else:
+                held += 1
+                held_until = _earliest(held_until, alert.next_at)
+        next_digest_at: datetime | None = None
+        for sub, first in oldest.items():
+            next_digest_at = _earliest(next_digest_at,
+                                       self._next_digest(sub, first, max(now, floor[sub])))
+        return Waiting(digest=digest, next_digest=next_digest_at, held=held,
+                       held_until=held_until, retrying=retrying, next_retry=next_retry)
+
+    def _next_digest(self, subscription_id: str, oldest: datetime, earliest: datetime
+                     ) -> datetime | None:
+        """When this subscription's digest backlog goes out, at ``earliest`` or later."""
+        recipient = self._recipients.get(subscription_id)
+        if recipient is None:
+            return None
+        subscription = recipient.subscription
+        last = self._alerts.last_digest_at(subscription_id)
+        when = max(next_digest(digest_schedule(subscription), oldest, last), earliest)
+        return quiet_until(subscription.quiet_hours, when) or when
 
     def _route_one(self, view: AlertView, now: datetime, report: SendReport) -> None:
         recipient = self._recipients.get(view.subscription_id)
@@ -144,14 +232,18 @@ class AlertSender:
         else:
             self._send(recipient, [view], now, report, digest=False)
 
-    def _send_digests(self, now: datetime, report: SendReport) -> None:
-        for subscription_id, oldest in self._alerts.digest_backlog(now).items():
+    def _send_digests(
+        self, now: datetime, report: SendReport, *, ignore_schedule: bool, flush: bool
+    ) -> None:
+        backlog = self._alerts.digest_backlog(now, ignore_schedule=ignore_schedule)
+        for subscription_id, oldest in backlog.items():
             recipient = self._recipients.get(subscription_id)
             last = self._alerts.last_digest_at(subscription_id)
-            if recipient is None or not digest_due(recipient.subscription, now, oldest, last):
+            if recipient is None or not digest_due(recipient.subscription, now, oldest, last,
+                                                   flush=flush):
                 continue
             views = self._alerts.claim(now, digest=True, subscription_id=subscription_id,
-                                       limit=1000)
+                                       limit=1000, ignore_schedule=ignore_schedule)
             ok = True
             for _, group in groupby(sorted(views, key=_delivered_key), key=_delivered_key):
                 ok &= self._send(recipient, list(group), now, report, digest=True)
@@ -165,8 +257,18 @@ class AlertSender:
     ) -> bool:
         subscription = recipient.subscription
         make = message_maker(recipient, views, self._names, digest=digest)
-        outcome = deliver(recipient.channels, make, views[0].delivered)
+        outcome = deliver(recipient.channels, make, views[0].delivered, now, self._pauses)
         ids = [v.id for v in views]
+        if not outcome.failures and outcome.deferred and outcome.retry_after is not None:
+            until = now + outcome.retry_after
+            reason = (f"deferred until {until:%Y-%m-%d %H:%M} UTC: "
+                      + ", ".join(outcome.deferred) + " asked to wait")
+            self._alerts.defer(ids, sorted(outcome.delivered), until, reason)
+            report.deferred += len(ids)
+            log.info("alert deferred: a channel asked to wait", alerts=ids,
+                     subscription=subscription.id, channels=list(outcome.deferred),
+                     until=until.isoformat())
+            return False
         if not outcome.failures:
             self._alerts.mark_sent(ids, now, sorted(outcome.delivered))
             report.sent += len(ids)
@@ -183,11 +285,14 @@ class AlertSender:
         attempts = view.attempts + 1
         error = "delivery failed: " + ", ".join(outcome.failures)
         wait = retry_delay(attempts, rng=self._rng)
-        if outcome.retry_after is not None:
-            wait = max(wait, outcome.retry_after)
+        floor = None
+        if outcome.retry_after is not None:  # the service's wish is a floor, capped
+            floor = min(outcome.retry_after, RETRY_AFTER_CAP)
+            wait = max(wait, floor)
         dead = self._alerts.mark_failed(
             view.id, error=error, delivered=sorted(outcome.delivered),
             next_attempt_at=now + wait, max_attempts=self._settings.max_attempts,
+            not_before=now + floor if floor is not None else None,
         )
         report.dead += dead
         report.failed += not dead
@@ -200,6 +305,12 @@ class AlertSender:
                 f"Alert {view.id} of subscription {view.subscription_id} ({view.title!r}) "
                 f"was not delivered after {attempts} attempts: {error}",
             )
+
+
+def _earliest(current: datetime | None, candidate: datetime | None) -> datetime | None:
+    if candidate is None:
+        return current
+    return candidate if current is None else min(current, candidate)
 
 
 def _delivered_key(view: AlertView) -> tuple[int, ...]:

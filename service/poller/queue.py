@@ -20,6 +20,10 @@ class PollQueue:
         self._order = itertools.count()  # ties keep insertion order
         self._running: set[str] = set()
 
+    def set_limit(self, limit: int) -> None:
+        """A new ``fetch.concurrency`` (a reload): polls running over it finish."""
+        self._limit = limit
+
     def schedule(self, url: str, due: datetime) -> None:
         heapq.heappush(self._heap, (due, next(self._order), url))
 
@@ -45,6 +49,10 @@ class PollQueue:
         if not self._heap or len(self._running) >= self._limit:
             return None
         return self._heap[0][0]
+
+    @property
+    def limit(self) -> int:
+        return self._limit
 
     @property
     def running(self) -> int:

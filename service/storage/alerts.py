@@ -1,11 +1,14 @@
 """The alert outbox: claim what is due, mark sent only after success.
 
 Rows are written by ``ArticleStore.commit_processed`` in the transaction of
-their match. A sender *claims* due rows by pushing their ``next_attempt_at``
-one lease ahead in a single ``UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP
+their match. A sender *claims* due rows by setting their ``not_before`` one
+lease ahead in a single ``UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP
 LOCKED) RETURNING id`` (PostgreSQL; SQLite serialises writers), so two
 senders never send the same alert, and a sender that dies mid-send only
-delays it by the lease. The outcome (sent, failed with backoff, dead) is
+delays it by the lease. Two times gate a row: ``next_attempt_at`` is the
+schedule (backoff, quiet hours), which ``run --once`` may bring forward
+(``ignore_schedule``); ``not_before`` (a lease, a service's Retry-After) is
+never crossed. The outcome (sent, failed with backoff, dead) is
 recorded afterwards; the digest flag and per-subscription digest state live
 here too.
 """
@@ -13,10 +16,11 @@ here too.
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from service.domain import Evidence, Match, MatchKind
@@ -25,6 +29,15 @@ from service.storage.models import AlertRow, ArticleRow, FeedRow, MatchRow, Subs
 from service.storage.records import AlertSummary, AlertView
 
 LEASE = timedelta(minutes=5)
+
+
+@dataclass(frozen=True, slots=True)
+class PendingAlert:
+    subscription_id: str
+    digest: bool
+    attempts: int
+    created_at: datetime
+    next_at: datetime  # the earliest it may go out (schedule, lease, Retry-After)
 
 
 def _evidence(data: dict[str, Any]) -> Evidence:
@@ -50,14 +63,15 @@ class AlertStore:
         limit: int = 100, ignore_schedule: bool = False, lease: timedelta = LEASE,
         exclude: Collection[int] = (),
     ) -> list[AlertView]:
-        """Claim pending alerts that are due (all pending ones if asked) for one lease.
+        """Claim pending alerts that are due (also those backing off if asked) for one lease.
 
+        ``ignore_schedule`` brings ``next_attempt_at`` forward, never ``not_before``.
         ``exclude``: ids this sender already handled in this pass (so that with
         ``ignore_schedule`` it does not take them again and undo their schedule).
         """
         with self._db.session() as session, session.begin():
             due = select(AlertRow.id).where(AlertRow.state == "pending",
-                                            AlertRow.digest == digest)
+                                            AlertRow.digest == digest, _not_held_back(now))
             if not ignore_schedule:
                 due = due.where(AlertRow.next_attempt_at <= now)
             if subscription_id is not None:
@@ -69,7 +83,7 @@ class AlertStore:
                 due = due.with_for_update(skip_locked=True)
             claimed = session.scalars(
                 update(AlertRow).where(AlertRow.id.in_(due.scalar_subquery()))
-                .values(next_attempt_at=now + lease).returning(AlertRow.id)
+                .values(not_before=now + lease).returning(AlertRow.id)
                 .execution_options(synchronize_session=False)
             ).all()
             rows = session.scalars(
@@ -82,7 +96,8 @@ class AlertStore:
     ) -> list[AlertView]:
         """Pending instant alerts that are due, without claiming them (read only)."""
         with self._db.session() as session:
-            query = select(AlertRow).where(AlertRow.state == "pending", AlertRow.digest.is_(False))
+            query = select(AlertRow).where(AlertRow.state == "pending", AlertRow.digest.is_(False),
+                                           _not_held_back(now))
             if not ignore_schedule:
                 query = query.where(AlertRow.next_attempt_at <= now)
             rows = session.scalars(query.order_by(AlertRow.id).limit(limit)).all()
@@ -95,15 +110,16 @@ class AlertStore:
             session.execute(
                 update(AlertRow).where(AlertRow.id.in_(list(alert_ids)))
                 .values(state="sent", sent_at=now, delivered=list(delivered),
-                        attempts=AlertRow.attempts + 1, last_error=None)
+                        attempts=AlertRow.attempts + 1, last_error=None, not_before=None)
             )
 
     def mark_failed(
         self, alert_id: int, *, error: str, delivered: Sequence[int],
-        next_attempt_at: datetime, max_attempts: int,
+        next_attempt_at: datetime, max_attempts: int, not_before: datetime | None = None,
     ) -> bool:
         """Record a failed attempt: pending again later, or dead after the last one.
 
+        ``not_before``: the service asked not to be tried before then (Retry-After).
         Returns True when this attempt dead-lettered the alert (exactly once).
         """
         with self._db.session() as session, session.begin():
@@ -114,16 +130,27 @@ class AlertStore:
             row.last_error = error
             row.delivered = list(delivered)
             row.next_attempt_at = next_attempt_at
+            row.not_before = not_before
             row.state = "dead" if row.attempts >= max_attempts else "pending"
             return row.state == "dead"
 
+    def defer(
+        self, alert_ids: Sequence[int], delivered: Sequence[int], until: datetime, reason: str
+    ) -> None:
+        """Not tried now: a channel asked to wait until ``until``; no attempt counted.
+
+        ``delivered``: the channels that did take it meanwhile (not sent to again).
+        """
+        self._update(alert_ids, delivered=list(delivered), next_attempt_at=until,
+                     not_before=until, last_error=reason)
+
     def hold(self, alert_ids: Sequence[int], until: datetime) -> None:
         """Put alerts back until ``until`` (quiet hours), without counting an attempt."""
-        self._update(alert_ids, next_attempt_at=until)
+        self._update(alert_ids, next_attempt_at=until, not_before=None)
 
     def to_digest(self, alert_ids: Sequence[int], now: datetime) -> None:
         """Move alerts into their subscription's next digest."""
-        self._update(alert_ids, digest=True, next_attempt_at=now)
+        self._update(alert_ids, digest=True, next_attempt_at=now, not_before=None)
 
     def _update(self, alert_ids: Sequence[int], **values: object) -> None:
         if not alert_ids:
@@ -135,16 +162,32 @@ class AlertStore:
                 .values(**values)
             )
 
-    def digest_backlog(self, now: datetime) -> dict[str, datetime]:
+    def digest_backlog(
+        self, now: datetime, *, ignore_schedule: bool = False
+    ) -> dict[str, datetime]:
         """Subscriptions with digest alerts ready to go, and their oldest alert's time."""
         with self._db.session() as session:
             query = (
                 select(AlertRow.subscription_id, func.min(AlertRow.created_at))
                 .where(AlertRow.state == "pending", AlertRow.digest.is_(True),
-                       AlertRow.next_attempt_at <= now)
+                       _not_held_back(now))
                 .group_by(AlertRow.subscription_id)
             )
+            if not ignore_schedule:
+                query = query.where(AlertRow.next_attempt_at <= now)
             return {sub: oldest for sub, oldest in session.execute(query)}
+
+    def pending(self) -> list[PendingAlert]:
+        """Every pending alert's schedule (for what a run leaves for later)."""
+        with self._db.session() as session:
+            query = select(AlertRow.subscription_id, AlertRow.digest, AlertRow.attempts,
+                           AlertRow.created_at, AlertRow.next_attempt_at, AlertRow.not_before
+                           ).where(AlertRow.state == "pending")
+            return [
+                PendingAlert(subscription_id=sub, digest=digest, attempts=attempts,
+                             created_at=created, next_at=max(next_at, not_before or next_at))
+                for sub, digest, attempts, created, next_at, not_before in session.execute(query)
+            ]
 
     def sent_instantly_since(self, subscription_id: str, since: datetime) -> int:
         with self._db.session() as session:
@@ -183,10 +226,16 @@ class AlertStore:
                     id=a.id, subscription_id=a.subscription_id, state=a.state,
                     attempts=a.attempts, created_at=a.created_at, sent_at=a.sent_at,
                     last_error=a.last_error, title=art.title, source=_outlet(feed),
-                    next_attempt_at=a.next_attempt_at, digest=a.digest,
+                    next_attempt_at=max(a.next_attempt_at, a.not_before or a.next_attempt_at),
+                    digest=a.digest,
                 )
                 for a, art, feed in session.execute(query)
             ]
+
+
+def _not_held_back(now: datetime) -> ColumnElement[bool]:
+    """Rows no lease or Retry-After holds back at ``now``."""
+    return or_(AlertRow.not_before.is_(None), AlertRow.not_before <= now)
 
 
 def _outlet(feed: FeedRow) -> str:

@@ -11,8 +11,9 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Connection, Table, select, update
 from sqlalchemy.orm import Session
 
 from service.domain import Classification, FeedEntry, Match
@@ -29,6 +30,7 @@ from service.stories import NearDuplicate
 from service.urls import canonical_or_none
 
 _MAX_GUID = 512
+_ARTICLES: Table = ArticleRow.__table__  # type: ignore[assignment]  # Core writes
 
 
 def entry_guid(entry: FeedEntry) -> str:
@@ -62,14 +64,24 @@ class ArticleStore:
     def __init__(self, database: Database) -> None:
         self._db = database
 
-    def add_entries(self, feed_id: int, entries: Sequence[FeedEntry], now: datetime) -> list[int]:
-        """Store entries not seen before in this feed; return the new article ids."""
+    def add_entries(
+        self, feed_id: int, entries: Sequence[FeedEntry], now: datetime,
+        connection: Connection | None = None,
+    ) -> list[int]:
+        """Store entries not seen before in this feed; return the new article ids.
+
+        Core, not the ORM (a changed feed's most frequent write, kept cheap);
+        within ``connection``'s transaction when given (the poll's record joins it).
+        """
         rows = _unique_rows(_entry_values(feed_id, entry, now) for entry in entries)
-        new_ids: list[int] = []
-        with self._db.session() as session, session.begin():
-            statement = insert_ignore(session, ArticleRow.__table__)  # type: ignore[arg-type]
-            if rows:  # executemany: SQLAlchemy sends multi-row INSERT ... RETURNING batches
-                new_ids.extend(session.scalars(statement.returning(ArticleRow.id), rows))
+        if not rows:
+            return []
+        if connection is None:
+            with self._db.engine.begin() as own:
+                return self.add_entries(feed_id, entries, now, own)
+        statement = _insert_entries(connection.dialect.name, connection)
+        # executemany: SQLAlchemy sends multi-row INSERT ... RETURNING batches
+        new_ids = list(connection.execute(statement, rows).scalars())
         return sorted(new_ids)  # ids grow in insertion order: the entries' order
 
     def ids_in_state(self, state: str, limit: int = 10_000) -> list[int]:
@@ -143,6 +155,18 @@ class ArticleStore:
             _insert_matches(session, article_id, classification.matches)
             created = _insert_alerts(session, story_id, article_id, subscription_ids, now)
             return ProcessedOutcome(story_id, duplicate, created)
+
+
+_INSERTS: dict[str, Any] = {}  # per dialect: built once, only bound per changed feed
+
+
+def _insert_entries(dialect: str, connection: Connection) -> Any:
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING id for new entries."""
+    statement = _INSERTS.get(dialect)
+    if statement is None:
+        statement = insert_ignore(connection, _ARTICLES).returning(_ARTICLES.c.id)
+        _INSERTS[dialect] = statement
+    return statement
 
 
 def _unique_rows(rows: Iterable[dict[str, object]]) -> list[dict[str, object]]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, Table
+from sqlalchemy import Connection, Engine, Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -36,9 +36,12 @@ class Database:
         self.engine.dispose()
 
 
-def insert_ignore(session: Session, table: Table) -> postgresql.Insert | sqlite.Insert:
+def insert_ignore(
+    session: Session | Connection, table: Table
+) -> postgresql.Insert | sqlite.Insert:
     """An INSERT that does nothing on a unique-key conflict (both backends)."""
-    dialect = session.get_bind().dialect.name
+    bind = session.get_bind() if isinstance(session, Session) else session
+    dialect = bind.dialect.name
     if dialect == "postgresql":
         return postgresql.insert(table).on_conflict_do_nothing()
     if dialect == "sqlite":

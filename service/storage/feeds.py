@@ -11,19 +11,39 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, or_, select, update
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Connection,
+    Delete,
+    Integer,
+    Table,
+    Update,
+    bindparam,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import NoResultFound
 from sqlalchemy.orm import Session
 
 from service.config.models import FeedConfig
 from service.storage.database import Database, insert_ignore
-from service.storage.models import FeedRow
-from service.storage.records import FeedState
+from service.storage.models import FeedFailureRow, FeedRow
+from service.storage.records import FeedFailure, FeedState
 
 _FEEDS: Table = FeedRow.__table__  # type: ignore[assignment]  # Core, for one-statement writes
+
+_FAILURES: Table = FeedFailureRow.__table__  # type: ignore[assignment]
+FAILURES_KEPT = 50  # per feed, the newest
+FAILURES_MAX_AGE = timedelta(days=30)
 
 _STATE_FIELDS = tuple(FeedState.__dataclass_fields__)
 _ENABLED_AGAIN: dict[str, Any] = {
@@ -34,7 +54,7 @@ _ENABLED_AGAIN: dict[str, Any] = {
 
 def config_hash(feed: FeedConfig) -> str:
     """A stable hash of a feed's configuration entry."""
-    entry = json.dumps(feed.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    entry = json.dumps(feed.as_json(), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(entry.encode()).hexdigest()
 
 
@@ -53,6 +73,11 @@ class FeedStore:
 
         Returns the configured feeds' states by URL.
         """
+        self.register(feeds, now)
+        return self.states([feed.url for feed in feeds])
+
+    def register(self, feeds: Sequence[FeedConfig], now: datetime) -> None:
+        """``sync`` without reading the states back (a poller reads ``schedule``)."""
         with self._db.session() as session, session.begin():
             known = {url: (id_, hash_, enabled) for id_, url, hash_, enabled in session.execute(
                 select(FeedRow.id, FeedRow.url, FeedRow.config_hash, FeedRow.enabled))}
@@ -61,7 +86,6 @@ class FeedStore:
             updates = [c for c in changes if c is not None]
             if updates:
                 session.execute(update(FeedRow), updates)
-        return self.states([feed.url for feed in feeds])
 
     def enable(self, url: str) -> bool:
         """Re-enable a feed (``newswatch feeds enable``); False when no such feed."""
@@ -78,6 +102,13 @@ class FeedStore:
         with self._db.session() as session:
             rows = session.scalars(select(FeedRow).order_by(FeedRow.id))
             return {r.url: _state(r) for r in rows if wanted is None or r.url in wanted}
+
+    def schedule(self) -> list[tuple[str, datetime | None, bool]]:
+        """(URL, next poll, enabled) of every feed: all a poll queue needs, read
+        without building 100,000 full states (poller memory, bench_poller)."""
+        query = select(_FEEDS.c.url, _FEEDS.c.next_poll_at, _FEEDS.c.enabled)
+        with self._db.engine.connect() as connection:
+            return [(url, due, bool(on)) for url, due, on in connection.execute(query)]
 
     def state(self, url: str) -> FeedState | None:
         with self._db.session() as session:
@@ -106,38 +137,48 @@ class FeedStore:
         last_modified: str | None, title: str | None, new_items: int,
         next_poll_at: datetime, fetch_url: str | None = None,
         interval: timedelta | None = None, content_hash: str | None = None,
+        connection: Connection | None = None,
     ) -> None:
-        values = _success_values(now, status, next_poll_at, fetch_url)
-        values.update(etag=etag, last_modified=last_modified,
-                      items_seen=_FEEDS.c.items_seen + new_items)
-        if title:
-            values["title"] = title
-        if content_hash:
-            values["content_hash"] = content_hash
-        if interval is not None:
-            values["interval_seconds"] = max(1, round(interval.total_seconds()))
-        self._update(feed_id, values)
+        """Record a poll that brought a changed feed (within ``connection``'s
+        transaction when given: the one that stored its entries)."""
+        params = _success_params(feed_id, now, status, next_poll_at, fetch_url)
+        params.update(b_etag=etag, b_last_modified=last_modified, b_new_items=new_items,
+                      b_title=title or None, b_content_hash=content_hash or None,
+                      b_interval=None if interval is None
+                      else max(1, round(interval.total_seconds())))
+        self._execute(_RECORD_SUCCESS, params, connection)
 
     def record_not_modified(
         self, feed_id: int, now: datetime, next_poll_at: datetime, *,
         fetch_url: str | None = None, status: int = 304,
     ) -> None:
-        self._update(feed_id, _success_values(now, status, next_poll_at, fetch_url))
+        params = _success_params(feed_id, now, status, next_poll_at, fetch_url)
+        self._execute(_RECORD_NOT_MODIFIED, params)
 
-    def _update(self, feed_id: int, values: dict[str, Any]) -> None:
-        """One UPDATE (a poll's record: the poller's most frequent write, kept cheap)."""
-        statement = update(_FEEDS).where(_FEEDS.c.id == feed_id).values(values)
-        with self._db.engine.begin() as connection:  # Core: no ORM session or objects
-            result = connection.execute(statement)
-            if result.rowcount == 0:
-                raise NoResultFound(f"no feed with id {feed_id}")
+    def _execute(
+        self, statement: Update, params: dict[str, Any], connection: Connection | None = None
+    ) -> None:
+        """One prepared UPDATE of a feed (a poll's record: the poller's most frequent
+        write; built once, so a poll only binds its values)."""
+        if connection is None:
+            with self._db.engine.begin() as own:  # Core: no ORM session or objects
+                self._execute(statement, params, own)
+            return
+        if connection.execute(statement, params).rowcount == 0:
+            raise NoResultFound(f"no feed with id {params['b_id']}")
+
+    def transaction(self) -> AbstractContextManager[Connection]:
+        """A Core connection in a transaction, for a poll's writes together."""
+        return self._db.engine.begin()
 
     def record_failure(
         self, feed_id: int, now: datetime, *, kind: str, message: str,
         status: int | None, next_poll_at: datetime | None,
         disable_reason: str | None = None, fetch_url: str | None = None,
     ) -> None:
-        """Record a failed poll; with ``disable_reason`` the feed is disabled."""
+        """Record a failed poll, in the feed's row and its failure history (pruned
+        to the last ``FAILURES_KEPT`` within ``FAILURES_MAX_AGE``); with
+        ``disable_reason`` the feed is disabled."""
         with self._db.session() as session, session.begin():
             row = session.get_one(FeedRow, feed_id)
             row.last_polled_at = row.last_failure_at = now
@@ -148,6 +189,21 @@ class FeedStore:
             row.fetch_url = fetch_url or row.fetch_url
             if disable_reason is not None:
                 row.enabled, row.disabled_at, row.disabled_reason = False, now, disable_reason
+            session.execute(insert(_FAILURES).values(
+                feed_id=feed_id, at=now, kind=kind, status=status, message=message))
+            session.execute(_prune_failures(feed_id, now))
+
+    def failures(self, url: str, limit: int = FAILURES_KEPT) -> list[FeedFailure]:
+        """The feed's failed polls, newest first (empty for an unknown feed)."""
+        query = (
+            select(_FAILURES.c.at, _FAILURES.c.kind, _FAILURES.c.status, _FAILURES.c.message)
+            .join(_FEEDS, _FEEDS.c.id == _FAILURES.c.feed_id)
+            .where(_FEEDS.c.url == url)
+            .order_by(_FAILURES.c.at.desc(), _FAILURES.c.id.desc())
+            .limit(limit)
+        )
+        with self._db.engine.connect() as connection:
+            return [FeedFailure(*row) for row in connection.execute(query)]
 
     def claim_ops_notice(self, feed_id: int, now: datetime) -> bool:
         """True exactly once per disabling: the caller then tells ops."""
@@ -189,14 +245,47 @@ def _change(known: tuple[int, str | None, bool], feed: FeedConfig) -> dict[str, 
     return change if enabled else change | _ENABLED_AGAIN
 
 
-def _success_values(
-    now: datetime, status: int, next_poll_at: datetime, fetch_url: str | None
+def _param(name: str, column: str) -> BindParameter[Any]:
+    return bindparam(name, type_=_FEEDS.c[column].type)
+
+
+def _keep_unless(name: str, column: str) -> ColumnElement[Any]:
+    """The new value, or the stored one when the poll brought none (NULL)."""
+    return func.coalesce(_param(name, column), _FEEDS.c[column])
+
+
+_SUCCESS_VALUES: dict[str, Any] = {
+    "last_polled_at": _param("b_now", "last_polled_at"),
+    "last_success_at": _param("b_now", "last_success_at"),
+    "last_status": _param("b_status", "last_status"),
+    "consecutive_failures": 0, "last_error_kind": None, "last_error": None,
+    "next_poll_at": _param("b_next", "next_poll_at"),
+    "fetch_url": _keep_unless("b_fetch_url", "fetch_url"),
+}
+_RECORD_NOT_MODIFIED = (update(_FEEDS).where(_FEEDS.c.id == bindparam("b_id"))
+                        .values(_SUCCESS_VALUES))
+_RECORD_SUCCESS = _RECORD_NOT_MODIFIED.values(
+    etag=_param("b_etag", "etag"), last_modified=_param("b_last_modified", "last_modified"),
+    items_seen=_FEEDS.c.items_seen + bindparam("b_new_items", type_=Integer),
+    title=_keep_unless("b_title", "title"),
+    content_hash=_keep_unless("b_content_hash", "content_hash"),
+    interval_seconds=_keep_unless("b_interval", "interval_seconds"),
+)
+
+
+def _success_params(
+    feed_id: int, now: datetime, status: int, next_poll_at: datetime, fetch_url: str | None
 ) -> dict[str, Any]:
-    values: dict[str, Any] = {
-        "last_polled_at": now, "last_success_at": now, "last_status": status,
-        "consecutive_failures": 0, "last_error_kind": None, "last_error": None,
-        "next_poll_at": next_poll_at,
-    }
-    if fetch_url:
-        values["fetch_url"] = fetch_url
-    return values
+    return {"b_id": feed_id, "b_now": now, "b_status": status, "b_next": next_poll_at,
+            "b_fetch_url": fetch_url or None}
+
+
+def _prune_failures(feed_id: int, now: datetime) -> Delete:
+    """Forget a feed's failures older than ``FAILURES_MAX_AGE`` or beyond the
+    newest ``FAILURES_KEPT`` (one statement, on the feed's index)."""
+    kept = (select(_FAILURES.c.id).where(_FAILURES.c.feed_id == feed_id)
+            .order_by(_FAILURES.c.id.desc()).limit(FAILURES_KEPT))
+    return delete(_FAILURES).where(
+        _FAILURES.c.feed_id == feed_id,
+        or_(_FAILURES.c.at < now - FAILURES_MAX_AGE, _FAILURES.c.id.not_in(kept.scalar_subquery())),
+    )

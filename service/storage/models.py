@@ -86,6 +86,23 @@ class FeedRow(Base):
     ops_notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
+class FeedFailureRow(Base):
+    """One failed poll of a feed (migration 0010): the history behind
+    ``feeds.last_error``, pruned to the last ``FAILURES_KEPT`` per feed and
+    ``FAILURES_MAX_AGE`` (service.storage.feeds)."""
+
+    __tablename__ = "feed_failures"
+    __table_args__ = (Index("ix_feed_failures_feed_at", "feed_id", "at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    feed_id: Mapped[int] = mapped_column(ForeignKey("feeds.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # dns, connect, timeout, http, too-large, parse, refused-private, redirects, bad-url
+    kind: Mapped[str] = mapped_column(String(64))
+    status: Mapped[int | None] = mapped_column(Integer)
+    message: Mapped[str] = mapped_column(Text)
+
+
 class StoryRow(Base):
     __tablename__ = "stories"
     __table_args__ = (
@@ -183,6 +200,9 @@ class AlertRow(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # migration 0005: goes (or went) out in a digest rather than on its own
     digest: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # migration 0013: no attempt before this, whoever asks (a sender's lease, or the
+    # wait a service asked for with Retry-After); next_attempt_at is only the schedule
+    not_before: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class SubscriptionStateRow(Base):

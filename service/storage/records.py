@@ -110,3 +110,13 @@ class AlertSummary:
         if self.digest:
             return "pending (next digest)"
         return "pending (retrying)" if self.attempts else "pending"
+
+
+@dataclass(frozen=True, slots=True)
+class FeedFailure:
+    """One failed poll of a feed, as kept in its history."""
+
+    at: datetime
+    kind: str  # dns, connect, timeout, http, too-large, parse, refused-private, ...
+    status: int | None
+    message: str

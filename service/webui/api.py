@@ -91,6 +91,7 @@ class Api:
         app.router.add_get("/api/openapi.json", self.openapi)
         app.router.add_get("/api/status", self.status)
         app.router.add_get("/api/feeds", self.feeds)
+        app.router.add_get("/api/feeds/failures", self.feed_failures)
         app.router.add_get("/api/stories", self.stories)
         app.router.add_get("/api/alerts", self.alerts)
         app.router.add_post("/api/backtest", self.backtest)
@@ -107,6 +108,17 @@ class Api:
             raise web.HTTPBadRequest(text=f"sort must be one of {', '.join(FEED_SORTS)}")
         feeds = await asyncio.to_thread(self.source.feeds, sort)
         return _json_response({"feeds": feeds})
+
+    async def feed_failures(self, request: web.Request) -> web.Response:
+        """One feed's failed polls, newest first (``feeds history URL`` on the CLI)."""
+        url = request.query.get("url", "")
+        if not url:
+            raise web.HTTPBadRequest(text="url is required: the feed's URL as in feeds.yaml")
+        limit = _limit(request, 50)
+        failures = await asyncio.to_thread(self.source.feed_failures, url, limit)
+        if failures is None:
+            return web.json_response({"error": f"no such feed: {url}"}, status=404)
+        return _json_response({"url": url, "failures": failures})
 
     async def stories(self, request: web.Request) -> web.Response:
         since, limit = _since(request, self.now()), _limit(request, 50)

@@ -54,6 +54,10 @@ SCHEMAS: dict[str, Any] = {
         "title": _TEXT, "source": _TEXT,
     }),
     "FeedList": _list_of("feeds", "Feed"),
+    "FeedFailures": _object({"url": _TEXT, "failures": {"type": "array", "items": _object({
+        "at": _TIME, "status": {"type": ["integer", "null"]}, "message": _TEXT,
+        "kind": {"type": "string", "description": "dns, connect, timeout, http, too-large, "
+                 "parse, refused-private, redirects or bad-url"}})}}),
     "StoryList": _list_of("stories", "Story"),
     "AlertList": _list_of("alerts", "Alert"),
     "BacktestRequest": {
@@ -75,6 +79,7 @@ SCHEMAS: dict[str, Any] = {
                         "key": _MAYBE_TEXT, "message": _TEXT, "text": _TEXT}),
     "Error": _object({"error": _TEXT, "problems": {"type": "array", "items": _ref("Problem")}}),
     "Unauthorized": _object({"error": _TEXT}),
+    "NotFound": _object({"error": _TEXT}),
 }
 
 
@@ -103,12 +108,21 @@ def _get(summary: str, schema: str, parameters: list[dict[str, Any]]) -> dict[st
     return {"get": {"summary": summary, "parameters": parameters, "responses": responses}}
 
 
+def _with_404(operation: dict[str, Any]) -> dict[str, Any]:
+    operation["get"]["responses"]["404"] = _json("NotFound", "no feed with that URL")
+    return operation
+
+
 PATHS: dict[str, Any] = {
     "/api/status": _get("the service's version, configuration version, last refused reload",
                         "Runtime", []),
     "/api/feeds": _get("every feed with its poll state; failing first by default", "FeedList", [
         {"name": "sort", "in": "query", "required": False,
          "schema": {"enum": list(FEED_SORTS), "default": "status"}}]),
+    "/api/feeds/failures": _with_404(_get(
+        "one feed's failed polls, newest first (the last 50 within 30 days are kept)",
+        "FeedFailures", [{"name": "url", "in": "query", "required": True,
+                          "schema": {"type": "string"}}, _limit(50)])),
     "/api/stories": _get("recent stories with their outlets and the subscriptions alerted",
                          "StoryList", [_SINCE, _limit(50)]),
     "/api/alerts": _get("recent alerts (and every pending one) with their delivery state",

@@ -16,7 +16,9 @@ from sqlalchemy import select
 
 from service.storage.alerts import AlertStore
 from service.storage.database import Database
+from service.storage.feeds import FeedStore
 from service.storage.models import AlertRow, FeedRow
+from service.storage.records import FeedFailure
 from service.storage.stories import StoryIndexStore
 from service.storage.websub import WebSubStore
 
@@ -132,6 +134,13 @@ class StatusSource:
         with self.database.session() as session:
             rows = session.execute(select(*_FEED_COLUMNS)).all()
         return sort_feeds((_feed_row(row, hubs) for row in rows), sort)
+
+    def feed_failures(self, url: str, limit: int) -> list[FeedFailure] | None:
+        """A feed's failure history, newest first; None for a feed never configured."""
+        store = FeedStore(self.database)
+        if store.state(url) is None:
+            return None
+        return store.failures(url, limit)
 
     def stories(self, since: datetime, limit: int = 50) -> list[StoryStatus]:
         stories = StoryIndexStore(self.database).recent(since, limit=limit)

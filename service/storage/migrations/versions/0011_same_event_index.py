@@ -2,7 +2,7 @@
 indexes; the near-copy index restarts (its hashes changed)
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0011"
-down_revision = "0009"
+down_revision = "0010"  # after main's 0010 (feed failures)
 branch_labels = None
 depends_on = None
 
