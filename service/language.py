@@ -18,7 +18,11 @@ from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
 MIN_LETTERS = 20
 MIN_PROBABILITY = 0.80
-MAX_CHARS = 5_000  # the start of an article says enough, and keeps the cost flat
+# The start of an article says enough and keeps the cost flat: on the corpora
+# (19,604 texts, 4,166 longer than 1,000 characters: ../shared/corpora
+# topic_azerbaijan_france, dedup, the seed) 1,200 characters give every label
+# that 5,000 gave; 750 already change five. The cost grows with the length.
+MAX_CHARS = 1_200
 
 
 class LanguageDetector(Protocol):
@@ -36,10 +40,21 @@ class LangidDetector:
 
     def detect(self, text: str) -> str | None:
         sample = text[:MAX_CHARS]
-        if sum(c.isalpha() for c in sample) < MIN_LETTERS:
+        if not _has_letters(sample, MIN_LETTERS):
             return None
         code, probability = self._identifier.classify(sample)
         return str(code) if probability >= self._min_probability else None
+
+
+def _has_letters(text: str, count: int) -> bool:
+    """At least ``count`` letters; stops at the ``count``-th (the start of a text)."""
+    seen = 0
+    for character in text:
+        if character.isalpha():
+            seen += 1
+            if seen >= count:
+                return True
+    return False
 
 
 @lru_cache(maxsize=1)

@@ -1,22 +1,25 @@
 """The per-article work that Celery tasks (or the embedded runner) perform.
 
-    for each article id:
-        load it and count one more delivery      (storage)
-        dead-letter it after too many deliveries (decision)
-        classify its text                        (pure)
-        route the classification                 (pure)
-        keys for exact copies, segments of text  (pure)
-        the feed's boilerplate, a near copy      (storage + pure sketch, in the claim)
-        store story, matches and alerts at once  (storage, one transaction)
+    load the batch, count one more delivery of each    (storage, one transaction)
+    for each article:
+        dead-letter it after too many deliveries       (decision)
+        classify its text                              (pure)
+        route the classification                       (pure)
+        keys for exact copies, segments of text        (pure)
+    store the batch: boilerplate, near copies, story,  (storage, one transaction,
+        matches and alerts of each article              a savepoint per article)
+    remember the errors of those that failed           (storage)
 
-Everything is keyed so that running the same ids twice changes nothing.
+Everything is keyed so that running the same ids twice changes nothing; an
+article that fails (in the pure part or in its savepoint) does not hold up the
+others and is delivered again later.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 import structlog
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -35,10 +38,12 @@ from service.language import LanguageDetector, default_detector
 from service.matching.classifier import Classifier, compile_watchlists
 from service.notify.ops import OpsNotifier
 from service.routing import route
-from service.storage.articles import ArticleStore, TextAnalysis
+from service.storage.articles import ArticleStore, ProcessedArticle, TextAnalysis
 from service.storage.database import Database
 from service.storage.dead_letters import DeadLetterStore
+from service.storage.processing import Outcome
 from service.storage.records import ArticleRecord
+from service.stories import article_sketch
 
 log = structlog.get_logger("newswatch.pipeline")
 
@@ -107,6 +112,16 @@ def document_of(record: ArticleRecord, full_text: str | None = None) -> Document
     return Document(title=record.title, summary=record.summary, content=content)
 
 
+def warm_up(config: Config) -> None:
+    """Load what the first article would load (the language model, the sketch's
+    permutation table and its libraries: about a second), before any arrives."""
+    sample = "Warm-up text: the first article should not wait for models to load."
+    default_detector().detect(sample)
+    near = near_duplicate(config.settings.dedup, "Warm-up", sample, datetime.now(UTC))
+    if near is not None:
+        article_sketch(list(near.parts))
+
+
 def analyse_text(processor: Processor, record: ArticleRecord) -> TextAnalysis:
     """Fetch the page of a thin entry (per the feed's ``full_text``) and detect the language."""
     page = None
@@ -134,15 +149,59 @@ def process_articles(
     """Process each article once; transient database errors propagate for a retry."""
     articles = ArticleStore(database)
     report = BatchReport()
-    for article_id in article_ids:
-        record = articles.begin_attempt(article_id)
-        if record is None:
-            report.skipped += 1
-        elif record.attempts > max_deliveries:
+    ids = list(article_ids)
+    records = articles.begin_attempts(ids)
+    report.skipped += len(ids) - len(records)
+    work: list[ProcessedArticle] = []
+    errors: dict[int, str] = {}
+    for record in records:
+        if record.attempts > max_deliveries:
             _dead_letter(DeadLetterStore(database), processor.ops, record, now(), report)
+            continue
+        try:
+            work.append(prepare(processor, record, now()))
+        except Exception as e:
+            errors[record.id] = _failed(record, e)
+    by_id = {record.id: record for record in records}
+    for item, outcome in zip(work, _commit(articles, work), strict=True):
+        if isinstance(outcome, Exception):
+            errors[item.article_id] = _failed(by_id[item.article_id], outcome)
+        elif outcome is None:
+            report.skipped += 1
         else:
-            _process_guarded(articles, processor, record, now(), report)
+            report.processed += 1
+            report.duplicates += outcome.duplicate
+            report.alerts += outcome.alerts_created
+    if errors:
+        articles.record_errors(errors)
+        report.errors.extend(f"article {a}: {message}" for a, message in errors.items())
+        report.failed_ids.extend(errors)
     return report
+
+
+def _commit(articles: ArticleStore, work: list[ProcessedArticle]) -> list[Outcome]:
+    """The batch in one transaction; should the batch itself fail (not one article in
+    its savepoint), each article alone, so that one poison article stays alone."""
+    if not work:
+        return []
+    try:
+        return articles.commit_batch(work, transient=is_transient)
+    except Exception as e:
+        if is_transient(e):
+            raise
+        if len(work) == 1:
+            return [e]
+        log.warning("batch store failed; storing its articles one by one", error=str(e))
+        return [outcome for item in work for outcome in _commit(articles, [item])]
+
+
+def _failed(record: ArticleRecord, error: BaseException) -> str:
+    if is_transient(error):
+        raise error
+    message = f"{type(error).__name__}: {error}"
+    log.error("article processing failed", article=record.id, feed=record.feed_name,
+              error=message, exc_info=error)
+    return message
 
 
 def _dead_letter(
@@ -165,26 +224,8 @@ def _dead_letter(
         letters.mark_notified(letter.id, now)
 
 
-def _process_guarded(
-    articles: ArticleStore, processor: Processor, record: ArticleRecord,
-    now: datetime, report: BatchReport,
-) -> None:
-    try:
-        _process(articles, processor, record, now, report)
-    except Exception as e:
-        if is_transient(e):
-            raise
-        message = f"{type(e).__name__}: {e}"
-        articles.record_error(record.id, message)
-        report.errors.append(f"article {record.id}: {message}")
-        report.failed_ids.append(record.id)
-        log.exception("article processing failed", article=record.id, feed=record.feed_name)
-
-
-def _process(
-    articles: ArticleStore, processor: Processor, record: ArticleRecord,
-    now: datetime, report: BatchReport,
-) -> None:
+def prepare(processor: Processor, record: ArticleRecord, now: datetime) -> ProcessedArticle:
+    """The pure part of one article's work: what to store for it."""
     analysis = analyse_text(processor, record)
     classification = processor.classifier.classify(document_of(record, analysis.full_text))
     subscriptions = processor.config.watchlists.subscriptions
@@ -194,13 +235,7 @@ def _process(
         text=record.content or record.summary,
     )
     near = near_duplicate(processor.config.settings.dedup, record.title, identity.text, now)
-    outcome = articles.commit_processed(
-        record.id, story_keys=story_keys(identity), classification=classification,
+    return ProcessedArticle(
+        record.id, story_keys=story_keys(identity), matches=classification.matches,
         subscription_ids=routed, now=now, analysis=analysis, near=near,
     )
-    if outcome is None:
-        report.skipped += 1
-        return
-    report.processed += 1
-    report.duplicates += outcome.duplicate
-    report.alerts += outcome.alerts_created

@@ -14,7 +14,6 @@ import gc
 import multiprocessing
 import os
 import random
-import signal
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime
@@ -28,6 +27,7 @@ from service.config.models import Settings
 from service.dispatch import Dispatcher
 from service.domain import ParsedFeed
 from service.notify.ops import OpsNotifier
+from service.poller.fastparse import ignore_interrupts
 from service.poller.fetch import make_session
 from service.polling import HostLimiter, PollContext
 from service.storage.articles import ArticleStore
@@ -70,7 +70,7 @@ class PollResources:
         self._pool = ProcessPoolExecutor(
             max_workers=max(1, os.cpu_count() or 1),
             mp_context=multiprocessing.get_context("spawn"),
-            initializer=_ignore_interrupts,
+            initializer=ignore_interrupts,  # in the parse module: what the workers import
         )
         self.ctx = PollContext(
             settings=settings, session=make_session(settings.fetch), parse_pool=self._pool,
@@ -124,8 +124,3 @@ def settle_heap() -> None:
     ~170 ms, an event-loop stall and CPU for nothing (bench_poller)."""
     release_free_memory()
     gc.freeze()
-
-
-def _ignore_interrupts() -> None:
-    """Parse workers leave Ctrl-C to the main process, which shuts them down."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -30,9 +30,9 @@ from service.errors import NewswatchError, StorageError
 from service.health import HealthChecker
 from service.metrics import Metrics, StateCounts
 from service.notify.ops import OpsNotifier
-from service.notify.recipients import build_recipients
-from service.notify.sender import AlertSender, Recipient, SendReport, Waiting
-from service.pipeline import BatchReport, Processor
+from service.notify.recipients import alert_sender
+from service.notify.sender import SendReport, Waiting
+from service.pipeline import BatchReport, Processor, warm_up
 from service.poll_resources import PollParts, PollResources, settle_heap
 from service.poller.queue import PollQueue
 from service.polling import (
@@ -44,7 +44,6 @@ from service.polling import (
 )
 from service.reload import config_changes
 from service.storage import stats
-from service.storage.alerts import AlertStore
 from service.storage.articles import ArticleStore
 from service.storage.database import Database
 from service.storage.feeds import FeedStore
@@ -75,10 +74,6 @@ class RunSummary:
     unprocessed: int = 0
 
 
-def entity_names(config: Config) -> dict[str, str]:
-    return {entity.id: entity.name for entity in config.watchlists.entities}
-
-
 class Service:
     """One `newswatch run` process."""
 
@@ -91,9 +86,10 @@ class Service:
         self.environ = dict(environ or {})  # for ${VAR} in reloaded configuration
         self.database = Database.open(config.settings.database_url)
         self.processor = Processor.from_config(config)
+        warm_up(config)  # the first entries wait for no model to load
         self.feeds = FeedStore(self.database)
         self.articles = ArticleStore(self.database)
-        self.sender = self._make_sender(config, build_recipients(config))
+        self.sender = alert_sender(config, self.database)
         self.last_reload_error: str | None = None
         self.dispatcher: EmbeddedDispatcher | CeleryDispatcher = make_dispatcher(
             config, self.database, self.processor, now, track=once
@@ -116,12 +112,6 @@ class Service:
         self.dispatcher.close()
         self.database.close()
 
-    def _make_sender(self, config: Config, recipients: dict[str, Recipient]) -> AlertSender:
-        return AlertSender(
-            AlertStore(self.database), recipients, entity_names(config), config.settings.alerts,
-            ops=OpsNotifier.from_urls(config.settings.ops.notify),
-        )
-
     def apply_config(self, config: Config) -> None:
         """Switch to a new valid configuration without a restart.
 
@@ -131,7 +121,7 @@ class Service:
         broker and the web listener need a restart.
         """
         processor = Processor.from_config(config)  # may refuse: nothing changed yet
-        recipients = build_recipients(config)
+        sender = alert_sender(config, self.database)  # may refuse too
         self.feeds.register(config.feeds, self.now())  # no 100,000 full states: a schedule
         added = [feed.url for feed in config.feeds if feed.url not in self._feeds_by_url]
         wanted = set(added)
@@ -139,7 +129,7 @@ class Service:
         self.config, self.processor = config, processor
         if isinstance(self.dispatcher, EmbeddedDispatcher):
             self.dispatcher.set_processor(processor)
-        self.sender = self._make_sender(config, recipients)
+        self.sender = sender
         self._feeds_by_url = {feed.url: feed for feed in config.feeds}
         for url in added:
             self._queue.schedule(url, due.get(url) or self.now())
@@ -283,10 +273,10 @@ class Service:
             count = getattr(report, outcome)
             if count:
                 self.metrics.alerts.labels(outcome).inc(count)
-        if report.sent:
-            for alert_id, seconds in stats.sent_latencies(self.database, self._latency_mark):
-                self.metrics.seen_to_sent.observe(seconds)
-                self._latency_mark = max(self._latency_mark, alert_id)
+        # every pass, not only when this process sent: workers send alerts too
+        for alert_id, seconds in stats.sent_latencies(self.database, self._latency_mark):
+            self.metrics.seen_to_sent.observe(seconds)
+            self._latency_mark = max(self._latency_mark, alert_id)
 
     def _observe_poll(self, task: asyncio.Task[PollOutcome]) -> None:
         if task.cancelled() or task.exception() is not None:

@@ -43,6 +43,7 @@ from service.metrics import Metrics
 from service.web import WebContext, WebServer, make_app
 from workers import settings as worker_settings
 from workers.health import serve_health
+from workers.observe import exposition
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
@@ -818,7 +819,7 @@ def config_volume(workload: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def test_configmaps_hold_a_valid_configuration(tmp_path: Path) -> None:
-    from service.runner import build_recipients
+    from service.notify.recipients import build_recipients
 
     maps = {m["metadata"]["name"]: m["data"] for m in k8s_kind("ConfigMap")}
     for name, data in maps.items():
@@ -900,7 +901,7 @@ def serving(role: str, problems: list[str]) -> Iterator[int]:
         return list(problems)
 
     if role == "worker":
-        server = serve_health("127.0.0.1", 0, readiness)
+        server = serve_health("127.0.0.1", 0, readiness, exposition)
         try:
             yield int(server.server_port)
         finally:
@@ -1055,8 +1056,17 @@ def test_the_poller_service_targets_its_port_and_prometheus_scrapes_metrics(
         status, content_type, body = fetch(free, path)
     assert status == 200 and content_type.startswith("text/plain"), (status, content_type)
     assert b"newswatch_feed_polls" in body
-    # workers serve no /metrics: the Service must not select them
-    assert statuses("worker", {path}, [])[path] == 404
+    # workers serve their own /metrics on their health port: scraped pod by pod
+    # (their pod annotations), never through the poller's Service
+    pod = worker["spec"]["template"]["metadata"]["annotations"]
+    assert all(isinstance(v, str) for v in pod.values()), "annotations are strings"
+    assert pod["prometheus.io/scrape"] == "true"
+    _, _, worker_port = k8s_bound_address(worker, tmp_path)
+    assert int(pod["prometheus.io/port"]) == worker_port
+    with serving("worker", []) as free:
+        status, content_type, body = fetch(free, pod["prometheus.io/path"])
+    assert status == 200 and content_type.startswith("text/plain"), (status, content_type)
+    assert b"newswatch_worker_articles" in body
 
 
 def health_check_code(service: Mapping[str, Any]) -> str:

@@ -9,13 +9,16 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 import urllib.request
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
+from service.storage import Database, stats
 from tests.conftest import ROOT
 from tests.feedserver import FeedServer
 from tests.scenario import (
@@ -38,6 +41,7 @@ def distributed(tmp_path: Path, pg_url: str, redis_url: str) -> Iterator[Scenari
             tmp_path / "config", urls, {"database_url": pg_url, "broker_url": redis_url}
         )
         env = scenario_env(inbox, config_dir)
+        env["NEWSWATCH_WORKER_HEALTH_PORT"] = str(_free_port())
         worker = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "workers", "worker", "--loglevel=INFO",
              "--concurrency=2", "-Q", "newswatch", "--without-gossip", "--without-mingle",
@@ -63,6 +67,45 @@ def test_distributed_run_alerts_exactly_like_embedded(distributed: Scenario) -> 
     again = distributed.run_once()
     assert again.returncode == 0, again.stderr
     assert len(distributed.inbox.received) == len(EXPECTED_ALERTS)
+    # the worker's own /metrics: its two pool processes' counts, summed (a task counts
+    # its batch just after the commit that run --once waited for: poll, with a deadline)
+    database = Database.open(_database_url(distributed), migrate=False)
+    try:
+        settled = sum(n for state, n in stats.article_counts(database).items()
+                      if state in ("processed", "duplicate"))
+        stories = stats.story_count(database)
+    finally:
+        database.close()
+    port = int(distributed.env["NEWSWATCH_WORKER_HEALTH_PORT"])
+    deadline = time.monotonic() + 30
+    while True:
+        metrics = _worker_metrics(port)
+        counted = (metrics[("newswatch_worker_articles_total", "processed")]
+                   + metrics[("newswatch_worker_articles_total", "duplicate")])
+        if counted >= settled or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert counted == settled
+    assert metrics[("newswatch_worker_stories_total", "")] == stories
+    assert metrics[("newswatch_worker_alerts_created_total", "")] == len(EXPECTED_ALERTS)
+    assert metrics[("newswatch_worker_batch_seconds_count", "")] >= 1
+
+
+def _database_url(scenario: Scenario) -> str:
+    settings = json.loads((scenario.config_dir / "newswatch.yaml").read_text())
+    return str(settings["database_url"])
+
+
+def _worker_metrics(port: int) -> dict[tuple[str, str], float]:
+    """(sample name, outcome label) -> value, from the worker's /metrics."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+        assert response.status == 200
+        text = response.read().decode()
+    values: dict[tuple[str, str], float] = defaultdict(float)
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            values[(sample.name, sample.labels.get("outcome", ""))] += sample.value
+    return values
 
 
 def _free_port() -> int:

@@ -124,6 +124,23 @@ def test_a_claimed_alert_is_not_claimed_again_within_its_lease(database: Databas
     assert len(store.claim(T0 + timedelta(minutes=6))) == 3  # the sender died: lease expired
 
 
+def test_a_pass_ignoring_the_schedule_retries_backoffs_but_leaves_leased_alerts(
+    database: Database,
+) -> None:
+    """`run --once` retries what backs off at once; an alert a worker is sending
+    right now (claimed, not yet marked) is not taken a second time."""
+    store_alerts(database, ["desk"], 2, T0)
+    store = AlertStore(database)
+    backing_off, in_flight = store.claim(T0)
+    store.mark_failed(backing_off.id, error="503", delivered=[],
+                      next_attempt_at=T0 + timedelta(hours=1), max_attempts=5)
+    assert [a.id for a in store.claim(T0 + timedelta(seconds=1), ignore_schedule=True)] == [
+        backing_off.id]  # not in_flight: still leased to its sender
+    assert store.claim(T0 + timedelta(minutes=4), ignore_schedule=True) == []
+    store.mark_sent([in_flight.id], T0 + timedelta(minutes=4), [0])
+    assert len(store.claim(T0 + timedelta(minutes=6), ignore_schedule=True)) == 1
+
+
 def test_concurrent_claims_never_share_an_alert(pg_url: str) -> None:
     database = Database.open(pg_url)
     try:

@@ -69,17 +69,38 @@ def _store_entries(database: Database, config_dir: Path) -> list[tuple[int, int]
     return pairs
 
 
-def _worker(config_dir: str, ids: list[int], barrier: Any, results: Any) -> None:
+def _worker(config_dir: str, batches: list[list[int]], barrier: Any, results: Any) -> None:
     config = load_config(config_dir, {})
     processor = Processor(config=config, classifier=compile_watchlists(config.watchlists))
     database = Database.open(config.settings.database_url)
     try:
-        for article_id in ids:
+        for batch in batches:
             barrier.wait(timeout=60)
-            report = process_articles(database, processor, [article_id], lambda: NOW)
-            results.put((article_id, report.processed, report.errors))
+            report = process_articles(database, processor, batch, lambda: NOW)
+            results.put((batch, report.processed, report.errors))
     finally:
         database.close()
+
+
+def _race(config_dir: Path, batches: tuple[list[list[int]], list[list[int]]]) -> list[Any]:
+    context = multiprocessing.get_context("spawn")
+    barrier, results = context.Barrier(2), context.Queue()
+    workers = [context.Process(target=_worker, args=(str(config_dir), b, barrier, results))
+               for b in batches]
+    for worker in workers:
+        worker.start()
+    outcomes = [results.get(timeout=120) for _ in range(sum(len(b) for b in batches))]
+    for worker in workers:
+        worker.join(timeout=60)
+    assert [w.exitcode for w in workers] == [0, 0]
+    return outcomes
+
+
+def _stories_and_alerts(database: Database) -> tuple[dict[int, int | None], int]:
+    with database.session() as session:
+        story_of = dict(session.execute(select(ArticleRow.id, ArticleRow.story_id)).all())
+        alerts = session.scalar(select(func.count()).select_from(AlertRow))
+    return story_of, int(alerts or 0)
 
 
 def test_two_processes_claiming_two_copies_at_once_make_one_story_and_one_alert(
@@ -88,22 +109,28 @@ def test_two_processes_claiming_two_copies_at_once_make_one_story_and_one_alert(
     config_dir = _config_dir(tmp_path, pg_url)
     database = Database.open(pg_url)
     pairs = _store_entries(database, config_dir)
-    context = multiprocessing.get_context("spawn")
-    barrier, results = context.Barrier(2), context.Queue()
-    workers = [
-        context.Process(target=_worker, args=(str(config_dir), ids, barrier, results))
-        for ids in ([a for a, _ in pairs], [b for _, b in pairs])
-    ]
-    for worker in workers:
-        worker.start()
-    outcomes = [results.get(timeout=120) for _ in range(2 * ROUNDS)]
-    for worker in workers:
-        worker.join(timeout=60)
-    assert [w.exitcode for w in workers] == [0, 0]
+    outcomes = _race(config_dir, ([[a] for a, _ in pairs], [[b] for _, b in pairs]))
     assert all(processed == 1 and not errors for _, processed, errors in outcomes)
-    with database.session() as session:
-        story_of = dict(session.execute(select(ArticleRow.id, ArticleRow.story_id)).all())
-        alerts = session.scalar(select(func.count()).select_from(AlertRow))
+    story_of, alerts = _stories_and_alerts(database)
+    database.close()
+    assert all(story_of[a] == story_of[b] for a, b in pairs)
+    assert len({story_of[a] for a, _ in pairs}) == ROUNDS
+    assert alerts == ROUNDS
+
+
+def test_two_processes_storing_batches_of_copies_in_opposite_orders_make_one_story_each(
+    tmp_path: Path, pg_url: str
+) -> None:
+    """Each batch is one transaction holding its locks to the end: claimed in
+    opposite orders they must neither deadlock nor split a story."""
+    config_dir = _config_dir(tmp_path, pg_url)
+    database = Database.open(pg_url)
+    pairs = _store_entries(database, config_dir)
+    ones, twos = [a for a, _ in pairs], [b for _, b in pairs]
+    outcomes = _race(config_dir, ([ones], [list(reversed(twos))]))
+    assert sorted(processed for _, processed, _ in outcomes) == [ROUNDS, ROUNDS]
+    assert all(not errors for _, _, errors in outcomes)
+    story_of, alerts = _stories_and_alerts(database)
     database.close()
     assert all(story_of[a] == story_of[b] for a, b in pairs)
     assert len({story_of[a] for a, _ in pairs}) == ROUNDS

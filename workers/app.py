@@ -16,8 +16,11 @@ from celery import Celery, signals
 
 from service.config import Config, find_config_dir, load_config
 from service.health import HealthChecker
+from service.pipeline import warm_up
 from service.storage.engine import make_engine
+from workers.context import current
 from workers.health import serve_health
+from workers.observe import exposition, pool_process_exited, prepare_multiprocess
 from workers.settings import celery_settings
 
 log = structlog.get_logger("newswatch.worker")
@@ -41,6 +44,29 @@ def bound_config() -> Config:
     return _bound
 
 
+@signals.worker_init.connect  # type: ignore[untyped-decorator]
+def _before_the_pool_forks(**_: Any) -> None:
+    """Metrics go where /metrics reads them; models are loaded once, shared by the pool."""
+    directory = prepare_multiprocess()
+    log.info("worker metrics shared by the pool processes", directory=str(directory))
+    warm_up(bound_config())
+
+
+@signals.worker_process_init.connect  # type: ignore[untyped-decorator]
+def _pool_process_ready(**_: Any) -> None:
+    """Open the database and compile the watchlists before the first task, so the
+    first entry after a start waits for nothing (else its alert is seconds late)."""
+    try:
+        current(bound_config())
+    except Exception as e:  # the first task tries again and reports it
+        log.warning("worker context not loaded ahead of the first task", error=str(e))
+
+
+@signals.worker_process_shutdown.connect  # type: ignore[untyped-decorator]
+def _pool_process_gone(pid: int | None = None, **_: Any) -> None:
+    pool_process_exited(pid or os.getpid())
+
+
 @signals.worker_ready.connect  # type: ignore[untyped-decorator]
 def _serve_health(**_: Any) -> None:
     settings = bound_config().settings
@@ -48,9 +74,9 @@ def _serve_health(**_: Any) -> None:
         return
     checker = HealthChecker(make_engine(settings.database_url), settings.broker_url)
     try:
-        serve_health(settings.web.host, settings.web.worker_port, checker.problems)
+        serve_health(settings.web.host, settings.web.worker_port, checker.problems, exposition)
     except OSError as e:  # Celery would swallow it: say clearly why probes will fail
-        log.error("cannot serve worker /healthz and /readyz; probes will fail",
+        log.error("cannot serve worker /healthz, /readyz and /metrics; probes will fail",
                   host=settings.web.host, port=settings.web.worker_port, error=str(e))
 
 

@@ -1,4 +1,5 @@
-"""What a worker process works with: database and compiled watchlists, kept current.
+"""What a worker process works with: database, compiled watchlists and the alert
+sender, kept current.
 
 Before each batch the worker compares the configuration files' signature
 (a few stat calls); when they changed it loads and compiles the new
@@ -15,6 +16,8 @@ import structlog
 
 from service.config import Config, ConfigError, find_config_dir, load_config
 from service.errors import NewswatchError
+from service.notify.recipients import alert_sender
+from service.notify.sender import AlertSender
 from service.pipeline import Processor
 from service.reload import file_signature
 from service.storage.database import Database
@@ -27,13 +30,15 @@ class WorkerContext:
     config: Config
     database: Database
     processor: Processor
+    sender: AlertSender
     signature: tuple[tuple[str, int, int], ...]
 
     @classmethod
     def load(cls, config: Config) -> WorkerContext:
+        database = Database.open(config.settings.database_url)
         return cls(
-            config=config, database=Database.open(config.settings.database_url),
-            processor=Processor.from_config(config), signature=file_signature(config.directory),
+            config=config, database=database, processor=Processor.from_config(config),
+            sender=alert_sender(config, database), signature=file_signature(config.directory),
         )
 
     def refreshed(self) -> WorkerContext:
@@ -45,6 +50,10 @@ class WorkerContext:
         try:
             config = load_config(self.config.directory, os.environ)
             processor = Processor.from_config(config)
+            database = self.database
+            if config.settings.database_url != self.config.settings.database_url:
+                database = Database.open(config.settings.database_url)
+            sender = alert_sender(config, database)
         except (ConfigError, NewswatchError) as e:
             log.error("configuration change refused by worker; keeping the last good one",
                       error=str(e))
@@ -52,10 +61,7 @@ class WorkerContext:
         if config.version == self.config.version:
             return self
         log.info("worker configuration reloaded", version=config.version[:12])
-        database = self.database
-        if config.settings.database_url != self.config.settings.database_url:
-            database = Database.open(config.settings.database_url)
-        return WorkerContext(config, database, processor, signature)
+        return WorkerContext(config, database, processor, sender, signature)
 
 
 _current: WorkerContext | None = None

@@ -27,6 +27,9 @@ def celery_settings(settings: Settings) -> dict[str, Any]:
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
         "worker_prefetch_multiplier": 1,
+        # a pool process opens the database and compiles the watchlists before its
+        # first task (workers.app): give it longer than Celery's 4 s to report alive
+        "worker_proc_alive_timeout": 60,
         "task_time_limit": TASK_TIME_LIMIT,
         "task_soft_time_limit": TASK_SOFT_TIME_LIMIT,
         "task_publish_retry": True,

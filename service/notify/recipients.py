@@ -13,8 +13,11 @@ from pathlib import Path
 from service.config.models import Config, SubscriptionConfig
 from service.errors import ConfigError, ConfigProblem, NotifyError
 from service.notify.channels import build_channels
-from service.notify.sender import Recipient
+from service.notify.ops import OpsNotifier
+from service.notify.sender import AlertSender, Recipient
 from service.rendering import Renderer, default_renderer
+from service.storage.alerts import AlertStore
+from service.storage.database import Database
 
 
 def template_dir(config: Config, subscription: SubscriptionConfig) -> Path | None:
@@ -63,3 +66,16 @@ def _problem(
 ) -> ConfigProblem:
     where = os.path.join(config.directory, "watchlists")
     return ConfigProblem(where, None, f"subscriptions[id={subscription.id}].{key}", message)
+
+
+def alert_sender(config: Config, database: Database) -> AlertSender:
+    """The outbox sender of a configuration: its recipients, entity names and ops channel.
+
+    The run process and every worker build it the same way, so any of them may
+    send (claims are leased: one alert is never sent by two of them).
+    """
+    return AlertSender(
+        AlertStore(database), build_recipients(config),
+        {entity.id: entity.name for entity in config.watchlists.entities},
+        config.settings.alerts, ops=OpsNotifier.from_urls(config.settings.ops.notify),
+    )

@@ -31,6 +31,7 @@ on the feed corpus). The output is normalised the same way: plain text via
 from __future__ import annotations
 
 import re
+import signal
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -225,3 +226,13 @@ def _text(value: str | None) -> str:
     if "&" in value or ("\n" in value and reference._PARAGRAPHS.search(value)):
         raise _Doubt("text whose reading depends on its type")
     return " ".join(value.split())
+
+
+def ignore_interrupts() -> None:
+    """Parse workers leave Ctrl-C to the main process, which shuts them down.
+
+    The pool's initializer lives here, beside ``parse_feed``: a spawned parse
+    worker imports only the modules of the functions it is handed, so it starts
+    with the parser alone, not the whole service (seconds of CPU per worker).
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -1,34 +1,37 @@
-"""Articles: new entries in, one transaction per processed article out.
+"""Articles: new entries in, deliveries counted, processed batches out.
 
-``commit_processed`` is where exactly-once lives: the article's story keys,
-its matches and its outbox rows are written in one transaction, and the
-unique keys make a second run of the same work a no-op.
+``commit_batch`` is where exactly-once lives: each article's story keys, its
+matches and its outbox rows are written together (one transaction per batch,
+a savepoint per article, see ``service.storage.processing``), and the unique
+keys make a second run of the same work a no-op.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Table, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, Table, bindparam, select, update
 
-from service.domain import Classification, FeedEntry, Match
+from service.domain import Classification, FeedEntry
 from service.storage.database import Database, insert_ignore
-from service.storage.models import AlertRow, ArticleRow, FeedRow, MatchRow, StoryKeyRow, StoryRow
-from service.storage.records import ArticleRecord
-from service.storage.stories import (
-    SketchedArticle,
-    find_near_story,
-    index_article,
-    prepare_near,
+from service.storage.models import ArticleRow, FeedRow
+from service.storage.processing import (
+    Outcome,
+    ProcessedArticle,
+    ProcessedOutcome,
+    TextAnalysis,
+    commit_batch,
 )
+from service.storage.records import ArticleRecord
 from service.stories import NearDuplicate
 from service.urls import canonical_or_none
 
+__all__ = ["ArticleStore", "ProcessedArticle", "ProcessedOutcome", "TextAnalysis", "entry_guid"]
+
+_CHUNK = 500
 _MAX_GUID = 512
 _ARTICLES: Table = ArticleRow.__table__  # type: ignore[assignment]  # Core writes
 
@@ -42,22 +45,6 @@ def entry_guid(entry: FeedEntry) -> str:
     if len(guid) > _MAX_GUID:
         guid = "sha256:" + hashlib.sha256(guid.encode()).hexdigest()
     return guid
-
-
-@dataclass(frozen=True, slots=True)
-class TextAnalysis:
-    """What the worker learnt about an article's text besides its matches."""
-
-    language: str | None = None
-    full_text: str | None = None
-    full_text_error: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ProcessedOutcome:
-    story_id: int
-    duplicate: bool
-    alerts_created: int
 
 
 class ArticleStore:
@@ -115,19 +102,47 @@ class ArticleStore:
 
     def begin_attempt(self, article_id: int) -> ArticleRecord | None:
         """Count one more delivery of a new article and return it (None if done)."""
+        return next(iter(self.begin_attempts([article_id])), None)
+
+    def begin_attempts(self, article_ids: Sequence[int]) -> list[ArticleRecord]:
+        """Count one more delivery of each new article; the records, in ``article_ids``'
+        order (done or unknown ones left out). Committed before any work starts, so a
+        worker killed by an article still counts the delivery."""
+        unique = list(dict.fromkeys(article_ids))
+        found: dict[int, ArticleRecord] = {}
         with self._db.session() as session, session.begin():
-            row = _locked_article(session, article_id)
-            if row is None or row.state != "new":
-                return None
-            row.attempts += 1
-            feed = session.get_one(FeedRow, row.feed_id)
-            return _record(row, feed)
+            for start in range(0, len(unique), _CHUNK):
+                chunk = sorted(unique[start : start + _CHUNK])
+                query = (select(ArticleRow, FeedRow).join(FeedRow, FeedRow.id == ArticleRow.feed_id)
+                         .where(ArticleRow.id.in_(chunk), ArticleRow.state == "new")
+                         .order_by(ArticleRow.id))
+                if session.get_bind().dialect.name == "postgresql":
+                    query = query.with_for_update(of=ArticleRow)
+                rows = session.execute(query).all()
+                if not rows:
+                    continue
+                session.execute(
+                    update(ArticleRow).where(ArticleRow.id.in_([r.id for r, _ in rows]))
+                    .values(attempts=ArticleRow.attempts + 1)
+                    .execution_options(synchronize_session=False)
+                )
+                for row, feed in rows:
+                    found[row.id] = _record(row, feed, attempts=row.attempts + 1)
+        return [found[i] for i in unique if i in found]
 
     def record_error(self, article_id: int, error: str) -> None:
+        self.record_errors({article_id: error})
+
+    def record_errors(self, errors: Mapping[int, str]) -> None:
+        """Remember why each article failed (shown in its dead letter if it keeps failing)."""
+        if not errors:
+            return
+        table: Table = ArticleRow.__table__  # type: ignore[assignment]
+        statement = (update(table).where(table.c.id == bindparam("article_id"))
+                     .values(last_error=bindparam("error")))
         with self._db.session() as session, session.begin():
-            session.execute(
-                update(ArticleRow).where(ArticleRow.id == article_id).values(last_error=error)
-            )
+            session.connection().execute(
+                statement, [{"article_id": a, "error": e} for a, e in errors.items()])
 
     def commit_processed(
         self, article_id: int, *, story_keys: Sequence[str], classification: Classification,
@@ -135,26 +150,19 @@ class ArticleStore:
         near: NearDuplicate | None = None,
     ) -> ProcessedOutcome | None:
         """Join or start a story, store matches and outbox rows, all at once."""
+        item = ProcessedArticle(article_id, story_keys, classification.matches, subscription_ids,
+                                now, analysis, near)
+        (outcome,) = self.commit_batch([item], transient=lambda _: True)
+        assert not isinstance(outcome, Exception)  # every error propagates here
+        return outcome
+
+    def commit_batch(
+        self, items: Sequence[ProcessedArticle], *, transient: Callable[[BaseException], bool],
+    ) -> list[Outcome]:
+        """Store a batch in one transaction, each article in a savepoint of its own
+        (see ``service.storage.processing``); one outcome per item."""
         with self._db.session() as session, session.begin():
-            row = _locked_article(session, article_id)
-            if row is None or row.state != "new":
-                return None
-            # before any key: learns boilerplate, locks bands so meeting claims serialise
-            sketched = prepare_near(session, row, near) if near is not None else None
-            story_id, duplicate = _claim_story(session, row, story_keys, now, sketched)
-            if sketched is not None:
-                index_article(session, article_id, sketched, now)
-            row.story_id = story_id
-            row.state = "duplicate" if duplicate else "processed"
-            row.processed_at = now
-            row.last_error = None
-            if analysis is not None:
-                row.language = analysis.language
-                row.full_text = analysis.full_text
-                row.full_text_error = analysis.full_text_error
-            _insert_matches(session, article_id, classification.matches)
-            created = _insert_alerts(session, story_id, article_id, subscription_ids, now)
-            return ProcessedOutcome(story_id, duplicate, created)
+            return commit_batch(session, items, transient=transient)
 
 
 _INSERTS: dict[str, Any] = {}  # per dialect: built once, only bound per changed feed
@@ -186,87 +194,11 @@ def _entry_values(feed_id: int, entry: FeedEntry, now: datetime) -> dict[str, ob
     }
 
 
-def _locked_article(session: Session, article_id: int) -> ArticleRow | None:
-    query = select(ArticleRow).where(ArticleRow.id == article_id)
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update()
-    return session.scalars(query).one_or_none()
-
-
-def _record(row: ArticleRow, feed: FeedRow) -> ArticleRecord:
+def _record(row: ArticleRow, feed: FeedRow, *, attempts: int) -> ArticleRecord:
     return ArticleRecord(
         id=row.id, feed_id=row.feed_id, feed_name=feed.name or feed.title or feed.url,
         guid=row.guid, url=row.url, canonical_url=row.canonical_url, title=row.title,
         summary=row.summary, content=row.content, published_at=row.published_at,
-        fetched_at=row.fetched_at, attempts=row.attempts, feed_url=feed.url,
+        fetched_at=row.fetched_at, attempts=attempts, feed_url=feed.url,
         last_error=row.last_error,
     )
-
-
-def _claim_story(
-    session: Session, row: ArticleRow, keys: Sequence[str], now: datetime,
-    near: SketchedArticle | None = None,
-) -> tuple[int, bool]:
-    """Claim the article's keys for a new story, or join the story that owns one.
-
-    Insert-or-ignore on the key table is atomic: when two workers claim the
-    same key at once, the second waits for the first and then finds its story.
-    """
-    story = StoryRow(first_article_id=row.id, created_at=now, updated_at=now, article_count=1)
-    session.add(story)
-    session.flush()
-    hashed = sorted({hashlib.sha256(key.encode()).hexdigest() for key in keys})
-    for key in hashed:
-        session.execute(
-            insert_ignore(session, StoryKeyRow.__table__)  # type: ignore[arg-type]
-            .values(key=key, story_id=story.id)
-        )
-    owners = set(session.scalars(select(StoryKeyRow.story_id).where(StoryKeyRow.key.in_(hashed))))
-    others = sorted(owners - {story.id})
-    if not others and near is not None:  # no exact key: a near copy in the window?
-        others = [s for s in [find_near_story(session, near, story.id)] if s is not None]
-    if not others:
-        return story.id, False
-    target = others[0]
-    session.execute(
-        update(StoryKeyRow).where(StoryKeyRow.story_id == story.id).values(story_id=target)
-    )
-    session.delete(story)
-    session.execute(
-        update(StoryRow)
-        .where(StoryRow.id == target)
-        .values(article_count=StoryRow.article_count + 1, updated_at=now)
-    )
-    return target, True
-
-
-def _insert_matches(session: Session, article_id: int, matches: Sequence[Match]) -> None:
-    for match in matches:
-        session.execute(
-            insert_ignore(session, MatchRow.__table__).values(  # type: ignore[arg-type]
-                article_id=article_id, kind=match.kind, ref_id=match.id, name=match.name,
-                evidence=[
-                    {"field": e.field, "sentence": e.sentence, "spans": [list(s) for s in e.spans]}
-                    for e in match.evidence
-                ],
-                participants=list(match.participants),
-            )
-        )
-
-
-def _insert_alerts(
-    session: Session, story_id: int, article_id: int, subscription_ids: Sequence[str],
-    now: datetime,
-) -> int:
-    created = 0
-    for subscription_id in subscription_ids:
-        result = session.execute(
-            insert_ignore(session, AlertRow.__table__)  # type: ignore[arg-type]
-            .values(
-                subscription_id=subscription_id, story_id=story_id, article_id=article_id,
-                state="pending", delivered=[], attempts=0, created_at=now, next_attempt_at=now,
-            )
-            .returning(AlertRow.id)
-        )
-        created += result.scalar_one_or_none() is not None
-    return created

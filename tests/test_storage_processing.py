@@ -1,0 +1,142 @@
+"""A batch of processed articles in one transaction, a savepoint per article.
+
+What storing articles one by one guaranteed must hold for a batch: copies
+inside one batch make one story, a feed's footer learnt inside the batch is
+boilerplate, running a batch twice stores nothing twice, and one article that
+the database refuses rolls back alone and is delivered again.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from service.config import load_config
+from service.config.models import DedupSettings, FeedConfig
+from service.dedup import near_duplicate
+from service.domain import Evidence, FeedEntry, Match
+from service.matching.classifier import compile_watchlists
+from service.pipeline import Processor, is_transient, process_articles
+from service.storage import ArticleStore, Database, FeedStore
+from service.storage.articles import ProcessedArticle, ProcessedOutcome
+from service.storage.models import AlertRow, ArticleRow, MatchRow, StoryRow
+from tests.story_texts import VOCABULARY, Story, sentences
+
+NOW = datetime(2026, 5, 27, 12, 0, tzinfo=UTC)
+STORY = Story(title=sentences(VOCABULARY[0:8]), body=VOCABULARY[10:160])
+OTHER = Story(title=sentences(VOCABULARY[200:206]), body=VOCABULARY[210:235])
+SHORT = Story(title=sentences(VOCABULARY[300:306]), body=VOCABULARY[310:330])
+FOOTER = sentences(VOCABULARY[400:460])
+WIRE_FOOTER = sentences(VOCABULARY[500:520])
+
+
+def _add(database: Database, feed: str, guid: str, title: str, text: str) -> int:
+    url = f"https://{feed}.example/feed"
+    feed_id = FeedStore(database).sync([FeedConfig(url=url, name=feed)], NOW)[url].id
+    entry = FeedEntry(guid=guid, url=None, title=title, summary="", content=text, published=NOW)
+    (article_id,) = ArticleStore(database).add_entries(feed_id, [entry], NOW)
+    return article_id
+
+
+def _item(article_id: int, title: str, text: str, *, keys: tuple[str, ...] = (),
+          matches: tuple[Match, ...] = ()) -> ProcessedArticle:
+    return ProcessedArticle(article_id, story_keys=keys, matches=matches,
+                            subscription_ids=["desk"], now=NOW,
+                            near=near_duplicate(DedupSettings(), title, text, NOW))
+
+
+def _commit(database: Database, items: list[ProcessedArticle]) -> list[object]:
+    articles = ArticleStore(database)
+    assert len(articles.begin_attempts([i.article_id for i in items])) <= len(items)
+    return list(articles.commit_batch(items, transient=is_transient))
+
+
+def _count(database: Database, table: type) -> int:
+    with database.session() as session:
+        return int(session.scalar(select(func.count()).select_from(table)) or 0)
+
+
+def test_copies_inside_one_batch_make_one_story_and_a_footer_learnt_in_it_is_boilerplate(
+    database: Database,
+) -> None:
+    copy_title = sentences(VOCABULARY[600:610])
+    texts = [
+        ("outlet", "a1", STORY.title, STORY.text(FOOTER)),
+        ("outlet", "a2", OTHER.title, OTHER.text(FOOTER)),
+        ("wire", "w1", copy_title, STORY.copy(copy_title, "BAKU (Wire)", WIRE_FOOTER)),
+        ("outlet", "a3", SHORT.title, SHORT.text(FOOTER)),
+        ("mirror", "m1", "Same link", "A short text."),
+        ("mirror", "m2", "Same link again", "Another short text."),
+    ]
+    ids = [_add(database, *t) for t in texts]
+    items = [_item(a, t[2], t[3]) for a, t in zip(ids, texts, strict=True)]
+    link = ("url:https://x.example/same",)
+    items[4] = _item(ids[4], texts[4][2], texts[4][3], keys=link)
+    items[5] = _item(ids[5], texts[5][2], texts[5][3], keys=link)
+    outcomes = _commit(database, items)
+    assert all(isinstance(o, ProcessedOutcome) for o in outcomes)
+    story, other, copy, short, same, again = outcomes
+    assert isinstance(copy, ProcessedOutcome) and isinstance(story, ProcessedOutcome)
+    assert (copy.story_id, copy.duplicate, copy.alerts_created) == (story.story_id, True, 0)
+    assert isinstance(again, ProcessedOutcome) and isinstance(same, ProcessedOutcome)
+    assert (again.story_id, again.duplicate) == (same.story_id, True)
+    assert isinstance(other, ProcessedOutcome) and isinstance(short, ProcessedOutcome)
+    assert len({story.story_id, other.story_id, short.story_id, same.story_id}) == 4
+    assert _count(database, StoryRow) == 4 and _count(database, AlertRow) == 4
+
+
+def test_the_same_batch_stored_twice_stores_nothing_twice(database: Database) -> None:
+    ids = [_add(database, "outlet", f"a{n}", f"Title {n}", STORY.text()) for n in range(3)]
+    items = [_item(a, f"Title {n}", STORY.text()) for n, a in enumerate(ids)]
+    first = _commit(database, items)
+    assert [type(o) for o in first] == [ProcessedOutcome] * 3
+    counts = (_count(database, StoryRow), _count(database, AlertRow))
+    again = ArticleStore(database).commit_batch(items, transient=is_transient)
+    assert again == [None, None, None]
+    assert (_count(database, StoryRow), _count(database, AlertRow)) == counts == (1, 1)
+
+
+def _config_dir(tmp_path: Path, url: str) -> Path:
+    directory = tmp_path / "config"
+    (directory / "watchlists").mkdir(parents=True)
+    (directory / "feeds.yaml").write_text('{"feeds": []}', encoding="utf-8")
+    (directory / "newswatch.yaml").write_text(f'{{"database_url": "{url}"}}', "utf-8")
+    (directory / "watchlists" / "w.yaml").write_text(
+        '{"entities": [{"id": "k", "name": "' + "K" * 600 + '", "aliases": ["Karabakh"]}], '
+        '"subscriptions": '
+        '[{"id": "desk", "notify": ["json://127.0.0.1:9/"], "entities": ["k"]}]}', "utf-8")
+    return directory
+
+
+def test_an_article_the_database_refuses_rolls_back_alone_and_comes_again(
+    tmp_path: Path, pg_url: str
+) -> None:
+    database = Database.open(pg_url)
+    ids = [_add(database, "outlet", f"a{n}", f"Karabakh {n}", sentences(VOCABULARY[n * 40 :
+                                                                                  n * 40 + 30]))
+           for n in range(4)]
+    evidence = Evidence(field="title", sentence="Karabakh", spans=((0, 8),))
+    refused = Match(kind="entity", id="k", name="K" * 600, evidence=(evidence,))  # > 512
+    items = [_item(a, f"Karabakh {n}", "x", matches=(refused,) if n == 1 else ())
+             for n, a in enumerate(ids)]
+    outcomes = _commit(database, items)
+    assert isinstance(outcomes[1], Exception)
+    assert all(isinstance(outcomes[n], ProcessedOutcome) for n in (0, 2, 3))
+    with database.session() as session:
+        states = dict(session.execute(select(ArticleRow.id, ArticleRow.state)).all())
+        assert session.scalar(select(func.count()).select_from(MatchRow)) == 0
+    assert [states[a] for a in ids] == ["processed", "new", "processed", "processed"]
+    # through the pipeline: the refused one is reported, its error kept, the rest go on
+    config = load_config(_config_dir(tmp_path, pg_url), {})
+    processor = Processor(config=config, classifier=compile_watchlists(config.watchlists))
+    # the entity's name is longer than a match row takes: only b1 mentions it
+    more = [_add(database, "outlet", f"b{n}", ("Karabakh" if n == 1 else "Elsewhere") + f" b{n}",
+                 "Nothing to see.") for n in range(3)]
+    report = process_articles(database, processor, more, lambda: NOW)
+    assert (report.processed, report.failed_ids) == (2, [more[1]])
+    with database.session() as session:
+        row = session.get_one(ArticleRow, more[1])
+        assert row.state == "new" and row.attempts == 1 and row.last_error
+    database.close()
