@@ -109,10 +109,11 @@ def run_backtest(
     count = 0
     for article in articles:
         count += 1
-        classification = classifier.classify(article.document)
+        decision = classifier.decide(article.document)  # evidence only for what is shown
+        found = decision.bare
         for subscription in subscriptions:
-            if subscription_matches(subscription, classification):
-                shown = tuple(relevant_matches(subscription, classification.matches))
+            if subscription_matches(subscription, found):
+                shown = decision.quoted(relevant_matches(subscription, found.matches))
                 folders[subscription.id].add(article, shown)
     results = tuple(SubscriptionResult(s.id, tuple(folders[s.id].alerts)) for s in subscriptions)
     return BacktestReport(count, results)

@@ -201,4 +201,4 @@ def test_cli_bad_configuration_exits_2(tmp_path: Path) -> None:
     (config / "watchlists" / "w.yaml").write_text("topics:\n  - {id: t, query: 'Baku AND'}\n")
     result = _backtest(config, "--input", str(_write(tmp_path / "e.jsonl", "{}")))
     assert result.returncode == 2
-    assert "w.yaml:2: topics[0].query: invalid query" in result.stderr
+    assert "w.yaml:2:29: topics[0].query: invalid query" in result.stderr  # after "AND"

@@ -317,5 +317,41 @@ def test_check_config_names_file_line_and_column_of_bad_terms_and_queries(
     assert result.returncode == 2
     file = tmp_path / "watchlists" / "w.yaml"
     assert f"{file}:4: entities[0].aliases[1]: '*' may only end a term: '***'" in result.stderr
-    assert f"{file}:9: topics[0].query: invalid query: unexpected end" in result.stderr
-    assert "at column 28 of the query" in result.stderr
+    # the file line and column just after "Macron", where the query ends unclosed
+    assert f"{file}:9:18: topics[0].query: invalid query: unexpected end" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("query", "where", "note"),
+    [
+        ("'Baku OR (Paris'", "3:27", False),  # unclosed: just after the query's end
+        ('"Baku AND @"', "3:22", False),  # the "@"
+        ('"Baku\\t AND @"', "3:12", True),  # an escape: the query's start, and it says so
+    ],
+)
+def test_check_config_names_the_file_column_of_a_query_error(
+    tmp_path: Path, query: str, where: str, note: bool
+) -> None:
+    (tmp_path / "watchlists").mkdir()
+    (tmp_path / "feeds.yaml").write_text("feeds: []\n")
+    (tmp_path / "watchlists" / "w.yaml").write_text(f"topics:\n  - id: t\n    query: {query}\n")
+    result = _check_config(tmp_path)
+    assert result.returncode == 2
+    [line] = [line.strip() for line in result.stderr.splitlines() if "topics[0]." in line]
+    file = tmp_path / "watchlists" / "w.yaml"
+    assert line.startswith(f"{file}:{where}: topics[0].query: invalid query: ")
+    assert ("(not exact:" in line) == note
+
+
+def test_a_decision_quotes_on_demand_what_classify_quotes(classifier: Classifier) -> None:
+    title, _, content = SEED.read_text(encoding="utf-8").partition("\n")
+    document = Document(title=title, summary="", content=content)
+    decision = classifier.decide(document)
+    full = classifier.classify(document)
+    assert [(m.kind, m.id, m.participants) for m in decision.matches] == [
+        (m.kind, m.id, m.participants) for m in full.matches
+    ]
+    assert all(m.evidence == () for m in decision.bare.matches)  # routing needs none
+    pardon = [m for m in decision.matches if m.id == "pardon"]
+    assert decision.quoted(pardon) == (full.get("event", "pardon"),)
+    assert decision.classification() == full

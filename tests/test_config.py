@@ -353,20 +353,46 @@ def fake_query_parser(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.usefixtures("fake_query_parser")
 @pytest.mark.parametrize(
-    ("query", "line"),
+    ("query", "line", "column"),
     [
-        ("query: a @ b\n", 3),
-        ("query: >\n      a OR @b\n      AND c\n", 4),
-        ("query: >\n      a OR b\n      AND @c\n", 5),
-        ("query: >-\n      a OR b\n\n      AND c\n      OR @\n", 7),
-        ("query: |\n      a OR b\n      AND c\n      OR d @\n", 6),
+        ("query: a @ b\n", 3, 14),
+        ("query: 'a @ b'\n", 3, 15),
+        ("query: 'it''s @ b'\n", 3, 19),  # '' stands for one quote
+        ('query: "a @ b"\n', 3, 15),
+        ("query: a OR b\n      AND c @\n", 4, 13),  # a plain scalar over two lines
+        ("query: >\n      a OR @b\n      AND c\n", 4, 12),
+        ("query: >\n      a OR b\n      AND @c\n", 5, 11),
+        ("query: >-\n      a OR b\n\n      AND c\n      OR @\n", 7, 10),
+        ("query: |\n      a OR b\n      AND c\n      OR d @\n", 6, 12),
+        ("query: |2\n      a OR b\n        AND @c\n", 5, 13),  # more indented
     ],
 )
-def test_query_error_line_and_column(tmp_path: Path, query: str, line: int) -> None:
+def test_query_error_line_and_column(tmp_path: Path, query: str, line: int, column: int) -> None:
     watch = f"topics:\n  - id: t\n    {query}"
     [problem] = problems_of(feeds_only(tmp_path, **{"watchlists/w.yaml": watch}))
     assert where([problem]) == [(str(tmp_path / "watchlists/w.yaml"), line, "topics[0].query")]
-    assert problem.message.startswith("invalid query: unexpected '@' at column ")
+    assert (problem.column, problem.message) == (column, "invalid query: unexpected '@'")
+
+
+@pytest.mark.parametrize(
+    ("query", "env", "column"),
+    [
+        ('query: "a\\tb @ c"\n', {}, 5),  # an escape: the file's text is not the value
+        ("query: a ${BAD}\n", {"BAD": "@ b"}, 3),  # substituted from the environment
+    ],
+)
+def test_query_error_falls_back_to_the_query_start_and_says_so(
+    tmp_path: Path, query: str, env: dict[str, str], column: int
+) -> None:
+    watch = f"topics:\n  - id: t\n    {query}"
+    root = feeds_only(tmp_path, **{"watchlists/w.yaml": watch})
+    [problem] = problems_of(root, {**ENV, **env})
+    assert (problem.line, problem.column) == (3, 12)  # where the scalar starts
+    assert problem.message.startswith("invalid query: ")
+    assert problem.message.endswith(
+        f"at column {column} of the query (not exact: the file writes the query with "
+        "escapes or it was substituted)"
+    )
 
 
 def test_bad_query_points_at_its_line(tmp_path: Path) -> None:

@@ -51,7 +51,7 @@ def test_events_and_nodes_build_the_same(text: str) -> None:
     assert fast.lines == composed.lines
     assert fast.problems == composed.problems
     assert fast.refused == composed.refused
-    assert list(fast.blocks) == list(composed.blocks)
+    assert list(fast.queries) == list(composed.queries)
 
 
 def test_plain_yaml_is_not_composed(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -75,7 +75,8 @@ def test_a_duplicate_key_reports_the_first_line_and_keeps_the_first_value() -> N
     doc = parse_yaml("a: 1\nb: 2\na:\n  c: [3]\n", "f.yaml")
     assert doc.data == {"a": 1, "b": 2}
     assert [(p.line, p.key, p.message) for p in doc.problems] == [
-        (3, "a", "duplicate key (first at line 1)")]
+        (3, "a", "duplicate key (first at line 1)")
+    ]
 
 
 @pytest.mark.parametrize("events", [True, False])

@@ -21,19 +21,23 @@ TEXT = """\
 feeds:
   - url: https://a.example/feed.xml
     name: A
-queries:
-  long: |
-    (ukraine OR kyiv)
-    AND ceasefire
+topics:
+  - query: |
+      (ukraine OR kyiv)
+      AND ceasefire
+  - query: baku OR paris
+notes: |
+  a block that is not a query
 """
 
 
-def test_only_block_scalars_keep_their_node() -> None:
+def test_only_queries_keep_their_node() -> None:
     doc = parse_yaml(TEXT, "feeds.yaml")
-    assert list(doc.blocks) == [("queries", "long")]
-    block = doc.blocks[("queries", "long")]
+    assert list(doc.queries) == [("topics", 0, "query"), ("topics", 1, "query")]
+    block, plain = doc.queries[("topics", 0, "query")], doc.queries[("topics", 1, "query")]
     assert isinstance(block, yaml.ScalarNode) and block.style == "|"
-    assert (doc.lines[("queries", "long")], doc.lines[("feeds", 0, "name")]) == (5, 3)
+    assert plain.value == "baku OR paris"
+    assert (doc.lines[("topics", 0, "query")], doc.lines[("feeds", 0, "name")]) == (5, 3)
 
 
 def test_the_node_tree_is_garbage_once_parsed(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -59,8 +63,12 @@ def test_a_feed_entry_is_slotted_and_hashes_as_its_json_entry() -> None:
     assert not hasattr(feed, "__dict__")  # 100,000 of them: no per-instance dict
     assert feed.url == "https://a.example/f.xml"
     # the stored config_hash of an entry must not change with the model's kind
-    entry = {"url": "https://a.example/f.xml", "name": "A", "interval": "PT30M",
-             "full_text": "auto"}
+    entry = {
+        "url": "https://a.example/f.xml",
+        "name": "A",
+        "interval": "PT30M",
+        "full_text": "auto",
+    }
     text = json.dumps(entry, sort_keys=True, separators=(",", ":"))
     assert config_hash(feed) == hashlib.sha256(text.encode()).hexdigest()
 
@@ -69,7 +77,8 @@ def test_feed_entry_problems_keep_their_messages(tmp_path: Path) -> None:
     root = tmp_path
     (root / "feeds.yaml").write_text(
         "feeds:\n  - url: https://a.example/\n    colour: red\n  - just-a-string\n"
-        "  - name: no url\n")
+        "  - name: no url\n"
+    )
     with pytest.raises(ConfigError) as caught:
         load_config(root, {})
     found = [(p.line, p.key, p.message) for p in caught.value.problems]

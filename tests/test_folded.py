@@ -8,9 +8,10 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from service.matching.field import Lines
 from service.text.folded import FOLDED_LETTERS, SEPARATORS, FoldedText
 from service.text.normalize import normalize_word, word_spans, words
-from service.text.sentences import sentence_around, sentence_ends_between, sentence_spans
+from service.text.sentences import sentence_around, sentence_spans
 
 # Letters, digits, the troublesome folds, combining marks, other scripts, separators.
 ALPHABET = (
@@ -67,19 +68,6 @@ def test_the_sentence_around_a_word_is_the_one_sentence_spans_finds(text: str) -
         assert sentence_around(text, start) == expected
 
 
-@given(st.text(alphabet=ALPHABET, max_size=80))
-@example("He met Mr. Aliyev. Then M. Clerc… «Non!» dit-il.\nFin")
-def test_a_sentence_ends_between_two_words_exactly_when_their_sentences_differ(text: str) -> None:
-    sentences = sentence_spans(text)
-    starts = [start for start, _ in word_spans(text)]
-    for first in starts:
-        for second in starts:
-            if first <= second:
-                differ = sentence_around(text, first) != sentence_around(text, second)
-                assert sentence_ends_between(text, first, second) == differ
-    assert all(sentence_around(text, start) in sentences for start in starts)
-
-
 def test_every_separator_separates_and_every_folded_letter_is_one_word() -> None:
     for char in SEPARATORS:
         assert words(f"a{char}b") == ["a", "b"], repr(char)
@@ -103,3 +91,24 @@ def test_ascii_text_keeps_its_offsets() -> None:
     index = folded.joined.index(" aliyev ") + 1
     assert folded.span(5, index) == (32, 38)
     assert text[32:38] == "Aliyev"
+
+
+@settings(max_examples=300)
+@given(st.text(alphabet=ALPHABET + "\n\n..", max_size=80))
+@example("He met Mr. Aliyev. Then M. Clerc… «Non!» dit-il.\nFin.\n\n  Next line")
+def test_sentences_read_line_by_line_are_the_sentences_of_the_text(text: str) -> None:
+    lines = Lines(text, FoldedText(text))
+    starts = [start for start, _ in word_spans(text)]
+
+    def key(token: int) -> tuple[int, int]:
+        line = lines.line(token)
+        return line, lines.sentence(line, token)
+
+    for token, start in enumerate(starts):
+        assert lines.sentence_around(token, start) == sentence_around(text, start)
+        for other, second in enumerate(starts):
+            same = sentence_around(text, start) == sentence_around(text, second)
+            assert (key(token) == key(other)) == same
+        first, last = lines.words(lines.line(token))
+        assert first <= token < last
+        assert "\n" not in text[starts[first] : start]

@@ -28,6 +28,7 @@ from pydantic_core import ErrorDetails
 
 from service.config.memory import release_free_memory
 from service.config.models import Config, FeedsFile, Settings, WatchlistFile, Watchlists
+from service.config.scalar_position import scalar_start, value_position
 from service.config.yaml_lines import YamlDocument, YamlPath, format_key, parse_yaml
 from service.errors import ConfigError, ConfigProblem, QuerySyntaxError
 
@@ -104,8 +105,9 @@ def _environment_overrides(settings: Settings, environ: Mapping[str, str]) -> Se
             settings = _override(settings, dotted.split("."), environ[variable])
         except ValidationError as e:
             reason = e.errors()[0]["msg"]
-            problems.append(ConfigProblem("environment", None, variable,
-                                          f"not a valid {dotted}: {reason}"))
+            problems.append(
+                ConfigProblem("environment", None, variable, f"not a valid {dotted}: {reason}")
+            )
     if problems:
         raise ConfigError(problems)
     return settings
@@ -372,7 +374,7 @@ def _check_queries(doc: YamlDocument) -> None:
         try:
             parse(query)
         except QuerySyntaxError as exc:
-            _report_query(doc, ("topics", index, "query"), exc)
+            _report_query(doc, ("topics", index, "query"), query, exc)
 
 
 _TERM_KEYS = {"entities": ("aliases", "exclude"), "events": ("triggers",)}
@@ -412,33 +414,20 @@ def _query_parser() -> Callable[[str], object]:
     return parse_query
 
 
-def _report_query(doc: YamlDocument, path: YamlPath, exc: QuerySyntaxError) -> None:
-    where = f" at column {exc.column} of the query" if exc.column is not None else ""
-    doc.add(path, f"invalid query: {exc}{where}", _query_line(doc, path, exc.column))
-
-
-def _query_line(doc: YamlDocument, path: YamlPath, column: int | None) -> int | None:
-    """The line of ``column`` when the query is a block scalar, else of its key."""
-    node = doc.blocks.get(path)
-    if node is None or column is None:
-        return doc.line_of(path)
-    source = node.start_mark.buffer or ""
-    stop = node.end_mark.line + (1 if node.end_mark.column else 0)
-    lines = source.splitlines()[node.start_mark.line + 1 : stop]
-    return node.start_mark.line + 2 + _block_line_index(lines, column, node.style == ">")
-
-
-def _block_line_index(lines: list[str], column: int, folded: bool) -> int:
-    """Which of a block scalar's ``lines`` holds 1-based ``column`` of its value."""
-    contents = [line.strip() for line in lines]
-    offset = 0
-    for index, content in enumerate(contents):
-        following = contents[index + 1] if index + 1 < len(contents) else ""
-        joined = 0 if folded and content and not following else 1
-        if column - 1 <= offset + len(content) or index == len(contents) - 1:
-            return index
-        offset += len(content) + joined
-    return 0
+def _report_query(doc: YamlDocument, path: YamlPath, query: str, exc: QuerySyntaxError) -> None:
+    """The problem at the file line and column of the offending character when the
+    query's text in the file is its value, else at the query's start, saying so."""
+    node = doc.queries.get(path)
+    if exc.column is None or node is None:
+        doc.add(path, f"invalid query: {exc}")
+        return
+    found = value_position(node, query, exc.column - 1)
+    if found is not None:
+        doc.add(path, f"invalid query: {exc}", *found)
+        return
+    note = "not exact: the file writes the query with escapes or it was substituted"
+    message = f"invalid query: {exc} at column {exc.column} of the query ({note})"
+    doc.add(path, message, *scalar_start(node))
 
 
 # -- assembling -----------------------------------------------------------------

@@ -8,7 +8,7 @@ sequences and non-block scalars: those are built here from libyaml's events
 (PyYAML's C parser when it is installed), keeping one line number per path.
 
 Anything else (anchors, aliases, merge keys, explicit tags, block scalars,
-complex keys, several documents, a syntax error) raises ``NeedsNodes`` and
+topic queries, complex keys, several documents, a syntax error) raises ``NeedsNodes`` and
 ``yaml_lines`` composes the text as before, so its messages stay exactly as
 they were. The values and problems built here are those ``yaml_lines``
 builds for the same text (tests/test_config_events.py compares both).
@@ -30,6 +30,11 @@ _LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _STR_TAG = "tag:yaml.org,2002:str"
 
 ScalarBuilder = Callable[[yaml.ScalarNode, "YamlPath"], object]
+
+
+def is_query(path: YamlPath) -> bool:
+    """Whether ``path`` holds a topic query (whose node the loader needs)."""
+    return path[-1:] == ("query",)
 
 
 class NeedsNodes(Exception):
@@ -86,8 +91,8 @@ class _EventBuilder:
         raise NeedsNodes  # an alias
 
     def scalar_value(self, event: yaml.ScalarEvent, path: YamlPath) -> object:
-        if event.style in ("|", ">"):
-            raise NeedsNodes  # its node is kept for the lines of a query
+        if event.style in ("|", ">") or is_query(path):
+            raise NeedsNodes  # a query's node is kept for the file column of its errors
         tag = self.resolver.resolve(yaml.ScalarNode, event.value, event.implicit)  # type: ignore[no-untyped-call]
         if tag == _STR_TAG:
             return event.value

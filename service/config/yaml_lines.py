@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import yaml
 from yaml.constructor import ConstructorError, SafeConstructor
 
-from service.config.yaml_events import NeedsNodes, build_from_events
+from service.config.yaml_events import NeedsNodes, build_from_events, is_query
 from service.errors import ConfigProblem
 
 YamlPath = tuple[str | int, ...]
@@ -29,16 +29,17 @@ _MAX_NODES = 200_000  # an alias bomb expands past this; a real config never doe
 class YamlDocument:
     """One file's data, the line of every path in it, and its problems.
 
-    Only a block scalar (``|``, ``>``) keeps its node, in ``blocks``: the
-    loader reads the lines of a multi-line query from it. Keeping every node
-    kept the whole node tree alive while the models were built, about 3 KB
-    per feed of a 100,000-feed feeds.yaml (bench_poller's registered-feeds RSS).
+    Only a topic ``query`` keeps its node, in ``queries`` (with its text as
+    the marks' buffer): the loader finds the file line and column of a
+    query's syntax error from it. Keeping every node kept the whole node tree
+    alive while the models were built, about 3 KB per feed of a 100,000-feed
+    feeds.yaml (bench_poller's registered-feeds RSS).
     """
 
     file: str
     data: object = None
     lines: dict[YamlPath, int] = field(default_factory=dict)  # 1-based line of key or item
-    blocks: dict[YamlPath, yaml.ScalarNode] = field(default_factory=dict)
+    queries: dict[YamlPath, yaml.ScalarNode] = field(default_factory=dict)
     problems: list[ConfigProblem] = field(default_factory=list)
     refused: set[YamlPath] = field(default_factory=set)  # already reported; skip below
     substituted: set[YamlPath] = field(default_factory=set)  # from the environment: secret
@@ -51,16 +52,18 @@ class YamlDocument:
                 return line
         return None
 
-    def add(self, path: YamlPath, message: str, line: int | None = None) -> None:
+    def add(
+        self, path: YamlPath, message: str, line: int | None = None, column: int | None = None
+    ) -> None:
         """Record a problem at ``path`` (at its line unless ``line`` is given)."""
         line = self.line_of(path) if line is None else line
-        self.problems.append(ConfigProblem(self.file, line, format_key(path), message))
+        self.problems.append(ConfigProblem(self.file, line, format_key(path), message, column))
 
 
 def _place(doc: YamlDocument, path: YamlPath, line: int, node: yaml.Node) -> None:
     doc.lines[path] = line
-    if isinstance(node, yaml.ScalarNode) and node.style in ("|", ">"):
-        doc.blocks[path] = node
+    if isinstance(node, yaml.ScalarNode) and is_query(path):
+        doc.queries[path] = node
 
 
 def format_key(path: YamlPath) -> str | None:

@@ -12,7 +12,8 @@ Overlapping and nested terms ("Ilham Aliyev" and "Aliyev") are all reported.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import NamedTuple
 
 import ahocorasick
 
@@ -21,19 +22,15 @@ from service.text.normalize import normalize_term
 TokenRange = tuple[int, int]  # [first word, last word + 1) in a token list
 
 
-@dataclass(frozen=True, slots=True)
-class Term:
-    """A watch term as normalised words; ``prefix``: the last word may have any ending."""
+class Term(NamedTuple):
+    """A watch term as normalised words; ``prefix``: the last word may have any ending.
+
+    A named tuple, not a dataclass: terms are dict keys in every lookup of the
+    classifier (a few hundred per article), and a tuple hashes and compares in C.
+    """
 
     words: tuple[str, ...]
     prefix: bool = False
-    _hash: int = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "_hash", hash((self.words, self.prefix)))
-
-    def __hash__(self) -> int:  # terms are dict keys in every lookup: hash once
-        return self._hash
 
     @classmethod
     def parse(cls, text: str) -> Term:
@@ -75,18 +72,22 @@ class TermMatcher:
         ends), with the token ranges of its occurrences and where their words start."""
         if self._empty:
             return Found({}, {})
-        found = list(self._automaton.iter(joined))
-        if not found:
-            return Found({}, {})
-        index = _word_indexes(joined, {end - back for end, (_, back, _, _) in found})
         hits: Hits = {}
         starts: dict[int, int] = {}
-        for end, (term, back, size, last) in found:
+        spaces = previous = 0  # spaces in joined[:previous]: hits come by increasing end
+        count = joined.count
+        for end, (term, back, size, last) in self._automaton.iter(joined):
+            spaces += count(" ", previous, end)
+            previous = end
+            first = spaces - size  # the last word is number spaces - 1
+            found = hits.get(term)
+            if found is None:
+                hits[term] = [(first, spaces)]
+            else:
+                found.append((first, spaces))
             offset = end - back
-            first = index[offset]
-            hits.setdefault(term, []).append((first, first + size))
             starts[first] = offset + 1
-            starts[first + size - 1] = offset + last
+            starts[spaces - 1] = offset + last
         return Found(hits, starts)
 
 
@@ -97,19 +98,3 @@ class Found:
 
     hits: Hits
     starts: dict[int, int]
-
-
-def _word_indexes(joined: str, offsets: Iterable[int]) -> dict[int, int]:
-    """The index of the word after each of ``offsets`` (spaces of ``joined``).
-
-    The spaces before each offset are counted once, in order: C speed, and
-    linear in the text whatever the number of hits.
-    """
-    index: dict[int, int] = {}
-    spaces = 0
-    previous = 0
-    for offset in sorted(offsets):
-        spaces += joined.count(" ", previous, offset)
-        index[offset] = spaces
-        previous = offset
-    return index

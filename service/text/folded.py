@@ -33,7 +33,8 @@ from __future__ import annotations
 import codecs
 import re
 import unicodedata
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
+from collections.abc import Sequence
 
 from service.text.normalize import normalize_word, word_spans, words
 
@@ -82,6 +83,7 @@ _ASCII_FOLD = bytes(
 )
 # The layout of a text whose other characters were encoded as "?" and whose own "?" are spaces.
 _LAYOUT = bytes(120 if chr(c).isalnum() or c == 63 else 32 for c in range(128)) + bytes(128)
+_BINARY = bytes(32 if c == 32 else 120 for c in range(256))  # a layout's words as runs of "x"
 
 
 def _joined(spaced: bytes) -> bytes:
@@ -102,6 +104,7 @@ class FoldedText:
         self._layout: bytes | None = None
         self._non_spaces: _NonSpaces | None = None  # set on the first span asked for
         self._spans: list[Span] = []  # every word's offsets, when they cannot be found fast
+        self._binary: bytes | None = None  # the layout, words as runs of "x", a space in front
         self.joined = self._fold(text)
 
     def _fold(self, text: str) -> str:
@@ -144,6 +147,28 @@ class FoldedText:
         for char in present & SEPARATORS:
             text = text.replace(char, " ")
         return text.encode("ascii", "replace").translate(_LAYOUT)
+
+    def words_before(self, offsets: Sequence[int]) -> list[int]:
+        """For each of ``offsets`` (sorted, none inside a word): how many words start before it.
+
+        In a layout with a space in front, a word starts at each ``b" x"`` once
+        its non-spaces are made ``x``: a few ``bytes.count`` calls, no offsets.
+        """
+        layout = self._aligned_layout()
+        if layout is None:
+            self._spans = self._spans or word_spans(self.text)
+            starts = [start for start, _ in self._spans]
+            return [bisect_left(starts, offset) for offset in offsets]
+        if self._binary is None:
+            self._binary = b" " + layout.translate(_BINARY)
+        padded = self._binary  # padded[p + 1] is layout[p]
+        counts: list[int] = []
+        count = previous = 0
+        for offset in offsets:  # " x" at padded[p:p + 2]: a word starting at p
+            count += padded.count(b" x", previous, offset + 1)
+            counts.append(count)
+            previous = offset
+        return counts
 
     def span(self, word: int, at: int) -> Span:
         """The [start, end) offsets in the text of word number ``word``, at ``at`` in joined."""

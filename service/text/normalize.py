@@ -5,7 +5,9 @@ agree here: NFKC, casefold, accents stripped (Théo = Theo = THÉO),
 dotted İ and dotless ı both folded to i, Cyrillic ё to е (й is kept: it is a
 letter of its own). A word is a run of Unicode letters and digits together
 with the combining marks that belong to them; everything else (spaces,
-punctuation, apostrophes, hyphens, dashes) separates words. Tokens keep their
+punctuation, apostrophes, hyphens, dashes) separates words. In scripts
+written without spaces (Han, Kana, Thai, Lao, Khmer, Myanmar) each letter
+with its marks is a word, so terms match inside runs. Tokens keep their
 offsets in the original text so evidence can mark the words as written.
 """
 
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -41,9 +44,49 @@ def _mark_ranges() -> str:
     return "".join(ranges)
 
 
+# Scripts written without spaces between words: Han, Hiragana, Katakana, Thai, Lao,
+# Myanmar, Khmer. Hangul is written with spaces and is not among them.
+UNSPACED_BLOCKS = (
+    (0x0E00, 0x0F00),  # Thai, Lao
+    (0x1000, 0x10A0),  # Myanmar
+    (0x1780, 0x1800),  # Khmer
+    (0x19E0, 0x1A00),  # Khmer symbols
+    (0x3005, 0x3008),  # 々 〆 〇
+    (0x3040, 0x3100),  # Hiragana, Katakana
+    (0x31F0, 0x3200),  # Katakana extensions
+    (0x3400, 0x4DC0),  # CJK extension A
+    (0x4E00, 0xA000),  # CJK unified ideographs
+    (0xA9E0, 0xAA80),  # Myanmar extensions
+    (0xF900, 0xFB00),  # CJK compatibility ideographs
+    (0xFF66, 0xFFA0),  # halfwidth Katakana
+    (0x20000, 0x30000),  # CJK extensions B and later
+)
+
+
+def _class_body(codes: Iterable[int]) -> str:
+    """A regex character class body matching exactly the code points of ``codes`` (sorted)."""
+    ranges: list[str] = []
+    start = previous = -2
+    for code in codes:
+        if code != previous + 1:
+            if start >= 0:
+                ranges.append(f"\\U{start:08x}-\\U{previous:08x}")
+            start = code
+        previous = code
+    if start >= 0:
+        ranges.append(f"\\U{start:08x}-\\U{previous:08x}")
+    return "".join(ranges)
+
+
 _MARKS = _mark_ranges()
-# Letters/digits, then any marks (vowel signs, viramas, accents) and the letters after them.
-_WORD_RE = re.compile(rf"[^\W_]+(?:[{_MARKS}][^\W_]*)*")
+_UNSPACED = _class_body(
+    code for low, high in UNSPACED_BLOCKS for code in range(low, high) if chr(code).isalnum()
+)
+# In unspaced scripts each letter, with the marks that follow it, is a word of its own, so a
+# term matches inside a run of them; elsewhere a word is letters/digits, then any marks
+# (vowel signs, viramas, accents) and the letters after them.
+_OTHER = rf"[^\W_{_UNSPACED}]"
+_WORD_RE = re.compile(rf"[{_UNSPACED}][{_MARKS}]*|{_OTHER}+(?:[{_MARKS}]{_OTHER}*)*")
 
 
 @dataclass(frozen=True, slots=True)
