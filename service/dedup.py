@@ -5,9 +5,10 @@ claimed joins that story. Keys: the canonical URL, a GUID that is globally
 unique by its form (a URL, ``urn:``, ``tag:``), and a hash of the normalised
 text when there is enough text for the hash to mean "same article".
 
-Near copies (another outlet's edit of the same wire story) are the extra
-path of ``service.stories``: ``near_duplicate`` prepares what the story claim
-needs from the article's title and text and the ``dedup:`` settings.
+Near copies (another outlet's edit of the same wire story) and other
+articles about the same event are the extra paths of ``service.stories``:
+``near_duplicate`` prepares what the story claim needs from the article's
+title and text and the ``dedup:`` settings.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from service.config.models import DedupSettings
-from service.stories import NearDuplicate, article_segments
+from service.stories import NearDuplicate, article_parts
 from service.text.normalize import words
 
 MIN_WORDS_FOR_TEXT_KEY = 25
@@ -52,5 +53,9 @@ def near_duplicate(
     """The near-copy request for one article (None when the setting is off)."""
     if not settings.near_duplicates:
         return None
-    parts = tuple(article_segments(title, text))
-    return NearDuplicate(parts=parts, threshold=settings.threshold, since=now - settings.window)
+    parts, title_parts = article_parts(title, text)
+    return NearDuplicate(
+        parts=tuple(parts), threshold=settings.threshold, since=now - settings.window,
+        title_parts=title_parts,
+        event_threshold=settings.event_threshold if settings.same_event else None,
+    )

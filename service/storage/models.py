@@ -105,7 +105,10 @@ class FeedFailureRow(Base):
 
 class StoryRow(Base):
     __tablename__ = "stories"
-    __table_args__ = (Index("ix_stories_updated_at", "updated_at"),)  # migration 0004
+    __table_args__ = (
+        Index("ix_stories_updated_at", "updated_at"),  # migration 0004
+        Index("ix_stories_first_article", "first_article_id"),  # migration 0011
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     # The first article; no foreign key, to keep articles <-> stories acyclic.
@@ -216,6 +219,7 @@ class StoryBandRow(Base):
     """One LSH band key of an indexed article: articles sharing a key are candidates."""
 
     __tablename__ = "story_bands"
+    __table_args__ = (Index("ix_story_bands_article", "article_id"),)  # migration 0011: pruning
 
     band: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     article_id: Mapped[int] = mapped_column(
@@ -227,12 +231,15 @@ class ArticleSketchRow(Base):
     """An indexed article's shingles (sorted uint32), for the exact check."""
 
     __tablename__ = "article_sketches"
+    __table_args__ = (Index("ix_article_sketches_created_at", "created_at"),)  # migration 0011
 
     article_id: Mapped[int] = mapped_column(
         ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True
     )
     shingles: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # the same-event TF-IDF vectors (service.stories.events.encode), migration 0011
+    event: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
 
 
 class FeedSegmentRow(Base):
@@ -245,3 +252,30 @@ class FeedSegmentRow(Base):
     )
     fingerprint: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     article_id: Mapped[int] = mapped_column(BigInteger)
+
+
+class StoryTermRow(Base):
+    """A salient term of an indexed article: articles sharing one are same-event candidates."""
+
+    __tablename__ = "story_terms"
+    __table_args__ = (Index("ix_story_terms_article", "article_id"),)
+
+    term: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    article_id: Mapped[int] = mapped_column(
+        ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True
+    )
+
+
+class TermFrequencyRow(Base):
+    """How many indexed articles of one day carried a term (term 0: all articles).
+
+    ``shard`` spreads one term's count over rows so that workers rarely wait
+    on each other's counts; the document frequency is the sum.
+    """
+
+    __tablename__ = "term_frequencies"
+
+    term: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    day: Mapped[int] = mapped_column(Integer, primary_key=True)  # days since 1970-01-01
+    shard: Mapped[int] = mapped_column(Integer, primary_key=True)
+    documents: Mapped[int] = mapped_column(Integer)

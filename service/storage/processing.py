@@ -41,6 +41,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.types import BigInteger
 
 from service.domain import Match
+from service.storage.event_index import event_blob, find_event_story, frequencies, index_event
 from service.storage.models import (
     AlertRow,
     ArticleRow,
@@ -53,7 +54,8 @@ from service.storage.models import (
 )
 from service.storage.near_index import NearIndex
 from service.storage.stories import SketchedArticle, encode_sketch
-from service.stories import NearDuplicate, article_sketch
+from service.stories import NearDuplicate, article_sketch, article_terms, event_vector
+from service.stories.events import DOCUMENTS, MIN_DOCUMENTS
 
 _CHUNK = 500
 _LOCK_KEYS = text(
@@ -244,9 +246,23 @@ def _sketch(
         feed = feeds[item.article_id]
         boilerplate = {p.fingerprint for p in item.near.parts
                        if owner.get((feed, p.fingerprint), item.article_id) != item.article_id}
-        sketch = article_sketch(list(item.near.parts), boilerplate)
-        sketched[item.article_id] = SketchedArticle(sketch, item.near.threshold, item.near.since)
+        sketched[item.article_id] = _sketched(connection, item.near, boilerplate)
     return sketched
+
+
+def _sketched(
+    connection: Connection, near: NearDuplicate, boilerplate: set[int]
+) -> SketchedArticle:
+    """The article's sketch and, when the same-event path is on, its terms and vectors."""
+    parts = list(near.parts)
+    sketch = article_sketch(parts, boilerplate, near.title_parts)
+    if near.event_threshold is None:
+        return SketchedArticle(sketch, near.threshold, near.since)
+    terms = article_terms(parts, boilerplate, near.title_parts)
+    known = frequencies(connection, terms.distinct, near.since)
+    vector = event_vector(terms, known) if known[DOCUMENTS] >= MIN_DOCUMENTS else None
+    return SketchedArticle(sketch, near.threshold, near.since, terms, vector,
+                           near.event_threshold)
 
 
 def _segment_owners(
@@ -285,6 +301,8 @@ def _store_one(
     story_id, duplicate = _claim_story(connection, index, item, hashed, near)
     if near is not None and not near.sketch.empty:
         _index(connection, item.article_id, near, item.now)
+    if near is not None:
+        index_event(connection, item.article_id, near, item.now)
     values: dict[str, object] = {
         "article": item.article_id, "p_story": story_id, "p_now": item.now,
         "p_state": "duplicate" if duplicate else "processed",
@@ -320,6 +338,8 @@ def _claim_story(
             others = sorted(owners - {story_id})
     if not others and near is not None:  # no exact key: a near copy in the window?
         found = index.find(near, story_id)
+        if found is None:  # nor a copy: an article about the same event?
+            found = find_event_story(connection, near, story_id)
         others = [found] if found is not None else []
     if not others:
         return story_id, False
@@ -336,7 +356,8 @@ def _index(connection: Connection, article_id: int, near: SketchedArticle, now: 
     sketches: Table = ArticleSketchRow.__table__  # type: ignore[assignment]
     bands: Table = StoryBandRow.__table__  # type: ignore[assignment]
     connection.execute(_insert_ignore(connection, sketches), {
-        "article_id": article_id, "shingles": encode_sketch(near.sketch), "created_at": now})
+        "article_id": article_id, "shingles": encode_sketch(near.sketch), "created_at": now,
+        "event": event_blob(near.vector)})
     _insert_rows(connection, bands, [{"band": b, "article_id": article_id}
                                      for b in sorted(set(near.sketch.bands))])
 

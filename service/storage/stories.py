@@ -9,8 +9,9 @@ second waits until the first has committed its story and then joins it. On
 SQLite the database's single writer gives the same order.
 
 ``service.storage.processing`` writes the index inside a batch's transaction
-(``service.storage.near_index`` reads it); ``StoryIndexStore`` reads stories
-for the command line.
+(``service.storage.near_index`` reads it; ``service.storage.event_index``
+keeps the same-event terms and prunes the index); ``StoryIndexStore`` reads
+stories for the command line.
 """
 
 from __future__ import annotations
@@ -28,10 +29,13 @@ from service.storage.models import (
     StoryRow,
 )
 from service.stories import (
+    EventVector,
     Sketch,
+    Terms,
 )
 
 MAX_CANDIDATES = 20
+PRUNE_EVERY = 200  # articles between two prunings of the index (service.storage.event_index)
 _CHUNK = 500
 
 
@@ -42,6 +46,9 @@ class SketchedArticle:
     sketch: Sketch
     threshold: float
     since: datetime
+    terms: Terms | None = None  # None: the same-event path is off
+    vector: EventVector | None = None  # None: off, or too few documents yet
+    event_threshold: float = 1.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,11 @@ Pure: text in, values out. For one article::
     sketch = article_sketch(parts, boilerplate)  # shingles + LSH band keys
     candidates = <indexed articles sharing a band, stories in the window>  (storage)
     story = best_story(sketch.shingles, candidates, threshold)   # exact check
+    # no copy: another article about the same event? (``events``)
+    terms = article_terms(parts, boilerplate, title_parts)      # counted term hashes
+    vector = event_vector(terms, <document frequencies of the window>)   (storage)
+    candidates = <indexed articles sharing salient terms>               (storage)
+    story = best_event_story(vector, candidates, event_threshold)
 
 ``MemoryIndex`` runs the same steps in one process (benchmarks, tests);
 ``service.storage.stories`` runs them against the shared database.
@@ -14,11 +19,19 @@ Pure: text in, values out. For one article::
 
 from __future__ import annotations
 
-from collections.abc import Set
+from collections.abc import Iterable, Set
 from dataclasses import dataclass
 from datetime import datetime
 
-from service.stories.boilerplate import Segment, segments, strip_boilerplate
+from service.stories.boilerplate import Segment, kept_segments, segments, strip_boilerplate
+from service.stories.events import (
+    DEFAULT_EVENT_THRESHOLD,
+    EventVector,
+    Terms,
+    event_score,
+    event_vector,
+)
+from service.stories.events import article_terms as _terms
 from service.stories.shingles import Shingles, shingles, shingles_of
 from service.stories.signature import Sketch, sketch
 from service.stories.similarity import DEFAULT_THRESHOLD, Candidate, Overlap, best_story, overlap
@@ -31,6 +44,17 @@ class NearDuplicate:
     parts: tuple[Segment, ...]  # title and text segments
     threshold: float
     since: datetime  # only stories updated since then are candidates
+    title_parts: int = 0  # parts[:title_parts] are the title's
+    event_threshold: float | None = None  # None: copies only, no same-event path
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class EventCandidate:
+    """An indexed article sharing salient terms, with its story and vectors."""
+
+    article_id: int
+    story_id: int
+    vector: EventVector
 
 
 def article_segments(title: str, text: str) -> list[Segment]:
@@ -38,22 +62,65 @@ def article_segments(title: str, text: str) -> list[Segment]:
     return segments(f"{title}\n{text}")
 
 
-def article_sketch(parts: list[Segment], boilerplate: Set[int] = frozenset()) -> Sketch:
+def article_parts(title: str, text: str) -> tuple[list[Segment], int]:
+    """The segments of the title then of the text, and how many are the title's."""
+    heading = segments(title)
+    return heading + segments(text), len(heading)
+
+
+def article_sketch(
+    parts: list[Segment], boilerplate: Set[int] = frozenset(), title_parts: int = 0
+) -> Sketch:
     """The sketch of an article once its feed's boilerplate is removed."""
-    return sketch(shingles_of(strip_boilerplate(parts, boilerplate)))
+    return sketch(shingles_of(strip_boilerplate(parts, boilerplate, title_parts)))
+
+
+def article_terms(
+    parts: list[Segment], boilerplate: Set[int] = frozenset(), title_parts: int = 0
+) -> Terms:
+    """The counted terms of the title and of the text without boilerplate.
+
+    Unlike the sketch, a text that is all boilerplate (a templated entry)
+    counts no terms: only its title speaks for it.
+    """
+    heading = parts[:title_parts]
+    kept = kept_segments(parts, boilerplate, title_parts)
+    body = kept[title_parts:] if kept is parts else [s for s in kept if s not in heading]
+    title = [word for segment in heading for word in segment.words]
+    return _terms(title, [word for segment in body for word in segment.words])
+
+
+def best_event_story(
+    vector: EventVector, candidates: Iterable[EventCandidate], threshold: float
+) -> int | None:
+    """The story of the most similar candidate, if it reaches ``threshold``."""
+    best: tuple[float, int] | None = None
+    for candidate in candidates:
+        score = event_score(vector, candidate.vector)
+        if score >= threshold and (best is None or (-score, candidate.story_id) < best):
+            best = (-score, candidate.story_id)
+    return None if best is None else best[1]
 
 
 __all__ = [
+    "DEFAULT_EVENT_THRESHOLD",
     "DEFAULT_THRESHOLD",
     "Candidate",
+    "EventCandidate",
+    "EventVector",
     "NearDuplicate",
     "Overlap",
     "Segment",
     "Shingles",
     "Sketch",
+    "Terms",
+    "article_parts",
     "article_segments",
     "article_sketch",
+    "article_terms",
+    "best_event_story",
     "best_story",
+    "event_vector",
     "overlap",
     "shingles",
     "sketch",

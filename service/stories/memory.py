@@ -1,9 +1,10 @@
 """The story index in one process's memory: the reference for tests and benchmarks.
 
 It runs the same pure steps as the database index (boilerplate per feed,
-sketch, LSH candidates, exact check) on dicts, so property tests and the
-evaluation need no database. The service itself uses the shared database
-index (``service.storage.stories``), never this one.
+sketch, LSH candidates, exact check, then the same-event path: document
+frequencies, salient-term candidates, TF-IDF score) on dicts, so property
+tests and the evaluation need no database. The service itself uses the
+shared database index (``service.storage.stories``), never this one.
 """
 
 from __future__ import annotations
@@ -11,7 +12,19 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
-from service.stories import Candidate, article_segments, article_sketch, best_story
+from service.stories import (
+    Candidate,
+    EventCandidate,
+    EventVector,
+    Terms,
+    article_parts,
+    article_sketch,
+    article_terms,
+    best_event_story,
+    best_story,
+    event_vector,
+)
+from service.stories.events import DOCUMENTS, MIN_DOCUMENTS, MIN_SHARED
 from service.stories.signature import Sketch
 from service.stories.similarity import DEFAULT_THRESHOLD
 
@@ -21,24 +34,47 @@ MAX_CANDIDATES = 20
 @dataclass
 class MemoryIndex:
     threshold: float = DEFAULT_THRESHOLD
+    event_threshold: float | None = None  # None: copies only
     _bands: dict[int, int] = field(default_factory=dict)  # band -> first article
     _more: defaultdict[int, list[int]] = field(default_factory=lambda: defaultdict(list))
     _sketches: list[Sketch] = field(default_factory=list)
     _stories: list[int] = field(default_factory=list)
     _segments: dict[tuple[str, int], int] = field(default_factory=dict)
+    frequencies: Counter[int] = field(default_factory=Counter)  # term -> documents
+    _postings: defaultdict[int, list[int]] = field(default_factory=lambda: defaultdict(list))
+    _vectors: dict[int, EventVector] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self._sketches)
 
     def add(self, feed: str, title: str, text: str) -> int:
         """Index one article; return its story (the article number of the first)."""
-        parts = article_segments(title, text)
+        parts, title_parts = article_parts(title, text)
         article = len(self._sketches)
         boilerplate = self._learn(feed, article, [p.fingerprint for p in parts])
-        found = article_sketch(parts, boilerplate)
+        found = article_sketch(parts, boilerplate, title_parts)
         story = best_story(found.shingles, self.candidates(found), self.threshold)
-        self._store(article, found, article if story is None else story)
+        vector = None
+        if self.event_threshold is not None:
+            terms = article_terms(parts, boilerplate, title_parts)
+            vector = self.vector(terms)
+            if story is None and vector is not None:
+                story = best_event_story(vector, self.event_candidates(vector),
+                                         self.event_threshold)
+            self.count(terms)
+        self._store(article, found, article if story is None else story, vector)
         return self._stories[article]
+
+    def count(self, terms: Terms) -> None:
+        """One more document in the frequencies."""
+        self.frequencies.update(terms.distinct)
+        self.frequencies[DOCUMENTS] += 1
+
+    def vector(self, terms: Terms) -> EventVector | None:
+        """The article's vectors, once the window holds enough documents."""
+        if self.frequencies[DOCUMENTS] < MIN_DOCUMENTS:
+            return None
+        return event_vector(terms, self.frequencies)
 
     def candidates(self, found: Sketch) -> list[Candidate]:
         hits: Counter[int] = Counter()
@@ -52,6 +88,16 @@ class MemoryIndex:
             for a, _ in hits.most_common(MAX_CANDIDATES)
         ]
 
+    def event_candidates(self, vector: EventVector) -> list[EventCandidate]:
+        hits: Counter[int] = Counter()
+        for term in vector.salient:
+            hits.update(self._postings.get(term, ()))
+        # only the article that started each story: a story does not drift away from it
+        ranked = sorted((a for a, n in hits.items() if n >= MIN_SHARED and self._stories[a] == a),
+                        key=lambda a: (-hits[a], a))
+        return [EventCandidate(a, self._stories[a], self._vectors[a])
+                for a in ranked[:MAX_CANDIDATES]]
+
     def _learn(self, feed: str, article: int, fingerprints: list[int]) -> set[int]:
         seen = set()
         for value in fingerprints:
@@ -60,9 +106,13 @@ class MemoryIndex:
                 seen.add(value)
         return seen
 
-    def _store(self, article: int, found: Sketch, story: int) -> None:
+    def _store(self, article: int, found: Sketch, story: int, vector: EventVector | None) -> None:
         self._sketches.append(found)
         self._stories.append(story)
         for band in found.bands:
             if self._bands.setdefault(band, article) != article:
                 self._more[band].append(article)
+        if vector is not None:
+            self._vectors[article] = vector
+            for term in vector.salient:
+                self._postings[term].append(article)

@@ -1,0 +1,154 @@
+"""The shared same-event index, and pruning of the whole story index.
+
+Inside a batch's transaction (``service.storage.processing``): an article's
+document frequencies over the window (``frequencies``), the stories whose
+first article shares its salient terms (``find_event_story``: only the
+first, so a story joined by other articles about its event does not drift
+away from it), and, once it is stored, its terms counted, its salient terms
+posted and its vectors kept (``index_event``). Every ``PRUNE_EVERY``
+articles, index rows from before the window go (``prune_index``).
+Term counts are spread over ``_SHARDS`` rows per term and day by host and
+process, so two workers rarely wait on one row; the frequency is the sum.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import zlib
+from collections.abc import Sequence
+from datetime import date, datetime
+
+from sqlalchemy import Connection, bindparam, delete, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import QueryableAttribute
+from sqlalchemy.sql import ColumnElement
+
+from service.storage import stories as story_settings
+from service.storage.models import (
+    ArticleSketchRow,
+    FeedSegmentRow,
+    StoryBandRow,
+    StoryKeyRow,
+    StoryRow,
+    StoryTermRow,
+    TermFrequencyRow,
+)
+from service.storage.stories import MAX_CANDIDATES, SketchedArticle
+from service.stories import EventCandidate, EventVector, Terms, best_event_story
+from service.stories.events import DOCUMENTS, MIN_SHARED, decode, encode
+
+_SHARDS = 16
+_EPOCH = date(1970, 1, 1)
+_CHUNK = 500
+
+
+# Statements built once, lists bound at execution ("expanding"): building an IN
+# of hundreds of literals per article cost more than running the query.
+def _any(column: QueryableAttribute[int], name: str) -> ColumnElement[bool]:
+    return column.in_(bindparam(name, expanding=True))
+
+
+_HITS = func.count().label("hits")
+_EVENT_CANDIDATES = (
+    select(StoryTermRow.article_id, StoryRow.id, _HITS)
+    .join(StoryRow, StoryRow.first_article_id == StoryTermRow.article_id)
+    .where(_any(StoryTermRow.term, "terms"))
+    .where(StoryRow.updated_at >= bindparam("since"), StoryRow.id != bindparam("own"))
+    .group_by(StoryTermRow.article_id, StoryRow.id)
+    .having(_HITS >= MIN_SHARED)
+    .order_by(_HITS.desc(), StoryTermRow.article_id)
+    .limit(MAX_CANDIDATES)
+)
+_EVENT_VECTORS = select(ArticleSketchRow.article_id, ArticleSketchRow.event).where(
+    _any(ArticleSketchRow.article_id, "ids"), ArticleSketchRow.event.is_not(None))
+_FREQUENCIES = (
+    select(TermFrequencyRow.term, func.sum(TermFrequencyRow.documents))
+    .where(_any(TermFrequencyRow.term, "terms"), TermFrequencyRow.day >= bindparam("day"))
+    .group_by(TermFrequencyRow.term)
+)
+
+
+def day_number(when: datetime) -> int:
+    return (when.date() - _EPOCH).days
+
+
+def frequencies(connection: Connection, terms: Sequence[int], since: datetime) -> dict[int, int]:
+    """Documents per term over the window (``DOCUMENTS``: all documents)."""
+    found: dict[int, int] = {DOCUMENTS: 0}
+    wanted = [DOCUMENTS, *terms]
+    for start in range(0, len(wanted), _CHUNK):
+        params = {"terms": wanted[start : start + _CHUNK], "day": day_number(since)}
+        found.update({t: int(n) for t, n in connection.execute(_FREQUENCIES, params)})
+    return found
+
+
+def find_event_story(
+    connection: Connection, near: SketchedArticle, own_story: int
+) -> int | None:
+    """The story in the window about this article's event, if one reaches the threshold."""
+    if near.vector is None:
+        return None
+    params = {"terms": near.vector.salient, "since": near.since, "own": own_story}
+    stories = {a: s for a, s, _ in connection.execute(_EVENT_CANDIDATES, params)}
+    if not stories:
+        return None
+    rows = connection.execute(_EVENT_VECTORS, {"ids": sorted(stories)})
+    found = [EventCandidate(a, stories[a], decode(blob)) for a, blob in rows if blob]
+    return best_event_story(near.vector, found, near.event_threshold)
+
+
+def index_event(connection: Connection, article_id: int, near: SketchedArticle,
+                now: datetime) -> None:
+    """Count the article's terms; post its salient terms (its sketch row holds the vectors)."""
+    if near.terms is not None:
+        _count_terms(connection, near.terms, now)
+    if near.vector is not None and near.vector.salient:
+        module = postgresql if connection.dialect.name == "postgresql" else sqlite
+        statement = module.insert(StoryTermRow.__table__).on_conflict_do_nothing()
+        connection.execute(statement, [{"term": t, "article_id": article_id}
+                                       for t in near.vector.salient])
+    if article_id % story_settings.PRUNE_EVERY == 0:
+        prune_index(connection, near.since)
+
+
+def event_blob(vector: EventVector | None) -> bytes | None:
+    return encode(vector) if vector is not None else None
+
+
+def _shard() -> int:
+    """This process's share of the term counts (host and process id, hashed)."""
+    return zlib.crc32(f"{socket.gethostname()}:{os.getpid()}".encode()) % _SHARDS
+
+
+def _count_terms(connection: Connection, terms: Terms, now: datetime) -> None:
+    """One more document for each term: hundreds of rows, straight to the driver,
+    sorted so that two workers meeting on one shard lock rows in one order."""
+    day, shard = day_number(now), _shard()
+    marker = "%s" if connection.dialect.paramstyle in ("format", "pyformat") else "?"
+    statement = (
+        "INSERT INTO term_frequencies (term, day, shard, documents) "
+        f"VALUES ({marker}, {marker}, {marker}, 1) ON CONFLICT (term, day, shard) "
+        "DO UPDATE SET documents = term_frequencies.documents + 1"
+    )
+    rows = [(term, day, shard) for term in sorted({DOCUMENTS, *terms.distinct})]
+    connection.exec_driver_sql(statement, rows)
+
+
+def prune_index(connection: Connection, before: datetime) -> int:
+    """Delete index rows of articles indexed before ``before``, stale keys and counts.
+
+    Returns how many articles left the index. Their stories stay; a story
+    not updated since ``before`` also loses its exact-copy keys (past the
+    window nothing joins it any more).
+    """
+    old = select(ArticleSketchRow.article_id).where(ArticleSketchRow.created_at < before)
+    for table in (StoryBandRow, StoryTermRow):
+        connection.execute(delete(table).where(table.article_id.in_(old)))
+    connection.execute(delete(FeedSegmentRow).where(FeedSegmentRow.article_id.in_(old)))
+    pruned = connection.execute(
+        delete(ArticleSketchRow).where(ArticleSketchRow.created_at < before))
+    stale = select(StoryRow.id).where(StoryRow.updated_at < before)
+    connection.execute(delete(StoryKeyRow).where(StoryKeyRow.story_id.in_(stale)))
+    connection.execute(delete(TermFrequencyRow).where(TermFrequencyRow.day < day_number(before)))
+    return int(pruned.rowcount or 0)

@@ -1,0 +1,180 @@
+"""Same event, different articles: TF-IDF vectors of salient terms.
+
+Near copies (``similarity``) share their sentences; two outlets writing their
+own articles about one event share names, places and numbers instead. An
+article's terms (normalised words of two or more letters, numbers, and
+character pairs of unspaced scripts) are weighted by TF-IDF with document
+frequencies the index keeps for the window (``DocumentFrequencies``); the
+vector keeps its ``VECTOR_TERMS`` heaviest terms and the title's, and its
+``SALIENT_TERMS`` heaviest are posted in an inverted index: an indexed article
+sharing at least ``MIN_SHARED`` of them is a candidate, and joins when
+
+    score = (1 - TITLE_WEIGHT) * cos(texts) + TITLE_WEIGHT * cos(titles)
+
+reaches the event threshold (``dedup.event_threshold``, tuned on SemEval 2022
+task 8's training pairs by benchmarks/bench_dedup.py). Until the window holds
+``MIN_DOCUMENTS`` articles the frequencies say too little (every word looks
+rare), so the event path waits and only copies are joined.
+All of it is numpy over arrays of term hashes (the words' hashes of the
+shingles, ``shingles.word_hashes``), the same in every process.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from itertools import repeat
+
+import numpy as np
+import numpy.typing as npt
+
+from service.stories.shingles import fmix64, word_hashes
+
+DEFAULT_EVENT_THRESHOLD = 0.2
+TITLE_WEIGHT = 0.2
+VECTOR_TERMS = 200
+TITLE_TERMS = 24
+SALIENT_TERMS = 32
+MIN_SHARED = 2
+MIN_DOCUMENTS = 50
+DOCUMENTS = 0  # the term hash under which the number of documents is counted
+
+
+_PAIR = np.uint64(0x9E3779B97F4A7C15)
+Hashes = npt.NDArray[np.int64]
+
+
+def term_hashes(word_list: list[str]) -> Hashes:
+    """Signed 64-bit hashes of the terms among ``word_list``, in order.
+
+    Terms: words of two or more characters, one-digit numbers, and pairs of
+    adjacent characters of unspaced scripts (whose words are single
+    characters). Never ``DOCUMENTS``; the same in every process.
+    """
+    if not word_list:
+        return np.zeros(0, dtype=np.int64)
+    lengths, first, hashes = word_hashes(word_list)
+    single = lengths == 1
+    unspaced = single & (first >= 0x3040) & (first <= 0x9FFF)
+    digit = single & (first >= 0x30) & (first <= 0x39)
+    pairs = fmix64(hashes[:-1] * _PAIR + hashes[1:])[unspaced[:-1] & unspaced[1:]]
+    found = np.concatenate((hashes[~single | digit], pairs)).view(np.int64)
+    found[found == DOCUMENTS] = 1
+    return found
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Counted:
+    """Distinct term hashes (sorted) and how often each occurs."""
+
+    terms: Hashes
+    counts: npt.NDArray[np.int64]
+
+    @classmethod
+    def of(cls, hashes: Hashes) -> Counted:
+        terms, counts = np.unique(hashes, return_counts=True)
+        return cls(terms, counts)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Terms:
+    """The counted terms of an article's title and of its whole text (title included)."""
+
+    title: Counted
+    text: Counted
+
+    @property
+    def distinct(self) -> list[int]:
+        """Every distinct term (the title's are in the text's)."""
+        result: list[int] = self.text.terms.tolist()
+        return result
+
+
+def article_terms(title_words: list[str], text_words: list[str]) -> Terms:
+    title = term_hashes(title_words)
+    return Terms(Counted.of(title), Counted.of(np.concatenate((title, term_hashes(text_words)))))
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Weighted:
+    """A unit vector: sorted term hashes and their weights."""
+
+    terms: Hashes
+    weights: npt.NDArray[np.float64]
+
+    def __len__(self) -> int:
+        return len(self.terms)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class EventVector:
+    """Unit TF-IDF vectors of an article's text and title."""
+
+    text: Weighted
+    title: Weighted
+
+    @property
+    def salient(self) -> list[int]:
+        """The heaviest terms of the text (sorted): the keys of the inverted index."""
+        if len(self.text) <= SALIENT_TERMS:
+            return list(self.text.terms.tolist())
+        top = np.argpartition(-self.text.weights, SALIENT_TERMS - 1)[:SALIENT_TERMS]
+        return sorted(self.text.terms[top].tolist())
+
+
+def idf(documents: int, frequency: int) -> float:
+    return math.log((documents + 1) / (frequency + 1))
+
+
+def _unit(counted: Counted, frequencies: npt.NDArray[np.int64], documents: int,
+          keep: int) -> Weighted:
+    weights = (1 + np.log(counted.counts)) * np.log((documents + 1) / (frequencies + 1))
+    terms = counted.terms
+    if len(terms) > keep:
+        top = np.sort(np.argpartition(-weights, keep - 1)[:keep])
+        terms, weights = terms[top], weights[top]
+    positive = weights > 0
+    terms, weights = terms[positive], weights[positive]
+    norm = float(np.sqrt(np.dot(weights, weights)))
+    return Weighted(terms, weights / norm if norm > 0 else weights)
+
+
+def event_vector(terms: Terms, frequencies: Mapping[int, int]) -> EventVector:
+    """The article's vectors given document frequencies (``DOCUMENTS`` -> their count)."""
+    documents = max(frequencies.get(DOCUMENTS, 0), 1)
+    text = terms.text.terms.tolist()
+    known = np.fromiter(map(frequencies.get, text, repeat(0)), dtype=np.int64, count=len(text))
+    in_title = np.searchsorted(terms.text.terms, terms.title.terms)
+    return EventVector(
+        _unit(terms.text, known, documents, VECTOR_TERMS),
+        _unit(terms.title, known[in_title], documents, TITLE_TERMS),
+    )
+
+
+def _cosine(a: Weighted, b: Weighted) -> float:
+    if not len(a) or not len(b):
+        return 0.0
+    _, left, right = np.intersect1d(a.terms, b.terms, assume_unique=True, return_indices=True)
+    return float(np.dot(a.weights[left], b.weights[right]))
+
+
+def event_score(a: EventVector, b: EventVector) -> float:
+    return (1 - TITLE_WEIGHT) * _cosine(a.text, b.text) + TITLE_WEIGHT * _cosine(a.title, b.title)
+
+
+def encode(vector: EventVector) -> bytes:
+    """Stored form: the number of text terms, then int64 hashes and float32 weights."""
+    head = np.array([len(vector.text)], dtype="<i8")
+    terms = np.concatenate((vector.text.terms, vector.title.terms)).astype("<i8")
+    weights = np.concatenate((vector.text.weights, vector.title.weights)).astype("<f4")
+    return head.tobytes() + terms.tobytes() + weights.tobytes()
+
+
+def decode(blob: bytes) -> EventVector:
+    split = int(np.frombuffer(blob[:8], dtype="<i8")[0])
+    count = (len(blob) - 8) // 12
+    terms = np.frombuffer(blob[8 : 8 + 8 * count], dtype="<i8").astype(np.int64)
+    weights = np.frombuffer(blob[8 + 8 * count :], dtype="<f4").astype(np.float64)
+    return EventVector(Weighted(terms[:split], weights[:split]),
+                       Weighted(terms[split:], weights[split:]))

@@ -1,0 +1,138 @@
+"""Same event, other articles; re-posts; index pruning: the shared index on both backends.
+
+The same-event path needs document frequencies, so each test first indexes
+``MIN_DOCUMENTS`` background articles (common words, and words of their own)
+from other outlets.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from service.config.models import DedupSettings
+from service.storage import Database
+from service.storage import stories as story_index
+from service.storage.models import (
+    ArticleSketchRow,
+    StoryBandRow,
+    StoryKeyRow,
+    StoryRow,
+    StoryTermRow,
+    TermFrequencyRow,
+)
+from service.stories.events import MIN_DOCUMENTS
+from service.stories.memory import MemoryIndex
+from tests.story_texts import VOCABULARY, sentences
+from tests.test_stories_store import NOW, _story
+
+COMMON = VOCABULARY[1000:1040]  # words every article uses
+EVENT = VOCABULARY[2000:2006]  # names, places, numbers of one event
+OTHER_EVENT = VOCABULARY[2100:2106]
+FOOTER = sentences(VOCABULARY[400:430])
+
+
+def _words(seed: int, own: list[str], names: list[str]) -> str:
+    """Common words, the article's own words, and ``names`` three times, shuffled."""
+    rng = random.Random(seed)
+    drawn = rng.sample(COMMON, 20) + own + names * 3
+    rng.shuffle(drawn)
+    return sentences(drawn)
+
+
+def _background(database: Database) -> None:
+    for n in range(MIN_DOCUMENTS):
+        own = VOCABULARY[3000 + 20 * n : 3000 + 20 * n + 20]
+        _story(database, f"bg{n % 5}", f"bg{n}", sentences(own[:5]), _words(n, own, []))
+
+
+def _article(seed: int, names: list[str]) -> tuple[str, str]:
+    own = VOCABULARY[5000 + 40 * seed : 5000 + 40 * seed + 30]
+    return sentences([*names[:3], *own[:4]]), _words(seed, own[4:], names)
+
+
+def test_another_outlets_own_article_about_the_event_joins_and_alerts_once(
+    database: Database,
+) -> None:
+    _background(database)
+    first = _story(database, "outlet", "a1", *_article(1, EVENT))
+    other = _story(database, "wire", "w1", *_article(2, EVENT))
+    unrelated = _story(database, "paper", "p1", *_article(3, OTHER_EVENT))
+    assert (other.story_id, other.duplicate, other.alerts_created) == (first.story_id, True, 0)
+    assert unrelated.story_id != first.story_id and unrelated.alerts_created == 1
+    assert _count(database, StoryTermRow) > 0
+
+
+def test_the_same_event_path_can_be_turned_off(database: Database) -> None:
+    _background(database)
+    settings = DedupSettings(same_event=False)
+    first = _story(database, "outlet", "a1", *_article(1, EVENT), settings=settings)
+    other = _story(database, "wire", "w1", *_article(2, EVENT), settings=settings)
+    assert other.story_id != first.story_id
+
+
+def test_a_story_is_judged_by_its_first_article_and_does_not_drift() -> None:
+    index = MemoryIndex(event_threshold=0.2)
+    for n in range(MIN_DOCUMENTS):
+        own = VOCABULARY[3000 + 20 * n : 3000 + 20 * n + 20]
+        index.add(f"bg{n % 5}", sentences(own[:5]), _words(n, own, []))
+    first = index.add("outlet", *_article(1, EVENT))
+    bridge = index.add("wire", *_article(2, EVENT[:4] + OTHER_EVENT))
+    assert bridge == first  # some of its names: the same event
+    # shares only the bridge's other names: another event, though close to the bridge
+    assert index.add("paper", *_article(3, OTHER_EVENT)) != first
+
+
+def test_same_outlet_reposting_under_a_new_url_and_title_joins_the_story(
+    database: Database,
+) -> None:
+    body = sentences(VOCABULARY[10:160])
+    first = _story(database, "outlet", "https://outlet.example/a", "Original headline",
+                   f"{body}\n{FOOTER}")
+    _story(database, "outlet", "https://outlet.example/b", "Something else",
+           f"{sentences(VOCABULARY[200:240])}\n{FOOTER}")
+    repost = _story(database, "outlet", "https://outlet.example/c?utm=x", "A brand new headline",
+                    f"{body}\n{FOOTER}")
+    assert (repost.story_id, repost.duplicate, repost.alerts_created) == (
+        first.story_id, True, 0)
+
+
+def test_short_templated_entries_of_one_feed_stay_apart() -> None:
+    index = MemoryIndex(event_threshold=0.2)
+    stories = [index.add("hn", sentences(VOCABULARY[600 + 6 * n : 606 + 6 * n]),
+                         f"Article URL: https://x.example/{n}\nPoints: {n}\n# Comments: {n}")
+               for n in range(MIN_DOCUMENTS + 5)]
+    assert len(set(stories)) == len(stories)
+
+
+def _count(database: Database, table: type) -> int:
+    with database.session() as session:
+        return int(session.scalar(select(func.count()).select_from(table)) or 0)
+
+
+def test_index_rows_older_than_the_window_are_pruned_on_insert(
+    database: Database, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings = DedupSettings(window=timedelta(days=2))
+    old = _story(database, "outlet", "old", "Old news", sentences(VOCABULARY[10:60]),
+                 settings=settings)
+    with database.session() as session, session.begin():
+        session.add(StoryKeyRow(key="0" * 64, story_id=old.story_id))
+    assert _count(database, StoryBandRow) > 0 and _count(database, TermFrequencyRow) > 0
+    monkeypatch.setattr(story_index, "PRUNE_EVERY", 1)  # prune on this very insert
+    later: datetime = NOW + timedelta(days=3)
+    new = _story(database, "outlet", "new", "New news", sentences(VOCABULARY[300:350]),
+                 now=later, settings=settings)
+    with database.session() as session:
+        sketched = set(session.scalars(select(ArticleSketchRow.created_at)))
+        banded = set(session.scalars(select(StoryBandRow.article_id)))
+        days = set(session.scalars(select(TermFrequencyRow.day)))
+        keys = set(session.scalars(select(StoryKeyRow.story_id)))
+        first = dict(session.execute(select(StoryRow.id, StoryRow.first_article_id)).all())
+    assert sketched == {later} and banded == {first[new.story_id]}
+    assert days == {(later.date() - datetime(1970, 1, 1).date()).days}
+    assert old.story_id not in keys  # past the window nothing joins the old story
+    assert _count(database, StoryTermRow) == 0  # (too few documents for salient terms)
