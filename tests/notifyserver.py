@@ -102,16 +102,24 @@ class JsonEndpoint:
         self.headers = headers or {}
         self.received: list[dict[str, Any]] = []  # accepted posts only
         self.attempts = 0
+        self.transports: list[Any] = []  # each connection once, held so ids stay unique
         server.add(path, self._handle)
         self.apprise_url = f"json://127.0.0.1:{server.port}{path}"
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         payload = json.loads(await request.text())
         self.attempts += 1
+        if not any(t is request.transport for t in self.transports):
+            self.transports.append(request.transport)
         if self.statuses:
             return web.Response(status=self.statuses.pop(0), headers=self.headers)
         self.received.append(payload)
         return web.Response(text="ok")
+
+    @property
+    def connections(self) -> int:
+        """How many TCP connections the posts came over."""
+        return len(self.transports)
 
     def titles(self) -> list[str]:
         return [str(p["title"]) for p in self.received]

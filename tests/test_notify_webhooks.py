@@ -7,9 +7,11 @@ plugins must post exactly what apprise's own json/form/xml plugins post.
 
 from __future__ import annotations
 
+import json
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
@@ -207,3 +209,107 @@ def test_discord_does_not_retry_or_sleep_by_itself_after_a_429(server: FeedServe
     assert len(posts) == 1  # apprise's own retry would sleep until the reset, then post again
     assert not delivery.ok and delivery.retry_after is not None
     assert timedelta(seconds=60) < delivery.retry_after <= timedelta(seconds=120)
+
+
+def test_alerts_through_one_channel_reuse_one_connection(
+    database: Database, server: FeedServer
+) -> None:
+    endpoint = JsonEndpoint(server)
+    store_alerts(database, ["desk"], 5, T0)
+    sender = _sender(database, endpoint.apprise_url)
+    assert sender.send_due(lambda: T0).sent == 5
+    assert sender.send_due(lambda: T0).sent == 0  # a second batch, same channel
+    later = T0 + timedelta(minutes=1)
+    store_alerts(database, ["desk"], 2, later, title="Later")
+    assert sender.send_due(lambda: later).sent == 2
+    assert (len(endpoint.received), endpoint.attempts) == (7, 7)
+    assert endpoint.connections == 1  # keep-alive: one TCP connection for every alert
+
+
+@pytest.mark.parametrize("scheme", ["form", "xml"])
+def test_form_and_xml_channels_keep_their_connection_too(server: FeedServer, scheme: str) -> None:
+    transports: list[object] = []
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        await request.read()
+        if not any(t is request.transport for t in transports):
+            transports.append(request.transport)
+        return web.Response(text="ok")
+
+    server.add("/hook", handle)
+    channel = build_channel(0, f"{scheme}://127.0.0.1:{server.port}/hook")
+    assert all(channel.send(Message(title=f"t{i}", body="b"), T0).ok for i in range(3))
+    assert len(server.requests_to("/hook")) == 3 and len(transports) == 1
+
+
+def test_a_server_that_closes_after_each_answer_gets_every_alert_once(
+    database: Database, server: FeedServer
+) -> None:
+    received: list[str] = []
+    transports: list[object] = []
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        received.append(json.loads(await request.text())["title"])
+        transports.append(request.transport)
+        return web.Response(text="ok", headers={"Connection": "close"})
+
+    server.add("/closing", handle)
+    store_alerts(database, ["desk"], 4, T0)
+    sender = _sender(database, f"json://127.0.0.1:{server.port}/closing")
+    report = sender.send_due(lambda: T0)
+    assert (report.sent, report.failed) == (4, 0)
+    assert len(received) == 4 and len(set(received)) == 4  # each alert exactly once
+    assert len({id(t) for t in transports}) == 4  # a new connection each time
+
+
+def test_a_connection_the_server_dropped_while_idle_is_replaced(server: FeedServer) -> None:
+    endpoint = JsonEndpoint(server, "/idle")
+    channel = build_channel(0, endpoint.apprise_url)
+    for i in range(3):
+        assert channel.send(Message(title=f"t{i}", body="b"), T0).ok
+        for transport in endpoint.transports:  # the server closes idle connections
+            server._loop.call_soon_threadsafe(transport.close)
+        _wait(lambda: all(t.get_extra_info("socket").fileno() == -1
+                          for t in endpoint.transports))
+    assert endpoint.titles() == ["t0", "t1", "t2"] and endpoint.attempts == 3
+    assert endpoint.connections == 3
+
+
+def test_a_connection_broken_mid_request_fails_that_send_only(server: FeedServer) -> None:
+    posts: list[str] = []
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        posts.append(json.loads(await request.text())["title"])
+        if len(posts) == 1:
+            request.transport.abort()  # no answer: a connection error for the client
+            raise ConnectionResetError
+        return web.Response(text="ok")
+
+    server.add("/broken", handle)
+    channel = build_channel(0, f"json://127.0.0.1:{server.port}/broken")
+    broken = channel.send(Message(title="first", body="b"), T0)
+    assert not broken.ok and channel.plugin.last_status is None
+    assert channel.send(Message(title="second", body="b"), T0).ok  # a new connection
+    assert channel.plugin.last_status == 200 and posts == ["first", "second"]
+
+
+def _wait(condition: Callable[[], bool], timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.005)
+
+
+def test_sends_from_several_threads_share_the_channel_s_one_connection(
+    server: FeedServer,
+) -> None:
+    endpoint = JsonEndpoint(server, "/threads")
+    channel = build_channel(0, endpoint.apprise_url)
+
+    def send(n: int) -> bool:
+        return all(channel.send(Message(title=f"{n}-{i}", body="b"), T0).ok for i in range(3))
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        assert all(pool.map(send, range(4)))
+    assert sorted(endpoint.titles()) == sorted(f"{n}-{i}" for n in range(4) for i in range(3))
+    assert endpoint.connections == 1  # one send at a time through the channel's session

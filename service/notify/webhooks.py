@@ -11,7 +11,10 @@ the payload as apprise does (checked against apprise's own plugins in
 tests/test_notify_webhooks.py); for Slack, apprise's ``_send`` is replaced
 for incoming webhooks (bot mode and uploads keep apprise's). Discord keeps
 its own exchange (it records the rate-limit reset itself) minus its
-built-in retry. Nothing is registered with apprise and nothing global is
+built-in retry. Each of these plugin objects (one per channel) keeps its
+own ``requests.Session``, so HTTP keep-alive reuses one connection (and
+its TLS handshake) for every alert of that channel instead of opening one
+per alert. Nothing is registered with apprise and nothing global is
 patched: ``channels`` builds these objects for those schemes only.
 newswatch never sends attachments, so the generic webhooks do not support
 them.
@@ -20,6 +23,7 @@ them.
 from __future__ import annotations
 
 import re
+import threading
 from json import dumps
 from typing import Any
 
@@ -32,6 +36,45 @@ from apprise.plugins.discord import NotifyDiscord
 from apprise.plugins.slack import NotifySlack, SlackMode
 
 
+class KeepAlive:
+    """One channel's HTTP connection, reused between its sends (keep-alive).
+
+    The ``requests.Session`` is built at the first send and closed (the next
+    send builds a new one) after a request that raised, so a broken or
+    half-read connection is never reused. urllib3 does not retry a POST on
+    a dropped connection (``max_retries`` 0), so nothing is sent twice: a
+    send that met a connection the server had just closed fails and the
+    outbox retries it. The lock serialises sends through one plugin object:
+    the runner calls the sender from ``asyncio.to_thread``, whose threads vary.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._session: requests.Session | None = None
+        self._session_lock = threading.Lock()
+
+    def close_session(self) -> None:
+        """Close the kept connection; the next send opens a new one."""
+        with self._session_lock:
+            self._drop_session()
+
+    def _drop_session(self) -> None:
+        if self._session is not None:
+            self._session.close()
+            self._session = None
+
+    def exchange(self, method: str, url: str, **kwargs: Any) -> requests.Response | None:
+        """One HTTP request over this channel's connection (None when no answer came)."""
+        with self._session_lock:
+            if self._session is None:
+                self._session = requests.Session()
+            try:
+                return self._session.request(method, url, **kwargs)
+            except requests.RequestException:
+                self._drop_session()
+                return None
+
+
 def _exchange(plugin: Any, method: str, url: str, **kwargs: Any) -> requests.Response | None:
     """One HTTP request as apprise makes it (None when no answer came); a refusal is recorded.
 
@@ -40,12 +83,11 @@ def _exchange(plugin: Any, method: str, url: str, **kwargs: Any) -> requests.Res
     """
     plugin.last_status = plugin.last_retry_after = None
     plugin.throttle()
-    try:
-        response = requests.request(
-            method, url, verify=plugin.verify_certificate, timeout=plugin.request_timeout,
-            allow_redirects=plugin.redirects, **kwargs,
-        )
-    except requests.RequestException:
+    response: requests.Response | None = plugin.exchange(
+        method, url, verify=plugin.verify_certificate, timeout=plugin.request_timeout,
+        allow_redirects=plugin.redirects, **kwargs,
+    )
+    if response is None:
         return None
     plugin.last_status = response.status_code
     if not 200 <= response.status_code < 300:
@@ -68,7 +110,7 @@ def _request(plugin: Any, content_type: str | None, **kwargs: Any) -> bool:
     return response is not None and 200 <= response.status_code < 300
 
 
-class WebhookSlack(NotifySlack):  # type: ignore[no-untyped-call]
+class WebhookSlack(KeepAlive, NotifySlack):  # type: ignore[no-untyped-call]
     """apprise's Slack plugin; an incoming webhook's answer is recorded."""
 
     last_status: int | None = None
@@ -102,7 +144,7 @@ class OneTryDiscord(NotifyDiscord):  # type: ignore[no-untyped-call]
         return bool(super()._send(payload, attach=attach, params=params, rate_limit=0, **kwargs))
 
 
-class WebhookJSON(NotifyJSON):  # type: ignore[no-untyped-call]
+class WebhookJSON(KeepAlive, NotifyJSON):  # type: ignore[no-untyped-call]
     attachment_support = False
     last_status: int | None = None
     last_retry_after: str | None = None
@@ -124,7 +166,7 @@ class WebhookJSON(NotifyJSON):  # type: ignore[no-untyped-call]
         return _request(self, "application/json", data=dumps(payload), params=self.params)
 
 
-class WebhookForm(NotifyForm):  # type: ignore[no-untyped-call]
+class WebhookForm(KeepAlive, NotifyForm):  # type: ignore[no-untyped-call]
     attachment_support = False
     last_status: int | None = None
     last_retry_after: str | None = None
@@ -143,7 +185,7 @@ class WebhookForm(NotifyForm):  # type: ignore[no-untyped-call]
         return _request(self, None, data=payload, params=self.params)
 
 
-class WebhookXML(NotifyXML):  # type: ignore[no-untyped-call]
+class WebhookXML(KeepAlive, NotifyXML):  # type: ignore[no-untyped-call]
     attachment_support = False
     last_status: int | None = None
     last_retry_after: str | None = None
