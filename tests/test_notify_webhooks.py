@@ -313,3 +313,15 @@ def test_sends_from_several_threads_share_the_channel_s_one_connection(
         assert all(pool.map(send, range(4)))
     assert sorted(endpoint.titles()) == sorted(f"{n}-{i}" for n in range(4) for i in range(3))
     assert endpoint.connections == 1  # one send at a time through the channel's session
+
+
+def test_a_webhook_s_cookie_is_not_sent_back_with_the_next_alert(server: FeedServer) -> None:
+    async def handle(request: web.Request) -> web.StreamResponse:
+        await request.read()
+        return web.Response(text="ok", headers={"Set-Cookie": "session=abc; Path=/"})
+
+    server.add("/cookie", handle)
+    channel = build_channel(0, f"json://127.0.0.1:{server.port}/cookie")
+    assert channel.send(Message(title="a", body="b"), T0).ok
+    assert channel.send(Message(title="c", body="d"), T0).ok
+    assert [r.headers.get("Cookie") for r in server.requests_to("/cookie")] == [None, None]

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import re
 import threading
+from http.cookiejar import DefaultCookiePolicy
 from json import dumps
 from typing import Any
 
@@ -44,7 +45,9 @@ class KeepAlive:
     half-read connection is never reused. urllib3 does not retry a POST on
     a dropped connection (``max_retries`` 0), so nothing is sent twice: a
     send that met a connection the server had just closed fails and the
-    outbox retries it. The lock serialises sends through one plugin object:
+    outbox retries it. Cookies are not kept: as with one ``requests.request``
+    per alert, a webhook's Set-Cookie never comes back with the next alert.
+    The lock serialises sends through one plugin object:
     the runner calls the sender from ``asyncio.to_thread``, whose threads vary.
     """
 
@@ -52,11 +55,6 @@ class KeepAlive:
         super().__init__(**kwargs)
         self._session: requests.Session | None = None
         self._session_lock = threading.Lock()
-
-    def close_session(self) -> None:
-        """Close the kept connection; the next send opens a new one."""
-        with self._session_lock:
-            self._drop_session()
 
     def _drop_session(self) -> None:
         if self._session is not None:
@@ -68,6 +66,7 @@ class KeepAlive:
         with self._session_lock:
             if self._session is None:
                 self._session = requests.Session()
+                self._session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
             try:
                 return self._session.request(method, url, **kwargs)
             except requests.RequestException:
