@@ -85,7 +85,8 @@ def bench_outbox(count: int) -> None:
         database.close()
     assert len(endpoint.received) == count, len(endpoint.received)
     print(f"outbox json://     {count / wall:8.0f} alerts/s  {cpu / count * 1e3:6.2f} ms CPU/alert"
-          f"  (claim, render, POST, mark sent; {count} alerts)")
+          f"  (claim, render, POST, mark sent; {count} alerts over {endpoint.connections}"
+          f" connection(s))")
 
 
 def bench_email(count: int) -> None:
