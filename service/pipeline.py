@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 
 import structlog
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -68,9 +69,15 @@ class Processor:
             ops=OpsNotifier.from_urls(config.settings.ops.notify),
         )
 
+    @cached_property
+    def _full_text_policies(self) -> dict[str, FullTextPolicy]:
+        """Per feed URL, once per configuration: looked up for every article."""
+        return {feed.url: feed.full_text for feed in self.config.feeds}
+
     def full_text_policy(self, feed_url: str | None) -> FullTextPolicy:
-        feed = next((f for f in self.config.feeds if f.url == feed_url), None)
-        return feed.full_text if feed is not None else "auto"
+        if feed_url is None:
+            return "auto"
+        return self._full_text_policies.get(feed_url, "auto")
 
 
 @dataclass
