@@ -101,8 +101,12 @@ class PollResources:
                  polls_in_flight=len(running))
         return self.ctx
 
-    async def __aexit__(self, *exc_info: object) -> None:
+    async def retired(self) -> None:
+        """Until every session replaced by a reload is closed."""
         await asyncio.gather(*self._retiring, return_exceptions=True)
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.retired()
         await self.ctx.session.close()
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)

@@ -4,11 +4,11 @@ without a restart and without dropping the fetches in flight."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import tempfile
 import threading
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -52,23 +52,16 @@ def _settings(max_bytes: int, default_interval: str) -> Settings:
         "poll": {"default_interval": default_interval, "adaptive": False}})
 
 
-async def _until(condition: Callable[[], object], seconds: float = 10.0) -> bool:
-    """Poll ``condition`` until it holds or ``seconds`` pass (no fixed sleep)."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        await asyncio.sleep(0.01)
-    return False
-
-
 async def test_a_reload_applies_fetch_and_poll_settings_to_the_next_polls(
     tmp_path: Path,
 ) -> None:
     database = Database.open(f"sqlite:///{tmp_path / 'nw.db'}")
     release = threading.Event()
 
+    arrived = threading.Event()
+
     async def slow(request: web.Request) -> web.Response:
+        arrived.set()
         await asyncio.get_running_loop().run_in_executor(None, release.wait, 10)
         return web.Response(body=_rss(2))
 
@@ -92,7 +85,7 @@ async def test_a_reload_applies_fetch_and_poll_settings_to_the_next_polls(
         async with resources as first:
             before = await poll_feed(first, big, state(big))
             in_flight = asyncio.create_task(poll_feed(first, slow_feed, state(slow_feed)))
-            assert await _until(lambda: server.requests_to("/slow.xml"))
+            assert await asyncio.to_thread(arrived.wait, 10)  # the slow fetch is in flight
 
             second = resources.switch(_settings(1_000, "2h"), [in_flight])  # a valid reload
             server.reply("/big.xml", _rss(41))  # changed, and far above 1,000 bytes
@@ -101,7 +94,8 @@ async def test_a_reload_applies_fetch_and_poll_settings_to_the_next_polls(
             old_session_open_meanwhile = not first.session.closed
             release.set()
             finished = await in_flight
-            assert await _until(lambda: first.session.closed)  # once its last fetch ended
+            await resources.retired()
+            assert first.session.closed  # once its last fetch ended
             assert not second.session.closed
     database.close()
 
@@ -170,8 +164,10 @@ async def test_a_running_service_switches_on_a_valid_edit_of_newswatch_yaml(
             edited = "fetch: {max_bytes: 1000, concurrency: 7}\npoll: {default_interval: 2h}\n"
             deadline = time.monotonic() + 30
             while resources.ctx is first and time.monotonic() < deadline:
+                service._replan.clear()  # set by the service once it has applied a change
                 settings.write_text(base + edited)  # again: the watcher may start late
-                await _until(lambda: resources.ctx is not first, 2.0)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(service._replan.wait(), 2.0)
             stop.set()
             await reloader
             second = resources.ctx
