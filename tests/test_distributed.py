@@ -9,7 +9,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from collections import Counter, defaultdict
 from collections.abc import Iterator
@@ -30,6 +29,7 @@ from tests.scenario import (
     serve_feeds,
     write_config,
 )
+from tests.waiting import wait_until
 
 
 @pytest.fixture
@@ -77,15 +77,15 @@ def test_distributed_run_alerts_exactly_like_embedded(distributed: Scenario) -> 
     finally:
         database.close()
     port = int(distributed.env["NEWSWATCH_WORKER_HEALTH_PORT"])
-    deadline = time.monotonic() + 30
-    while True:
+
+    def counted() -> float:
         metrics = _worker_metrics(port)
-        counted = (metrics[("newswatch_worker_articles_total", "processed")]
-                   + metrics[("newswatch_worker_articles_total", "duplicate")])
-        if counted >= settled or time.monotonic() > deadline:
-            break
-        time.sleep(0.2)
-    assert counted == settled
+        return (metrics[("newswatch_worker_articles_total", "processed")]
+                + metrics[("newswatch_worker_articles_total", "duplicate")])
+
+    wait_until(lambda: counted() >= settled, "the workers' counters to reach the database's")
+    metrics = _worker_metrics(port)
+    assert counted() == settled
     assert metrics[("newswatch_worker_stories_total", "")] == stories
     assert metrics[("newswatch_worker_alerts_created_total", "")] == len(EXPECTED_ALERTS)
     assert metrics[("newswatch_worker_batch_seconds_count", "")] >= 1

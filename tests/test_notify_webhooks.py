@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -33,6 +33,7 @@ from service.rendering import Message
 from service.storage import AlertStore, Database
 from tests.feedserver import FeedServer
 from tests.notifyserver import JsonEndpoint, store_alerts
+from tests.waiting import wait_until
 
 T0 = datetime(2026, 5, 27, 12, 0, tzinfo=UTC)
 
@@ -269,8 +270,8 @@ def test_a_connection_the_server_dropped_while_idle_is_replaced(server: FeedServ
         assert channel.send(Message(title=f"t{i}", body="b"), T0).ok
         for transport in endpoint.transports:  # the server closes idle connections
             server._loop.call_soon_threadsafe(transport.close)
-        _wait(lambda: all(t.get_extra_info("socket").fileno() == -1
-                          for t in endpoint.transports))
+        wait_until(lambda: all(t.get_extra_info("socket").fileno() == -1
+                               for t in endpoint.transports), "the server to close them")
     assert endpoint.titles() == ["t0", "t1", "t2"] and endpoint.attempts == 3
     assert endpoint.connections == 3
 
@@ -291,13 +292,6 @@ def test_a_connection_broken_mid_request_fails_that_send_only(server: FeedServer
     assert not broken.ok and channel.plugin.last_status is None
     assert channel.send(Message(title="second", body="b"), T0).ok  # a new connection
     assert channel.plugin.last_status == 200 and posts == ["first", "second"]
-
-
-def _wait(condition: Callable[[], bool], timeout: float = 10) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.005)
 
 
 def test_sends_from_several_threads_share_the_channel_s_one_connection(

@@ -16,7 +16,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -28,19 +27,11 @@ from service.storage import ArticleStore, Database
 from service.storage.models import AlertRow, ArticleRow
 from tests.conftest import ROOT
 from tests.test_stories_concurrency import ROUNDS, _config_dir, _store_entries
+from tests.waiting import wait_until
 from workers.settings import QUEUE
 from workers.tasks import PROCESS_ARTICLES
 
 DEADLINE = 120.0  # seconds for any one condition; reached only when something is broken
-
-
-def _wait_for(condition: Callable[[], bool], what: str) -> None:
-    """Poll ``condition`` until it holds, failing after ``DEADLINE``."""
-    limit = time.monotonic() + DEADLINE
-    while not condition():
-        if time.monotonic() > limit:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)  # polling interval of a condition with a deadline
 
 
 def _settled(articles: ArticleStore, ids: list[int]) -> Callable[[], bool]:
@@ -79,12 +70,13 @@ def test_two_celery_workers_on_redis_handling_two_copies_at_once_make_one_story(
     database = Database.open(pg_url)
     pairs = _store_entries(database, tmp_path / "config")
     client = Celery("story-test", broker=redis_url)
-    _wait_for(lambda: len(client.control.ping(timeout=0.5)) == 2, "both workers to answer")
+    wait_until(lambda: len(client.control.ping(timeout=0.5)) == 2, "both workers to answer",
+               DEADLINE)
     articles = ArticleStore(database)
     for a, b in pairs:
         client.send_task(PROCESS_ARTICLES, args=[[a]], queue=QUEUE)
         client.send_task(PROCESS_ARTICLES, args=[[b]], queue=QUEUE)
-        _wait_for(_settled(articles, [a, b]), f"articles {a} and {b}")
+        wait_until(_settled(articles, [a, b]), f"articles {a} and {b}", DEADLINE)
     with database.session() as session:
         story_of = dict(session.execute(select(ArticleRow.id, ArticleRow.story_id)).all())
         alerts = session.scalar(select(func.count()).select_from(AlertRow))
