@@ -5,6 +5,7 @@ A missing service fails the test (it never skips): CI starts both first.
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from collections.abc import Iterator
@@ -13,6 +14,7 @@ from pathlib import Path
 import psycopg
 import pytest
 import redis
+import structlog
 
 from service.storage.database import Database
 
@@ -73,3 +75,14 @@ def redis_url() -> Iterator[str]:
     yield f"{REDIS_URL}/{db}"
     client.flushdb()  # also releases the claim
     client.close()
+
+
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    """configure_logging() changes process-wide logging: put it back afterwards."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    structlog.reset_defaults()

@@ -64,3 +64,12 @@ def datelines() -> st.SearchStrategy[str]:
     return st.tuples(st.sampled_from(VOCABULARY[HEADLINES::PARTS]), st.integers(1, 28)).map(
         lambda t: f"{t[0].upper()}, Sept {t[1]} (Wire)"
     )
+
+
+# One set of stories the storage tests share: a long story, another, a short
+# one, an outlet's footer and a wire service's footer, all of distinct words.
+STORY = Story(title=sentences(VOCABULARY[0:8]), body=VOCABULARY[10:160])
+OTHER = Story(title=sentences(VOCABULARY[200:206]), body=VOCABULARY[210:235])
+SHORT = Story(title=sentences(VOCABULARY[300:306]), body=VOCABULARY[310:330])
+FOOTER = sentences(VOCABULARY[400:460])
+WIRE_FOOTER = sentences(VOCABULARY[500:520])

@@ -17,7 +17,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-import structlog
 from aiohttp import web
 from typer.testing import CliRunner
 
@@ -48,17 +47,6 @@ def write_config(root: Path, database_url: str, notify: list[str]) -> Path:
     }
     (root / "watchlists" / "desk.yaml").write_text(json.dumps(watchlist))
     return root
-
-
-@pytest.fixture
-def restore_logging() -> Iterator[None]:
-    """configure_logging() changes process-wide logging: put it back afterwards."""
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
-    structlog.reset_defaults()
 
 
 @pytest.fixture

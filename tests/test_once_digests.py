@@ -9,14 +9,12 @@ The clock is passed in; nothing sleeps.
 from __future__ import annotations
 
 import json
-import logging
 import random
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-import structlog
 from typer.testing import CliRunner
 
 from service.cli import app, waiting_line
@@ -118,16 +116,6 @@ def test_waiting_line_says_what_waits_and_how_to_flush() -> None:
     assert line == ("alerts waiting: 3 for digests (next 2026-05-27 12:00 UTC), 1 held back "
                     "(quiet hours, rate limits) (until 2026-05-28 05:00 UTC); run --once "
                     "--flush-digests to send the digests now")
-
-
-@pytest.fixture
-def restore_logging() -> Iterator[None]:
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
-    structlog.reset_defaults()
 
 
 def test_run_once_reports_digests_waiting_and_flush_digests_sends_them(

@@ -22,14 +22,17 @@ from service.pipeline import Processor, is_transient, process_articles
 from service.storage import ArticleStore, Database, FeedStore
 from service.storage.articles import ProcessedArticle, ProcessedOutcome
 from service.storage.models import AlertRow, ArticleRow, MatchRow, StoryRow
-from tests.story_texts import VOCABULARY, Story, sentences
+from tests.story_texts import (
+    FOOTER,
+    OTHER,
+    SHORT,
+    STORY,
+    VOCABULARY,
+    WIRE_FOOTER,
+    sentences,
+)
 
 NOW = datetime(2026, 5, 27, 12, 0, tzinfo=UTC)
-STORY = Story(title=sentences(VOCABULARY[0:8]), body=VOCABULARY[10:160])
-OTHER = Story(title=sentences(VOCABULARY[200:206]), body=VOCABULARY[210:235])
-SHORT = Story(title=sentences(VOCABULARY[300:306]), body=VOCABULARY[310:330])
-FOOTER = sentences(VOCABULARY[400:460])
-WIRE_FOOTER = sentences(VOCABULARY[500:520])
 
 
 def _add(database: Database, feed: str, guid: str, title: str, text: str) -> int:

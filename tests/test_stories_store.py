@@ -14,14 +14,17 @@ from service.storage import AlertStore, ArticleStore, Database, FeedStore
 from service.storage.articles import ProcessedOutcome
 from service.storage.models import StoryBandRow
 from service.storage.stories import StoryIndexStore
-from tests.story_texts import VOCABULARY, Story, sentences
+from tests.story_texts import (
+    FOOTER,
+    OTHER,
+    SHORT,
+    STORY,
+    VOCABULARY,
+    WIRE_FOOTER,
+    sentences,
+)
 
 NOW = datetime(2026, 5, 27, 12, 0, tzinfo=UTC)
-STORY = Story(title=sentences(VOCABULARY[0:8]), body=VOCABULARY[10:160])
-OTHER = Story(title=sentences(VOCABULARY[200:206]), body=VOCABULARY[210:235])
-SHORT = Story(title=sentences(VOCABULARY[300:306]), body=VOCABULARY[310:330])
-FOOTER = sentences(VOCABULARY[400:460])
-WIRE_FOOTER = sentences(VOCABULARY[500:520])
 
 
 def _feed(database: Database, name: str) -> int:
