@@ -51,6 +51,9 @@ class KeepAlive:
     the runner calls the sender from ``asyncio.to_thread``, whose threads vary.
     """
 
+    last_status: int | None = None  # the last answer's status (None: no answer)
+    last_retry_after: str | None = None  # a refusal's Retry-After header, verbatim
+
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._session: requests.Session | None = None
@@ -112,9 +115,6 @@ def _request(plugin: Any, content_type: str | None, **kwargs: Any) -> bool:
 class WebhookSlack(KeepAlive, NotifySlack):  # type: ignore[no-untyped-call]
     """apprise's Slack plugin; an incoming webhook's answer is recorded."""
 
-    last_status: int | None = None
-    last_retry_after: str | None = None
-
     def _send(self, url: Any, payload: Any, attach: Any = None, http_method: Any = "post",
               params: Any = None, **kwargs: Any) -> Any:
         if attach or self.mode not in (SlackMode.WEBHOOK, SlackMode.WEBHOOK_GOV):
@@ -145,8 +145,6 @@ class OneTryDiscord(NotifyDiscord):  # type: ignore[no-untyped-call]
 
 class WebhookJSON(KeepAlive, NotifyJSON):  # type: ignore[no-untyped-call]
     attachment_support = False
-    last_status: int | None = None
-    last_retry_after: str | None = None
 
     def send(self, body: Any, title: Any = "", notify_type: Any = NotifyType.INFO,
              attach: Any = None, **kwargs: Any) -> bool:
@@ -167,8 +165,6 @@ class WebhookJSON(KeepAlive, NotifyJSON):  # type: ignore[no-untyped-call]
 
 class WebhookForm(KeepAlive, NotifyForm):  # type: ignore[no-untyped-call]
     attachment_support = False
-    last_status: int | None = None
-    last_retry_after: str | None = None
 
     def send(self, body: Any, title: Any = "", notify_type: Any = NotifyType.INFO,
              attach: Any = None, **kwargs: Any) -> bool:
@@ -186,8 +182,6 @@ class WebhookForm(KeepAlive, NotifyForm):  # type: ignore[no-untyped-call]
 
 class WebhookXML(KeepAlive, NotifyXML):  # type: ignore[no-untyped-call]
     attachment_support = False
-    last_status: int | None = None
-    last_retry_after: str | None = None
 
     def send(self, body: Any, title: Any = "", notify_type: Any = NotifyType.INFO,
              attach: Any = None, **kwargs: Any) -> bool:
