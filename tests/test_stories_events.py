@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from service.config.models import DedupSettings
 from service.storage import Database
 from service.storage import stories as story_index
+from service.storage.articles import ProcessedOutcome
 from service.storage.models import (
     ArticleSketchRow,
     StoryBandRow,
@@ -27,7 +28,15 @@ from service.storage.models import (
 from service.stories.events import MIN_DOCUMENTS
 from service.stories.memory import MemoryIndex
 from tests.story_texts import VOCABULARY, sentences
-from tests.test_stories_store import NOW, _story
+from tests.test_stories_store import NOW
+from tests.test_stories_store import _story as _stored
+
+EVENTS_ON = DedupSettings(same_event=True)  # the same-event path is opt-in
+
+
+def _story(database: Database, *args: str, settings: DedupSettings = EVENTS_ON,
+           **kwargs: object) -> ProcessedOutcome:
+    return _stored(database, *args, settings=settings, **kwargs)
 
 COMMON = VOCABULARY[1000:1040]  # words every article uses
 EVENT = VOCABULARY[2000:2006]  # names, places, numbers of one event
@@ -116,7 +125,7 @@ def _count(database: Database, table: type) -> int:
 def test_index_rows_older_than_the_window_are_pruned_on_insert(
     database: Database, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    settings = DedupSettings(window=timedelta(days=2))
+    settings = DedupSettings(window=timedelta(days=2), same_event=True)
     old = _story(database, "outlet", "old", "Old news", sentences(VOCABULARY[10:60]),
                  settings=settings)
     with database.session() as session, session.begin():
