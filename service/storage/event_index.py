@@ -5,10 +5,15 @@ document frequencies over the window (``frequencies``), the stories whose
 first article shares its salient terms (``find_event_story``: only the
 first, so a story joined by other articles about its event does not drift
 away from it), and, once it is stored, its terms counted, its salient terms
-posted and its vectors kept (``index_event``). Every ``PRUNE_EVERY``
+posted and its vectors kept (``index_event``); once the batch's articles are
+stored, their terms are counted (``count_terms``). Every ``PRUNE_EVERY``
 articles, index rows from before the window go (``prune_index``).
 Term counts are spread over ``_SHARDS`` rows per term and day by host and
 process, so two workers rarely wait on one row; the frequency is the sum.
+Two workers may still meet on a shard (two processes whose hashes agree):
+a batch therefore counts all its terms in one statement, rows in sorted
+order, at its end, so two batches lock shared rows in one order and never
+deadlock (counting per article, in each article's own order, did).
 """
 
 from __future__ import annotations
@@ -16,7 +21,8 @@ from __future__ import annotations
 import os
 import socket
 import zlib
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 
 from sqlalchemy import Connection, bindparam, delete, func, select
@@ -98,11 +104,8 @@ def find_event_story(
     return best_event_story(near.vector, found, near.event_threshold)
 
 
-def index_event(connection: Connection, article_id: int, near: SketchedArticle,
-                now: datetime) -> None:
-    """Count the article's terms; post its salient terms (its sketch row holds the vectors)."""
-    if near.terms is not None:
-        _count_terms(connection, near.terms, now)
+def index_event(connection: Connection, article_id: int, near: SketchedArticle) -> None:
+    """Post the article's salient terms (its sketch row holds the vectors)."""
     if near.vector is not None and near.vector.salient:
         module = postgresql if connection.dialect.name == "postgresql" else sqlite
         statement = module.insert(StoryTermRow.__table__).on_conflict_do_nothing()
@@ -121,18 +124,27 @@ def _shard() -> int:
     return zlib.crc32(f"{socket.gethostname()}:{os.getpid()}".encode()) % _SHARDS
 
 
-def _count_terms(connection: Connection, terms: Terms, now: datetime) -> None:
-    """One more document for each term: hundreds of rows, straight to the driver,
-    sorted so that two workers meeting on one shard lock rows in one order."""
-    day, shard = day_number(now), _shard()
+def count_terms(connection: Connection, counted: Iterable[tuple[Terms, datetime]]) -> None:
+    """One more document for each term of each stored article (``DOCUMENTS`` too).
+
+    All of a batch in one statement, one row per term and day, sorted: two
+    workers meeting on one shard lock the rows they share in the same order.
+    """
+    documents: Counter[tuple[int, int]] = Counter()
+    for terms, now in counted:
+        day = day_number(now)
+        documents.update((term, day) for term in (DOCUMENTS, *terms.distinct))
+    if not documents:
+        return
+    shard = _shard()
     marker = "%s" if connection.dialect.paramstyle in ("format", "pyformat") else "?"
     statement = (
         "INSERT INTO term_frequencies (term, day, shard, documents) "
-        f"VALUES ({marker}, {marker}, {marker}, 1) ON CONFLICT (term, day, shard) "
-        "DO UPDATE SET documents = term_frequencies.documents + 1"
+        f"VALUES ({marker}, {marker}, {marker}, {marker}) ON CONFLICT (term, day, shard) "
+        "DO UPDATE SET documents = term_frequencies.documents + excluded.documents"
     )
-    rows = [(term, day, shard) for term in sorted({DOCUMENTS, *terms.distinct})]
-    connection.exec_driver_sql(statement, rows)
+    connection.exec_driver_sql(
+        statement, [(term, day, shard, n) for (term, day), n in sorted(documents.items())])
 
 
 def prune_index(connection: Connection, before: datetime) -> int:

@@ -13,6 +13,8 @@ overhead and a round trip. Here a batch pays once for what can be shared:
         story, its keys (one multi-row insert), owners if taken,
         a near copy (in memory: service.storage.near_index),
         band keys and shingles, the article row, matches, outbox rows
+    the stories joined: article count and time                  one statement, sorted
+    count the stored articles' terms (same-event path)          one statement, sorted
     commit
 
 Exactly-once is unchanged: every row is keyed, so running the same batch
@@ -20,6 +22,10 @@ twice stores nothing twice; an article already out of state "new" is skipped.
 Locks are taken in one sorted statement before any key is inserted, so two
 workers claiming copies of one story serialise there instead of deadlocking
 halfway through their batches; the second sees the first's story and joins it.
+Rows that batches without a shared band or key may both update (a joined
+story's count, the same-event term counts) are updated at the end, each
+table in sorted order, so two batches joining the same stories in opposite
+orders wait for one another instead of deadlocking.
 Boilerplate learnt for the batch is what learning it article by article gives:
 a segment row keeps the first article that had it, and the batch inserts each
 segment with its first article in processing order.
@@ -41,7 +47,13 @@ from sqlalchemy.orm import Session
 from sqlalchemy.types import BigInteger
 
 from service.domain import Match
-from service.storage.event_index import event_blob, find_event_story, frequencies, index_event
+from service.storage.event_index import (
+    count_terms,
+    event_blob,
+    find_event_story,
+    frequencies,
+    index_event,
+)
 from service.storage.models import (
     AlertRow,
     ArticleRow,
@@ -132,6 +144,12 @@ def commit_batch(
             index.joined(outcome.story_id, item.now)
         if near is not None:
             index.add(item.article_id, outcome.story_id, near, item.now)
+    stored = [(item, o) for item in todo
+              if isinstance(o := outcomes.get(item.article_id), ProcessedOutcome)]
+    _join_stories(connection, [(o.story_id, item.now) for item, o in stored if o.duplicate])
+    count_terms(connection, [(near.terms, item.now) for item, _ in stored
+                             if (near := sketched.get(item.article_id)) is not None
+                             and near.terms is not None])
     return [outcomes.pop(item.article_id, None) for item in items]
 
 
@@ -187,7 +205,8 @@ def _statements() -> dict[str, Any]:
         .values(story_id=bindparam("target")),
         "drop_story": delete(stories).where(stories.c.id == story),
         "join_story": update(stories).where(stories.c.id == bindparam("target"))
-        .values(article_count=stories.c.article_count + 1, updated_at=bindparam("now")),
+        .values(article_count=stories.c.article_count + bindparam("joined"),
+                updated_at=bindparam("now")),
         "article": done,
         "article_text": done.values(language=bindparam("p_language"),
                                     full_text=bindparam("p_full_text"),
@@ -302,7 +321,7 @@ def _store_one(
     if near is not None and not near.sketch.empty:
         _index(connection, item.article_id, near, item.now)
     if near is not None:
-        index_event(connection, item.article_id, near, item.now)
+        index_event(connection, item.article_id, near)
     values: dict[str, object] = {
         "article": item.article_id, "p_story": story_id, "p_now": item.now,
         "p_state": "duplicate" if duplicate else "processed",
@@ -347,8 +366,20 @@ def _claim_story(
     if hashed:
         connection.execute(sql["move_keys"], {"story": story_id, "target": target})
     connection.execute(sql["drop_story"], {"story": story_id})
-    connection.execute(sql["join_story"], {"target": target, "now": item.now})
-    return target, True
+    return target, True  # the story's count and time move at the end (_join_stories)
+
+
+def _join_stories(connection: Connection, joins: Sequence[tuple[int, datetime]]) -> None:
+    """Count the batch's articles that joined each story, in story order, and move
+    its time to the latest of them."""
+    joined: dict[int, tuple[int, datetime]] = {}
+    for story, now in joins:
+        count, latest = joined.get(story, (0, now))
+        joined[story] = (count + 1, max(latest, now))
+    if joined:
+        connection.execute(_statements()["join_story"], [
+            {"target": story, "joined": count, "now": latest}
+            for story, (count, latest) in sorted(joined.items())])
 
 
 def _index(connection: Connection, article_id: int, near: SketchedArticle, now: datetime) -> None:
