@@ -42,7 +42,7 @@ class MemoryIndex:
     _segments: dict[tuple[str, int], int] = field(default_factory=dict)
     frequencies: Counter[int] = field(default_factory=Counter)  # term -> documents
     _postings: defaultdict[int, list[int]] = field(default_factory=lambda: defaultdict(list))
-    _vectors: dict[int, EventVector] = field(default_factory=dict)
+    vectors: dict[int, EventVector] = field(default_factory=dict)  # article -> its vectors
 
     def __len__(self) -> int:
         return len(self._sketches)
@@ -95,7 +95,7 @@ class MemoryIndex:
         # only the article that started each story: a story does not drift away from it
         ranked = sorted((a for a, n in hits.items() if n >= MIN_SHARED and self._stories[a] == a),
                         key=lambda a: (-hits[a], a))
-        return [EventCandidate(a, self._stories[a], self._vectors[a])
+        return [EventCandidate(a, self._stories[a], self.vectors[a])
                 for a in ranked[:MAX_CANDIDATES]]
 
     def _learn(self, feed: str, article: int, fingerprints: list[int]) -> set[int]:
@@ -113,6 +113,6 @@ class MemoryIndex:
             if self._bands.setdefault(band, article) != article:
                 self._more[band].append(article)
         if vector is not None:
-            self._vectors[article] = vector
+            self.vectors[article] = vector
             for term in vector.salient:
                 self._postings[term].append(article)
