@@ -43,6 +43,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import numpy as np  # noqa: E402
 from datasketch import MinHash, MinHashLSH  # noqa: E402
 
 from service.dedup import ArticleIdentity, story_keys  # noqa: E402
@@ -53,9 +54,12 @@ from service.stories import (  # noqa: E402
     article_parts,
     article_sketch,
     article_terms,
+    embedding,
     overlap,
 )
-from service.stories.events import MIN_SHARED, event_score  # noqa: E402
+from service.stories.embedding import Embedding, embed  # noqa: E402
+from service.stories.event_model import DEFAULT_EVENT_PROBABILITY, event_probability  # noqa: E402
+from service.stories.events import MIN_SHARED, event_score, text_cosine  # noqa: E402
 from service.stories.memory import MemoryIndex  # noqa: E402
 from service.stories.shingles import tokens  # noqa: E402
 from service.stories.signature import BANDS, ROWS, Sketch  # noqa: E402
@@ -121,32 +125,41 @@ class Scored:
     pair: str
     same: bool
     copy: bool  # the near-copy path says same
-    event: float  # the same-event score (0 when no salient term candidate)
+    candidate: bool  # shares MIN_SHARED salient terms: the same-event path compares them
+    event: float  # the lexical same-event score (0 when no candidate)
+    text: float  # the cosine of the TF-IDF text vectors
+    embedding: float | None  # the cosine of the sentence embeddings (None: not computed)
 
 
-def score_split(name: str) -> list[Scored]:
+def score_split(name: str, embeddings: bool = False) -> list[Scored]:
     """Both paths on each pair; document frequencies from the split's texts, as the
     index of the window would hold them."""
     pairs = list(semeval_pairs(name))
     index = MemoryIndex()
-    parsed: dict[str, tuple[Sketch, Terms]] = {}
+    parsed: dict[str, tuple[Sketch, Terms, Embedding | None]] = {}
     for _, one, two, _ in pairs:
         for text in (one, two):
             if text not in parsed:
-                parts, title_parts = article_parts(*_title_and_text(text))
+                title, body = _title_and_text(text)
+                parts, title_parts = article_parts(title, body)
                 parsed[text] = (article_sketch(parts, title_parts=title_parts),
-                                article_terms(parts, title_parts=title_parts))
+                                article_terms(parts, title_parts=title_parts),
+                                embed(title, body) if embeddings else None)
                 index.count(parsed[text][1])
     scored = []
     for pair, one, two, same in pairs:
-        (sketch_a, terms_a), (sketch_b, terms_b) = parsed[one], parsed[two]
+        (sketch_a, terms_a, embedding_a), (sketch_b, terms_b, embedding_b) = (
+            parsed[one], parsed[two])
         copy = (bool(set(sketch_a.bands) & set(sketch_b.bands))
                 and overlap(sketch_a.shingles, sketch_b.shingles).score >= DEFAULT_THRESHOLD)
         a, b = index.vector(terms_a), index.vector(terms_b)
-        event = 0.0
-        if a is not None and b is not None and len(set(a.salient) & set(b.salient)) >= MIN_SHARED:
-            event = event_score(a, b)
-        scored.append(Scored(pair, same, copy, event))
+        assert a is not None and b is not None
+        candidate = len(set(a.salient) & set(b.salient)) >= MIN_SHARED
+        cosine = None
+        if embedding_a is not None and embedding_b is not None:
+            cosine = float(np.dot(embedding_a, embedding_b))
+        scored.append(Scored(pair, same, copy, candidate, event_score(a, b) if candidate else 0.0,
+                             text_cosine(a, b), cosine))
     return scored
 
 
@@ -162,33 +175,59 @@ def _monolingual(pair: str) -> bool:
     return one == two
 
 
-def run_semeval(event_threshold: float) -> None:
+Decide = Callable[[Scored], bool]  # a candidate pair: the same event?
+
+
+def lexical(threshold: float) -> Decide:
+    return lambda s: s.event >= threshold
+
+
+def model(probability: float) -> Decide:
+    return lambda s: (s.embedding is not None
+                      and event_probability(s.embedding, s.text) >= probability)
+
+
+def run_semeval(event_threshold: float, event_probability_: float, embeddings: bool) -> None:
     print("== SemEval 2022 task 8: same <= 1.5, different >= 3.5; copies (MinHash) or same "
           f"event (TF-IDF score >= {event_threshold})")
-    train = score_split("training_set.csv")
+    train = score_split("training_set.csv", embeddings)
     print("training set, monolingual pairs, by event threshold (the only tuning):")
     print("    thr     P      R      F1   (copies only: "
           + "P {:.3f} R {:.3f} F1 {:.3f})".format(*_tally(train, None, mono=True).scores()))
     for threshold in (0.1, 0.125, 0.15, 0.175, 0.2, 0.225, 0.25, 0.3, 0.35, 0.4):
-        p, r, f = _tally(train, threshold, mono=True).scores()
+        p, r, f = _tally(train, lexical(threshold), mono=True).scores()
         print(f"    {threshold:5.3f}  {p:.3f}  {r:.3f}  {f:.3f}")
-    test = score_split("testing_set.csv")
+    test = score_split("testing_set.csv", embeddings)
     print(f"testing set at {event_threshold} (copies only in brackets):")
+    _table(test, lexical(event_threshold), None)
+    if not embeddings:
+        print("(sentence embeddings: not installed, pip install -e '.[embeddings]')")
+        return
+    print(f"\nwith sentence embeddings ({embedding.PACKAGE}), the fitted model "
+          "(benchmarks/fit_event_model.py) by probability, training set (the fit's own pairs):")
+    for probability in (0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95):
+        p, r, f = _tally(train, model(probability), mono=True).scores()
+        print(f"    {probability:5.3f}  {p:.3f}  {r:.3f}  {f:.3f}")
+    print(f"testing set at probability {event_probability_} (lexical at {event_threshold} "
+          "in brackets):")
+    _table(test, model(event_probability_), lexical(event_threshold))
+
+
+def _table(test: list[Scored], decide: Decide, other: Decide | None) -> None:
     print(f"{'pair':16} {'same':>5} {'diff':>5} {'P':>6} {'R':>6} {'F1':>6}   "
           f"{'[P':>6} {'R':>6} {'F1]':>6}")
     for group, mono in (("monolingual", True), ("cross-lingual", False)):
         for pair in sorted({s.pair for s in test if _monolingual(s.pair) == mono}):
-            _row(pair, _tally(test, event_threshold, pair=pair), _tally(test, None, pair=pair))
-        _row(f"[{group}]", _tally(test, event_threshold, mono=mono),
-             _tally(test, None, mono=mono))
+            _row(pair, _tally(test, decide, pair=pair), _tally(test, other, pair=pair))
+        _row(f"[{group}]", _tally(test, decide, mono=mono), _tally(test, other, mono=mono))
 
 
-def _tally(scored: list[Scored], threshold: float | None, *, mono: bool | None = None,
+def _tally(scored: list[Scored], decide: Decide | None, *, mono: bool | None = None,
            pair: str | None = None) -> Tally:
     tally = Tally()
     for s in scored:
         if (mono is None or _monolingual(s.pair) == mono) and (pair is None or s.pair == pair):
-            tally.add(s.same, s.copy or (threshold is not None and s.event >= threshold))
+            tally.add(s.same, s.copy or (decide is not None and s.candidate and decide(s)))
     return tally
 
 
@@ -326,9 +365,11 @@ class Engine:
     add: Callable[[int, str, str], object]
 
 
-def ours(threshold: float, event_threshold: float | None) -> Engine:
-    index = MemoryIndex(threshold=threshold, event_threshold=event_threshold)
+def ours(threshold: float, event_threshold: float | None, embeddings: bool = False) -> Engine:
+    index = MemoryIndex(threshold=threshold, event_threshold=event_threshold,
+                        embeddings=embeddings)
     path = "near copies + same event" if event_threshold is not None else "near copies"
+    path += " with sentence embeddings" if embeddings else ""
     return Engine(f"newswatch, {path} (numpy hashing, shared permutations, "
                   f"{BANDS}x{ROWS} bands, exact check)",
                   lambda i, title, text: index.add(f"feed{i % 100}", title, text))
@@ -351,6 +392,7 @@ def datasketch_defaults() -> Engine:
 
 def measure(engine: Engine, articles: list[tuple[str, str]], indexed: int) -> tuple[float, float]:
     """Articles/s of CPU time for the queries; RSS growth per indexed article."""
+    engine.add(-1, "Warm-up", "The encoder, if any, loads here.")
     gc.collect()
     before = rss_bytes()
     for i in range(indexed):
@@ -382,6 +424,9 @@ def _measure_in_child(
     return result
 
 
+EMBEDDED_INDEXED, EMBEDDED_QUERIES = 2_000, 500  # the encoder: ~20 ms of CPU per article
+
+
 def run_throughput(
     indexed: int, queries: int, threshold: float, event_threshold: float | None
 ) -> None:
@@ -398,6 +443,15 @@ def run_throughput(
               f"per indexed article (process RSS growth)")
     print(f"  ratio newswatch (near copies) / datasketch defaults: {rates[0] / rates[2]:.2f}x; "
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    if event_threshold is None or not embedding.available():
+        return
+    indexed, queries = min(indexed, EMBEDDED_INDEXED), min(queries, EMBEDDED_QUERIES)
+    name, rate, per_article = _measure_in_child(
+        lambda: ours(threshold, event_threshold, embeddings=True),
+        articles[: indexed + queries], indexed)
+    print(f"  {name} ({indexed:,} indexed, {queries:,} more; the encoder's start-up left out): "
+          f"{rate:,.0f} articles/s, {per_article / 1024:.1f} KiB per indexed article; "
+          f"load average {os.getloadavg()[0]:.1f}")
 
 
 def main() -> None:
@@ -406,11 +460,12 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=5_000)
     parser.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD)
     parser.add_argument("--event-threshold", type=float, default=DEFAULT_EVENT_THRESHOLD)
+    parser.add_argument("--event-probability", type=float, default=DEFAULT_EVENT_PROBABILITY)
     parser.add_argument("--skip", default="", help="comma-separated: semeval,rumca,throughput")
     args = parser.parse_args()
     skip = set(args.skip.split(","))
     if "semeval" not in skip:
-        run_semeval(args.event_threshold)
+        run_semeval(args.event_threshold, args.event_probability, embedding.available())
     if "rumca" not in skip:
         run_rumca(args.threshold, args.event_threshold)
     if "throughput" not in skip:

@@ -20,6 +20,7 @@ from datetime import datetime
 
 from service.config.models import DedupSettings
 from service.stories import NearDuplicate, article_parts
+from service.stories.embedding import embed
 from service.text.normalize import words
 
 MIN_WORDS_FOR_TEXT_KEY = 25
@@ -54,8 +55,10 @@ def near_duplicate(
     if not settings.near_duplicates:
         return None
     parts, title_parts = article_parts(title, text)
+    embedding = embed(title, text) if settings.same_event and settings.event_embeddings else None
     return NearDuplicate(
         parts=tuple(parts), threshold=settings.threshold, since=now - settings.window,
         title_parts=title_parts,
         event_threshold=settings.event_threshold if settings.same_event else None,
+        event_probability=settings.event_probability, embedding=embedding,
     )

@@ -20,7 +20,13 @@ import random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from service.stories import DEFAULT_EVENT_THRESHOLD, EventCandidate, best_event_story
+from service.stories import (
+    DEFAULT_EVENT_PROBABILITY,
+    DEFAULT_EVENT_THRESHOLD,
+    EventCandidate,
+    EventRule,
+    best_event_story,
+)
 from service.stories.events import MIN_DOCUMENTS
 from service.stories.memory import MemoryIndex
 from tests.story_texts import VOCABULARY, sentences
@@ -100,8 +106,8 @@ def test_in_any_order_each_story_is_a_star_around_its_first_article(
         article = offset + position
         if story != article:  # joined: the same event as the story's first article
             first = EventCandidate(story, story, index.vectors[story])
-            assert best_event_story(index.vectors[article], [first],
-                                    DEFAULT_EVENT_THRESHOLD) == story
+            rule = EventRule(DEFAULT_EVENT_THRESHOLD, DEFAULT_EVENT_PROBABILITY)
+            assert best_event_story(index.vectors[article], [first], rule) == story
     for story in set(found):
         kinds = {articles[p][0] for p, s in enumerate(found) if s == story}
         if {"one", "two"} <= kinds:  # two events in one story: a bridge started it

@@ -25,6 +25,8 @@ from pydantic import (
 from pydantic.dataclasses import dataclass as pydantic_dataclass
 
 from service.config.durations import Duration
+from service.stories import embedding
+from service.stories.event_model import DEFAULT_EVENT_PROBABILITY
 
 _ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
 
@@ -114,6 +116,18 @@ class DedupSettings(_Strict):
     same_event: bool = False
     # TF-IDF cosine (text 0.8, title 0.2) at which two articles tell the same event
     event_threshold: float = Field(default=0.2, gt=0, le=1)
+    # with same_event: sentence embeddings decide instead (service.stories.embedding;
+    # needs the optional extra newswatch[embeddings]), at this model probability
+    event_embeddings: bool = False
+    event_probability: float = Field(default=DEFAULT_EVENT_PROBABILITY, gt=0, lt=1)
+
+    @field_validator("event_embeddings")
+    @classmethod
+    def _encoder_installed(cls, value: bool) -> bool:
+        if value and not embedding.available():
+            raise ValueError(f"needs the optional package {embedding.PACKAGE}: "
+                             "pip install 'newswatch[embeddings]'")
+        return value
 
 
 class Settings(_Strict):

@@ -93,7 +93,7 @@ def find_event_story(
     connection: Connection, near: SketchedArticle, own_story: int
 ) -> int | None:
     """The story in the window about this article's event, if one reaches the threshold."""
-    if near.vector is None:
+    if near.vector is None or near.event_rule is None:
         return None
     params = {"terms": near.vector.salient, "since": near.since, "own": own_story}
     stories = {a: s for a, s, _ in connection.execute(_EVENT_CANDIDATES, params)}
@@ -101,7 +101,7 @@ def find_event_story(
         return None
     rows = connection.execute(_EVENT_VECTORS, {"ids": sorted(stories)})
     found = [EventCandidate(a, stories[a], decode(blob)) for a, blob in rows if blob]
-    return best_event_story(near.vector, found, near.event_threshold)
+    return best_event_story(near.vector, found, near.event_rule)
 
 
 def index_event(connection: Connection, article_id: int, near: SketchedArticle) -> None:

@@ -275,13 +275,14 @@ def _sketched(
     """The article's sketch and, when the same-event path is on, its terms and vectors."""
     parts = list(near.parts)
     sketch = article_sketch(parts, boilerplate, near.title_parts)
-    if near.event_threshold is None:
+    rule = near.event_rule
+    if rule is None:
         return SketchedArticle(sketch, near.threshold, near.since)
     terms = article_terms(parts, boilerplate, near.title_parts)
     known = frequencies(connection, terms.distinct, near.since)
-    vector = event_vector(terms, known) if known[DOCUMENTS] >= MIN_DOCUMENTS else None
-    return SketchedArticle(sketch, near.threshold, near.since, terms, vector,
-                           near.event_threshold)
+    vector = (event_vector(terms, known, near.embedding)
+              if known[DOCUMENTS] >= MIN_DOCUMENTS else None)
+    return SketchedArticle(sketch, near.threshold, near.since, terms, vector, rule)
 
 
 def _segment_owners(

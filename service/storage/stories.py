@@ -29,6 +29,7 @@ from service.storage.models import (
     StoryRow,
 )
 from service.stories import (
+    EventRule,
     EventVector,
     Sketch,
     Terms,
@@ -48,7 +49,7 @@ class SketchedArticle:
     since: datetime
     terms: Terms | None = None  # None: the same-event path is off
     vector: EventVector | None = None  # None: off, or too few documents yet
-    event_threshold: float = 1.0
+    event_rule: EventRule | None = None  # None: the same-event path is off
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,7 @@ Pure: text in, values out. For one article::
     terms = article_terms(parts, boilerplate, title_parts)      # counted term hashes
     vector = event_vector(terms, <document frequencies of the window>)   (storage)
     candidates = <indexed articles sharing salient terms>               (storage)
-    story = best_event_story(vector, candidates, event_threshold)
+    story = best_event_story(vector, candidates, rule)   # threshold, or the model with embeddings
 
 ``MemoryIndex`` runs the same steps in one process (benchmarks, tests);
 ``service.storage.stories`` runs them against the shared database.
@@ -24,12 +24,15 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from service.stories.boilerplate import Segment, kept_segments, segments, strip_boilerplate
+from service.stories.embedding import Embedding
+from service.stories.event_model import DEFAULT_EVENT_PROBABILITY
 from service.stories.events import (
     DEFAULT_EVENT_THRESHOLD,
+    EventRule,
     EventVector,
     Terms,
-    event_score,
     event_vector,
+    same_event,
 )
 from service.stories.events import article_terms as _terms
 from service.stories.shingles import Shingles, shingles, shingles_of
@@ -46,6 +49,14 @@ class NearDuplicate:
     since: datetime  # only stories updated since then are candidates
     title_parts: int = 0  # parts[:title_parts] are the title's
     event_threshold: float | None = None  # None: copies only, no same-event path
+    event_probability: float = DEFAULT_EVENT_PROBABILITY  # with embeddings
+    embedding: Embedding | None = None  # None: the same-event path is lexical
+
+    @property
+    def event_rule(self) -> EventRule | None:
+        if self.event_threshold is None:
+            return None
+        return EventRule(self.event_threshold, self.event_probability)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -91,22 +102,24 @@ def article_terms(
 
 
 def best_event_story(
-    vector: EventVector, candidates: Iterable[EventCandidate], threshold: float
+    vector: EventVector, candidates: Iterable[EventCandidate], rule: EventRule
 ) -> int | None:
-    """The story of the most similar candidate, if it reaches ``threshold``."""
+    """The story of the most similar candidate that ``rule`` calls the same event."""
     best: tuple[float, int] | None = None
     for candidate in candidates:
-        score = event_score(vector, candidate.vector)
-        if score >= threshold and (best is None or (-score, candidate.story_id) < best):
+        score = same_event(vector, candidate.vector, rule)
+        if score is not None and (best is None or (-score, candidate.story_id) < best):
             best = (-score, candidate.story_id)
     return None if best is None else best[1]
 
 
 __all__ = [
+    "DEFAULT_EVENT_PROBABILITY",
     "DEFAULT_EVENT_THRESHOLD",
     "DEFAULT_THRESHOLD",
     "Candidate",
     "EventCandidate",
+    "EventRule",
     "EventVector",
     "NearDuplicate",
     "Overlap",

@@ -12,7 +12,12 @@ sharing at least ``MIN_SHARED`` of them is a candidate, and joins when
     score = (1 - TITLE_WEIGHT) * cos(texts) + TITLE_WEIGHT * cos(titles)
 
 reaches the event threshold (``dedup.event_threshold``, tuned on SemEval 2022
-task 8's training pairs by benchmarks/bench_dedup.py). Until the window holds
+task 8's training pairs by benchmarks/bench_dedup.py). With sentence
+embeddings (``dedup.event_embeddings``, ``service.stories.embedding``) a
+candidate joins instead when the probability of ``event_model`` (the
+embeddings' cosine and the text's TF-IDF cosine) reaches
+``dedup.event_probability``; the salient terms still choose the candidates.
+Until the window holds
 ``MIN_DOCUMENTS`` articles the frequencies say too little (every word looks
 rare), so the event path waits and only copies are joined.
 All of it is numpy over arrays of term hashes (the words' hashes of the
@@ -29,6 +34,8 @@ from itertools import repeat
 import numpy as np
 import numpy.typing as npt
 
+from service.stories.embedding import Embedding
+from service.stories.event_model import event_probability
 from service.stories.shingles import fmix64, word_hashes
 
 DEFAULT_EVENT_THRESHOLD = 0.2
@@ -109,10 +116,11 @@ class Weighted:
 
 @dataclass(frozen=True, slots=True, eq=False)
 class EventVector:
-    """Unit TF-IDF vectors of an article's text and title."""
+    """Unit TF-IDF vectors of an article's text and title, and its embedding if any."""
 
     text: Weighted
     title: Weighted
+    embedding: Embedding | None = None
 
     @property
     def salient(self) -> list[int]:
@@ -140,7 +148,8 @@ def _unit(counted: Counted, frequencies: npt.NDArray[np.int64], documents: int,
     return Weighted(terms, weights / norm if norm > 0 else weights)
 
 
-def event_vector(terms: Terms, frequencies: Mapping[int, int]) -> EventVector:
+def event_vector(terms: Terms, frequencies: Mapping[int, int],
+                 embedding: Embedding | None = None) -> EventVector:
     """The article's vectors given document frequencies (``DOCUMENTS`` -> their count)."""
     documents = max(frequencies.get(DOCUMENTS, 0), 1)
     text = terms.text.terms.tolist()
@@ -149,6 +158,7 @@ def event_vector(terms: Terms, frequencies: Mapping[int, int]) -> EventVector:
     return EventVector(
         _unit(terms.text, known, documents, VECTOR_TERMS),
         _unit(terms.title, known[in_title], documents, TITLE_TERMS),
+        embedding,
     )
 
 
@@ -159,22 +169,51 @@ def _cosine(a: Weighted, b: Weighted) -> float:
     return float(np.dot(a.weights[left], b.weights[right]))
 
 
+def text_cosine(a: EventVector, b: EventVector) -> float:
+    return _cosine(a.text, b.text)
+
+
 def event_score(a: EventVector, b: EventVector) -> float:
     return (1 - TITLE_WEIGHT) * _cosine(a.text, b.text) + TITLE_WEIGHT * _cosine(a.title, b.title)
 
 
+@dataclass(frozen=True, slots=True)
+class EventRule:
+    """When two articles tell the same event: the lexical score's threshold, and the
+    model's probability when both carry an embedding."""
+
+    threshold: float
+    probability: float
+
+
+def same_event(a: EventVector, b: EventVector, rule: EventRule) -> float | None:
+    """How alike the two are (to rank candidates), or None when not the same event."""
+    if a.embedding is not None and b.embedding is not None:
+        cosine = float(np.dot(a.embedding, b.embedding))
+        found = event_probability(cosine, text_cosine(a, b))
+        return found if found >= rule.probability else None
+    score = event_score(a, b)
+    return score if score >= rule.threshold else None
+
+
 def encode(vector: EventVector) -> bytes:
-    """Stored form: the number of text terms, then int64 hashes and float32 weights."""
-    head = np.array([len(vector.text)], dtype="<i8")
+    """Stored form: a head (the number of text terms; the embedding's size << 32), the
+    int64 term hashes, their float32 weights, then the float32 embedding if any."""
+    dimensions = 0 if vector.embedding is None else len(vector.embedding)
+    head = np.array([len(vector.text) | dimensions << 32], dtype="<i8")
     terms = np.concatenate((vector.text.terms, vector.title.terms)).astype("<i8")
     weights = np.concatenate((vector.text.weights, vector.title.weights)).astype("<f4")
-    return head.tobytes() + terms.tobytes() + weights.tobytes()
+    embedding = b"" if vector.embedding is None else vector.embedding.astype("<f4").tobytes()
+    return head.tobytes() + terms.tobytes() + weights.tobytes() + embedding
 
 
 def decode(blob: bytes) -> EventVector:
-    split = int(np.frombuffer(blob[:8], dtype="<i8")[0])
-    count = (len(blob) - 8) // 12
+    head = int(np.frombuffer(blob[:8], dtype="<i8")[0])
+    split, dimensions = head & 0xFFFFFFFF, head >> 32
+    end = len(blob) - 4 * dimensions
+    count = (end - 8) // 12
     terms = np.frombuffer(blob[8 : 8 + 8 * count], dtype="<i8").astype(np.int64)
-    weights = np.frombuffer(blob[8 + 8 * count :], dtype="<f4").astype(np.float64)
+    weights = np.frombuffer(blob[8 + 8 * count : end], dtype="<f4").astype(np.float64)
+    embedding = np.frombuffer(blob[end:], dtype="<f4").astype(np.float32) if dimensions else None
     return EventVector(Weighted(terms[:split], weights[:split]),
-                       Weighted(terms[split:], weights[split:]))
+                       Weighted(terms[split:], weights[split:]), embedding)

@@ -13,8 +13,10 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 from service.stories import (
+    DEFAULT_EVENT_PROBABILITY,
     Candidate,
     EventCandidate,
+    EventRule,
     EventVector,
     Terms,
     article_parts,
@@ -24,6 +26,7 @@ from service.stories import (
     best_story,
     event_vector,
 )
+from service.stories.embedding import Embedding, embed
 from service.stories.events import DOCUMENTS, MIN_DOCUMENTS, MIN_SHARED
 from service.stories.signature import Sketch
 from service.stories.similarity import DEFAULT_THRESHOLD
@@ -35,6 +38,8 @@ MAX_CANDIDATES = 20
 class MemoryIndex:
     threshold: float = DEFAULT_THRESHOLD
     event_threshold: float | None = None  # None: copies only
+    embeddings: bool = False  # the same-event path with sentence embeddings (an extra)
+    event_probability: float = DEFAULT_EVENT_PROBABILITY
     _bands: dict[int, int] = field(default_factory=dict)  # band -> first article
     _more: defaultdict[int, list[int]] = field(default_factory=lambda: defaultdict(list))
     _sketches: list[Sketch] = field(default_factory=list)
@@ -57,10 +62,10 @@ class MemoryIndex:
         vector = None
         if self.event_threshold is not None:
             terms = article_terms(parts, boilerplate, title_parts)
-            vector = self.vector(terms)
+            vector = self.vector(terms, embed(title, text) if self.embeddings else None)
             if story is None and vector is not None:
-                story = best_event_story(vector, self.event_candidates(vector),
-                                         self.event_threshold)
+                rule = EventRule(self.event_threshold, self.event_probability)
+                story = best_event_story(vector, self.event_candidates(vector), rule)
             self.count(terms)
         self._store(article, found, article if story is None else story, vector)
         return self._stories[article]
@@ -70,11 +75,11 @@ class MemoryIndex:
         self.frequencies.update(terms.distinct)
         self.frequencies[DOCUMENTS] += 1
 
-    def vector(self, terms: Terms) -> EventVector | None:
+    def vector(self, terms: Terms, embedding: Embedding | None = None) -> EventVector | None:
         """The article's vectors, once the window holds enough documents."""
         if self.frequencies[DOCUMENTS] < MIN_DOCUMENTS:
             return None
-        return event_vector(terms, self.frequencies)
+        return event_vector(terms, self.frequencies, embedding)
 
     def candidates(self, found: Sketch) -> list[Candidate]:
         hits: Counter[int] = Counter()
