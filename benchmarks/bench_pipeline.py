@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/bench_pipeline.py [--feeds 20] [--items 25] [--workers 2]
         [--alert-fraction 1.0] [--idle 40] [--modes embedded,distributed]
+        [--dedup '{"same_event": true}']
 
 Throughput: serves N feeds of fresh items from a local HTTP server and runs
 `newswatch run --once` (embedded: SQLite, work in-process; distributed:
@@ -59,13 +60,14 @@ subscriptions:
   - {id: desk, notify: ["${ALERTS_URL}"], entities: [macron]}
 """
 VOCABULARY = [f"w{n}" for n in range(5000)]
+DEDUP: dict[str, object] = {}  # --dedup
 
 
 def _config(directory: Path, feeds: list[dict[str, str]], settings: dict[str, object]) -> Path:
     (directory / "watchlists").mkdir(parents=True)
     (directory / "watchlists" / "w.yaml").write_text(WATCHLIST)
     (directory / "feeds.yaml").write_text(json.dumps({"feeds": feeds}))
-    base = {"fetch": {"allow_private_addresses": True}, "web": {"port": 0}}
+    base = {"fetch": {"allow_private_addresses": True}, "web": {"port": 0}, "dedup": DEDUP}
     (directory / "newswatch.yaml").write_text(json.dumps(base | settings))
     return directory
 
@@ -293,8 +295,11 @@ def main() -> None:
     parser.add_argument("--modes", default="embedded,distributed")
     parser.add_argument("--deadline", type=float, default=600.0)
     parser.add_argument("--log", help="keep the children's output in this file")
+    parser.add_argument("--dedup", default="{}", help='dedup settings as JSON, e.g. '
+                        '\'{"same_event": true}\' to measure the same-event path\'s cost')
     args = parser.parse_args()
     modes = args.modes.split(",")
+    DEDUP.update(json.loads(args.dedup))
     print(f"{args.feeds} feeds x {args.items} fresh items, {args.alert_fraction:.0%} alerting; "
           f"2-core machine, load {_load()}", flush=True)
     with FeedServer() as server, tempfile.TemporaryDirectory() as tmp:

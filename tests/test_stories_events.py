@@ -109,6 +109,17 @@ def test_same_outlet_reposting_under_a_new_url_and_title_joins_the_story(
         first.story_id, True, 0)
 
 
+def test_headlines_alike_over_unrelated_texts_stay_apart() -> None:
+    index = MemoryIndex(event_threshold=0.2)
+    for n in range(MIN_DOCUMENTS):
+        own = VOCABULARY[3000 + 20 * n : 3000 + 20 * n + 20]
+        index.add(f"bg{n % 5}", sentences(own[:5]), _words(n, own, []))
+    headline = sentences(EVENT[:4])  # rare words, the same in both titles
+    first = index.add("outlet", headline, _words(1, VOCABULARY[5000:5030], []))
+    other = index.add("wire", headline, _words(2, VOCABULARY[5100:5130], []))
+    assert other != first
+
+
 def test_short_templated_entries_of_one_feed_stay_apart() -> None:
     index = MemoryIndex(event_threshold=0.2)
     stories = [index.add("hn", sentences(VOCABULARY[600 + 6 * n : 606 + 6 * n]),
