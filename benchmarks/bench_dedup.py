@@ -59,7 +59,12 @@ from service.stories import (  # noqa: E402
 )
 from service.stories.embedding import Embedding, embed  # noqa: E402
 from service.stories.event_model import DEFAULT_EVENT_PROBABILITY, event_probability  # noqa: E402
-from service.stories.events import MIN_SHARED, event_score, text_cosine  # noqa: E402
+from service.stories.events import (  # noqa: E402
+    MIN_SHARED,
+    MIN_TEXT_COSINE,
+    event_score,
+    text_cosine,
+)
 from service.stories.memory import MemoryIndex  # noqa: E402
 from service.stories.shingles import tokens  # noqa: E402
 from service.stories.signature import BANDS, ROWS, Sketch  # noqa: E402
@@ -179,11 +184,11 @@ Decide = Callable[[Scored], bool]  # a candidate pair: the same event?
 
 
 def lexical(threshold: float) -> Decide:
-    return lambda s: s.event >= threshold
+    return lambda s: s.event >= threshold and s.text >= MIN_TEXT_COSINE
 
 
 def model(probability: float) -> Decide:
-    return lambda s: (s.embedding is not None
+    return lambda s: (s.embedding is not None and s.text >= MIN_TEXT_COSINE
                       and event_probability(s.embedding, s.text) >= probability)
 
 

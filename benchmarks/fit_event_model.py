@@ -10,9 +10,10 @@ of the two TF-IDF text vectors. A logistic regression (Newton's method, a
 little L2, features standardised, weights then given back on the raw scale)
 is fitted; five folds give out-of-fold probabilities, and the default
 probability is the lowest at which the training pairs' precision (all pairs
-in one language, the non-candidates counted as "different", copies as
-"same") reaches PRECISION. Only the training split is read. Prints the
-block of service/stories/event_model.py.
+in one language, the non-candidates and pairs below the service's text
+cosine floor counted as "different", copies as "same") reaches PRECISION.
+Only the training split is read. Prints the block of
+service/stories/event_model.py.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ import numpy.typing as npt
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_dedup import Scored, Tally, _monolingual, score_split
+
+from service.stories.events import MIN_TEXT_COSINE
 
 PRECISION = 0.95
 FOLDS = 5
@@ -81,7 +84,8 @@ def main() -> None:
 def _tally(pairs: list[Scored], held_out: dict[int, float], probability: float) -> Tally:
     tally = Tally()
     for s in pairs:
-        tally.add(s.same, s.copy or held_out.get(id(s), 0.0) >= probability)
+        joins = s.text >= MIN_TEXT_COSINE and held_out.get(id(s), 0.0) >= probability
+        tally.add(s.same, s.copy or joins)
     return tally
 
 

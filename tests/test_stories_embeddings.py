@@ -97,6 +97,18 @@ def test_the_model_decides_when_both_carry_an_embedding_else_the_lexical_score()
     assert same_event(a, lexical, EventRule(0.4, 0.99)) == pytest.approx(0.48)
 
 
+def test_texts_the_encoder_finds_alike_but_sharing_few_terms_stay_apart() -> None:
+    rng = random.Random(7)
+    tokens = [f"w{n}" for n in range(5000)]
+    one, two = (embed("Macron item", " ".join(rng.sample(tokens, 300))) for _ in range(2))
+    rule = EventRule(threshold=0.2, probability=DEFAULT_EVENT_PROBABILITY)
+    assert event_probability(float(one @ two), 0.1) >= DEFAULT_EVENT_PROBABILITY  # the trap
+    text = Weighted(np.array([1, 2], dtype=np.int64), np.array([0.995, 0.0999]))
+    other = Weighted(np.array([2, 3], dtype=np.int64), np.array([0.995, 0.0999]))
+    a, b = EventVector(text, text, one), EventVector(other, other, two)  # text cosine 0.099
+    assert same_event(a, b, rule) is None
+
+
 def test_stored_vectors_keep_their_embedding_and_old_rows_still_read() -> None:
     text = Weighted(np.array([5, -7, 9], dtype=np.int64), np.array([0.5, 0.5, 0.7071]))
     title = Weighted(np.array([-7], dtype=np.int64), np.array([1.0]))
