@@ -24,9 +24,8 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_dedup import Scored, Tally, _monolingual, score_split
-
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.bench_dedup import Scored, Tally, _monolingual, score_split
 from service.stories.events import MIN_TEXT_COSINE
 
 PRECISION = 0.95
