@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import socket
 import zlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 
 from sqlalchemy import Connection, bindparam, delete, func, select
@@ -84,17 +84,23 @@ def frequencies(connection: Connection, terms: Sequence[int], since: datetime) -
 
 
 def find_event_story(
-    connection: Connection, near: SketchedArticle, own_story: int
+    connection: Connection, near: SketchedArticle, own_story: int,
+    batch: Mapping[int, EventVector] | None = None,
 ) -> int | None:
-    """The story in the window about this article's event, if one reaches the threshold."""
+    """The story in the window about this article's event, if one reaches the threshold
+    (``batch``: vectors of the batch's articles, whose sketch rows are written last)."""
     if near.vector is None:
         return None
     params = {"terms": near.vector.salient, "since": near.since, "own": own_story}
     stories = {a: s for a, s, _ in connection.execute(_EVENT_CANDIDATES, params)}
     if not stories:
         return None
-    rows = connection.execute(_EVENT_VECTORS, {"ids": sorted(stories)})
-    found = [EventCandidate(a, stories[a], decode(blob)) for a, blob in rows if blob]
+    known = batch or {}
+    found = [EventCandidate(a, stories[a], known[a]) for a in sorted(stories) if a in known]
+    stored = sorted(a for a in stories if a not in known)
+    if stored:
+        rows = connection.execute(_EVENT_VECTORS, {"ids": stored})
+        found += [EventCandidate(a, stories[a], decode(blob)) for a, blob in rows if blob]
     return best_event_story(near.vector, found, near.event_threshold)
 
 

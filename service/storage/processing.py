@@ -1,4 +1,4 @@
-"""A batch of processed articles stored in one transaction, one savepoint each.
+"""A batch of processed articles stored in one transaction.
 
 Profiling showed storage dominating the per-article cost: two transactions
 and some eighteen statements per article, each paying SQLAlchemy's ORM
@@ -9,12 +9,16 @@ overhead and a round trip. Here a batch pays once for what can be shared:
     sketch each article (pure)
     advisory-lock every band and exact key, sorted (PostgreSQL) one SELECT
     read the index entries sharing the batch's bands          one SELECT
-    per article, in a savepoint (a bad one rolls back alone):
+    per article, in order (a later one may join an earlier one's story):
         story, its keys (one multi-row insert), owners if taken,
-        a near copy (in memory: service.storage.near_index),
-        band keys and shingles, the article row, matches, outbox rows
+        a near copy (in memory: service.storage.near_index)
+    the batch's band keys, shingles, article rows, matches and  one statement each
+        outbox rows (service.storage.batch_rows)
     commit
 
+Any error rolls the whole batch back; ``ArticleStore.commit_batch`` then
+stores its articles one by one, so an article the database refuses fails
+alone (a savepoint per article cost two statements each, on every batch).
 Exactly-once is unchanged: every row is keyed, so running the same batch
 twice stores nothing twice; an article already out of state "new" is skipped.
 Locks are taken in one sorted statement before any key is inserted, so two
@@ -28,33 +32,36 @@ segment with its first article in processing order.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Connection, Table, bindparam, delete, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 from sqlalchemy.types import BigInteger
 
 from service.domain import Match
-from service.storage.event_index import event_blob, find_event_story, frequencies, index_event
-from service.storage.models import (
-    AlertRow,
-    ArticleRow,
-    ArticleSketchRow,
-    FeedSegmentRow,
-    MatchRow,
-    StoryBandRow,
-    StoryKeyRow,
-    StoryRow,
+from service.storage.batch_rows import (
+    Claimed,
+    article_values,
+    insert_ignore,
+    insert_rows,
+    write_rows,
 )
+from service.storage.event_index import find_event_story, frequencies, index_event
+from service.storage.models import ArticleRow, FeedSegmentRow, StoryKeyRow, StoryRow
 from service.storage.near_index import NearIndex
-from service.storage.stories import SketchedArticle, encode_sketch
-from service.stories import NearDuplicate, article_sketch, article_terms, event_vector
+from service.storage.stories import SketchedArticle
+from service.stories import (
+    EventVector,
+    NearDuplicate,
+    article_sketch,
+    article_terms,
+    event_vector,
+)
 from service.stories.events import DOCUMENTS, MIN_DOCUMENTS
 
 _CHUNK = 500
@@ -93,46 +100,51 @@ class ProcessedOutcome:
     alerts_created: int
 
 
-Outcome = ProcessedOutcome | None | Exception  # None: no longer new, skipped
+Outcome = ProcessedOutcome | None | Exception  # None: no longer new, skipped; Exception: failed
 
 
 def commit_batch(
-    session: Session, items: Sequence[ProcessedArticle], *,
-    transient: Callable[[BaseException], bool],
-) -> list[Outcome]:
-    """Store ``items`` in the session's open transaction; one outcome per item.
-
-    A non-transient error of one article rolls back its savepoint only and is
-    returned as its outcome; a ``transient`` one (the database went away)
-    propagates, and the caller's transaction is rolled back whole.
-    """
+    session: Session, items: Sequence[ProcessedArticle]
+) -> list[ProcessedOutcome | None]:
+    """Store ``items`` in the session's open transaction; one outcome per item
+    (None: no longer new, skipped). Any error propagates: the caller rolls the
+    whole batch back (and may store its articles one by one)."""
     connection = session.connection()
     new = _lock_new(connection, [item.article_id for item in items])
-    todo = [item for item in items if item.article_id in new]
+    todo = list({item.article_id: item for item in reversed(items)
+                 if item.article_id in new}.values())[::-1]  # the same id twice: the first
     sketched = _sketch(connection, todo, new)
     hashed = {item.article_id: _hashed(item.story_keys) for item in todo}
     _lock_claims(connection, sketched, hashed)
     index = NearIndex(connection, (b for s in sketched.values() for b in s.sketch.bands))
-    outcomes: dict[int, Outcome] = {}
+    vectors = {a: s.vector for a, s in sketched.items() if s.vector is not None}
+    claimed: list[Claimed] = []
     for item in todo:
-        if item.article_id in outcomes:  # the same id twice in one batch
-            continue
-        try:
-            near = sketched.get(item.article_id)
-            with session.begin_nested():  # the savepoint is taken with the connection
-                outcome = _store_one(session.connection(), index, item,
-                                     hashed[item.article_id], near)
-        except Exception as e:
-            if transient(e):
-                raise
-            outcomes[item.article_id] = e
-            continue
-        outcomes[item.article_id] = outcome
-        if outcome.duplicate:
-            index.joined(outcome.story_id, item.now)
+        near = sketched.get(item.article_id)
+        story_id, duplicate = _claim_story(connection, index, item, hashed[item.article_id],
+                                           near, vectors)
         if near is not None:
-            index.add(item.article_id, outcome.story_id, near, item.now)
+            index_event(connection, item.article_id, near, item.now)
+        claimed.append(_claimed(item, story_id, duplicate, near))
+        if duplicate:
+            index.joined(story_id, item.now)
+        if near is not None:
+            index.add(item.article_id, story_id, near, item.now)
+    created = write_rows(connection, claimed)
+    outcomes = {c.article_id: ProcessedOutcome(c.story_id, c.duplicate, created[c.article_id])
+                for c in claimed}
     return [outcomes.pop(item.article_id, None) for item in items]
+
+
+def _claimed(item: ProcessedArticle, story_id: int, duplicate: bool,
+             near: SketchedArticle | None) -> Claimed:
+    analysis = item.analysis
+    text = None if analysis is None else (
+        analysis.language, analysis.full_text, analysis.full_text_error)
+    return Claimed(
+        item.article_id, story_id, duplicate, item.now, near,
+        article_values(item.article_id, story_id, duplicate, item.now, text),
+        item.matches, item.subscription_ids)
 
 
 def _hashed(keys: Sequence[str]) -> list[str]:
@@ -140,31 +152,7 @@ def _hashed(keys: Sequence[str]) -> list[str]:
 
 
 def _insert_ignore(connection: Connection, table: Any) -> Any:
-    return _insert_ignore_for(connection.dialect.name, table)
-
-
-@lru_cache(maxsize=32)
-def _insert_ignore_for(dialect: str, table: Any) -> Any:
-    """Built once per table: building a statement costs more than running it on SQLite."""
-    if dialect == "postgresql":
-        return postgresql.insert(table).on_conflict_do_nothing()
-    return sqlite.insert(table).on_conflict_do_nothing()
-
-
-def _insert_rows(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
-    """Insert-or-ignore ``rows`` as multi-row VALUES statements.
-
-    With RETURNING, SQLAlchemy turns an executemany into batches of multi-row
-    VALUES ("insertmanyvalues"); without it psycopg 3 sends one statement per
-    row (an article's 42 band keys: 42 statements).
-    """
-    if rows:
-        connection.execute(_insert_returning_key(connection.dialect.name, table), rows).all()
-
-
-@lru_cache(maxsize=32)
-def _insert_returning_key(dialect: str, table: Any) -> Any:
-    return _insert_ignore_for(dialect, table).returning(next(iter(table.primary_key.columns)))
+    return insert_ignore(connection.dialect.name, table)
 
 
 @lru_cache(maxsize=1)
@@ -172,11 +160,7 @@ def _statements() -> dict[str, Any]:
     """The per-article statements, built once with bind parameters."""
     stories: Table = StoryRow.__table__  # type: ignore[assignment]
     keys: Table = StoryKeyRow.__table__  # type: ignore[assignment]
-    articles: Table = ArticleRow.__table__  # type: ignore[assignment]
     story: Any = bindparam("story")
-    done = update(articles).where(articles.c.id == bindparam("article")).values(
-        story_id=bindparam("p_story"), state=bindparam("p_state"),
-        processed_at=bindparam("p_now"), last_error=None)
     return {
         "new_story": stories.insert().values(
             first_article_id=bindparam("article"), created_at=bindparam("now"),
@@ -188,10 +172,6 @@ def _statements() -> dict[str, Any]:
         "drop_story": delete(stories).where(stories.c.id == story),
         "join_story": update(stories).where(stories.c.id == bindparam("target"))
         .values(article_count=stories.c.article_count + 1, updated_at=bindparam("now")),
-        "article": done,
-        "article_text": done.values(language=bindparam("p_language"),
-                                    full_text=bindparam("p_full_text"),
-                                    full_text_error=bindparam("p_full_text_error")),
     }
 
 
@@ -237,8 +217,7 @@ def _sketch(
     rows = [{"feed_id": f, "fingerprint": p, "article_id": a}
             for (f, p), a in sorted(first.items())]  # sorted: concurrent inserts never deadlock
     table: Table = FeedSegmentRow.__table__  # type: ignore[assignment]
-    for start in range(0, len(rows), _CHUNK):
-        _insert_rows(connection, table, rows[start : start + _CHUNK])
+    insert_rows(connection, table, rows)
     owner = _segment_owners(connection, first)
     sketched: dict[int, SketchedArticle] = {}
     for item in near_items:
@@ -294,35 +273,12 @@ def _lock_claims(
         connection.execute(_LOCK_KEYS, {"keys": sorted(keys)})
 
 
-def _store_one(
-    connection: Connection, index: NearIndex, item: ProcessedArticle, hashed: list[str],
-    near: SketchedArticle | None,
-) -> ProcessedOutcome:
-    story_id, duplicate = _claim_story(connection, index, item, hashed, near)
-    if near is not None and not near.sketch.empty:
-        _index(connection, item.article_id, near, item.now)
-    if near is not None:
-        index_event(connection, item.article_id, near, item.now)
-    values: dict[str, object] = {
-        "article": item.article_id, "p_story": story_id, "p_now": item.now,
-        "p_state": "duplicate" if duplicate else "processed",
-    }
-    statement = "article"
-    if item.analysis is not None:
-        statement = "article_text"
-        values.update(p_language=item.analysis.language, p_full_text=item.analysis.full_text,
-                      p_full_text_error=item.analysis.full_text_error)
-    connection.execute(_statements()[statement], values)
-    _insert_matches(connection, item.article_id, item.matches)
-    created = _insert_alerts(connection, story_id, item)
-    return ProcessedOutcome(story_id, duplicate, created)
-
-
 def _claim_story(
     connection: Connection, index: NearIndex, item: ProcessedArticle, hashed: list[str],
-    near: SketchedArticle | None,
+    near: SketchedArticle | None, vectors: Mapping[int, EventVector],
 ) -> tuple[int, bool]:
-    """Claim the article's keys for a new story, or join the story that owns one."""
+    """Claim the article's keys for a new story, or join the story that owns one
+    (``vectors``: the batch's own same-event vectors, not in the database yet)."""
     sql = _statements()
     keys: Table = StoryKeyRow.__table__  # type: ignore[assignment]
     story_id: int = connection.execute(
@@ -339,7 +295,7 @@ def _claim_story(
     if not others and near is not None:  # no exact key: a near copy in the window?
         found = index.find(near, story_id)
         if found is None:  # nor a copy: an article about the same event?
-            found = find_event_story(connection, near, story_id)
+            found = find_event_story(connection, near, story_id, vectors)
         others = [found] if found is not None else []
     if not others:
         return story_id, False
@@ -349,42 +305,3 @@ def _claim_story(
     connection.execute(sql["drop_story"], {"story": story_id})
     connection.execute(sql["join_story"], {"target": target, "now": item.now})
     return target, True
-
-
-def _index(connection: Connection, article_id: int, near: SketchedArticle, now: datetime) -> None:
-    """The article's band keys and shingles in the shared index (idempotent)."""
-    sketches: Table = ArticleSketchRow.__table__  # type: ignore[assignment]
-    bands: Table = StoryBandRow.__table__  # type: ignore[assignment]
-    connection.execute(_insert_ignore(connection, sketches), {
-        "article_id": article_id, "shingles": encode_sketch(near.sketch), "created_at": now,
-        "event": event_blob(near.vector)})
-    _insert_rows(connection, bands, [{"band": b, "article_id": article_id}
-                                     for b in sorted(set(near.sketch.bands))])
-
-
-def _insert_matches(connection: Connection, article_id: int, matches: Sequence[Match]) -> None:
-    if not matches:
-        return
-    table: Table = MatchRow.__table__  # type: ignore[assignment]
-    _insert_rows(connection, table, [
-        {"article_id": article_id, "kind": m.kind, "ref_id": m.id, "name": m.name,
-         "evidence": [{"field": e.field, "sentence": e.sentence,
-                       "spans": [list(s) for s in e.spans]} for e in m.evidence],
-         "participants": list(m.participants)}
-        for m in matches
-    ])
-
-
-def _insert_alerts(connection: Connection, story_id: int, item: ProcessedArticle) -> int:
-    """Outbox rows, one per subscription and story; how many are new."""
-    if not item.subscription_ids:
-        return 0
-    table: Table = AlertRow.__table__  # type: ignore[assignment]
-    rows = [{"subscription_id": s, "story_id": story_id, "article_id": item.article_id,
-             "state": "pending", "delivered": [], "attempts": 0, "created_at": item.now,
-             "next_attempt_at": item.now}
-            for s in sorted(set(item.subscription_ids))]
-    created = connection.execute(
-        _insert_ignore(connection, table).returning(table.c.id), rows
-    ).all()
-    return len(created)
