@@ -35,10 +35,8 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
-from typing import Any
 
-from sqlalchemy import Connection, Table, bindparam, delete, select, text, update
+from sqlalchemy import Connection, Table, bindparam, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 from sqlalchemy.types import BigInteger
@@ -47,12 +45,12 @@ from service.domain import Match
 from service.storage.batch_rows import (
     Claimed,
     article_values,
-    insert_ignore,
     insert_rows,
     write_rows,
 )
+from service.storage.claims import StoryClaims
 from service.storage.event_index import find_event_story, frequencies, index_event
-from service.storage.models import ArticleRow, FeedSegmentRow, StoryKeyRow, StoryRow
+from service.storage.models import ArticleRow, FeedSegmentRow
 from service.storage.near_index import NearIndex
 from service.storage.stories import SketchedArticle
 from service.stories import (
@@ -69,6 +67,7 @@ _LOCK_KEYS = text(
     "SELECT count(pg_advisory_xact_lock(k)) FROM unnest(:keys) AS t(k)"
 ).bindparams(bindparam("keys", type_=ARRAY(BigInteger())))
 _SIGNED = 1 << 63
+_NO_STORY = -1  # an article looking for a story has none of its own yet
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,18 +117,22 @@ def commit_batch(
     _lock_claims(connection, sketched, hashed)
     index = NearIndex(connection, (b for s in sketched.values() for b in s.sketch.bands))
     vectors = {a: s.vector for a, s in sketched.items() if s.vector is not None}
-    claimed: list[Claimed] = []
+    claims = StoryClaims(connection, (key for keys in hashed.values() for key in keys))
+    decided: list[tuple[ProcessedArticle, int, bool]] = []
     for item in todo:
         near = sketched.get(item.article_id)
-        story_id, duplicate = _claim_story(connection, index, item, hashed[item.article_id],
-                                           near, vectors)
+        story, duplicate = _claim_story(connection, claims, index, item,
+                                        hashed[item.article_id], near, vectors)
         if near is not None:
             index_event(connection, item.article_id, near, item.now)
-        claimed.append(_claimed(item, story_id, duplicate, near))
+        decided.append((item, story, duplicate))
         if duplicate:
-            index.joined(story_id, item.now)
+            index.joined(story, item.now)
         if near is not None:
-            index.add(item.article_id, story_id, near, item.now)
+            index.add(item.article_id, story, near, item.now)
+    claims.write()
+    claimed = [_claimed(item, claims.resolve(story), duplicate, sketched.get(item.article_id))
+               for item, story, duplicate in decided]
     created = write_rows(connection, claimed)
     outcomes = {c.article_id: ProcessedOutcome(c.story_id, c.duplicate, created[c.article_id])
                 for c in claimed}
@@ -149,30 +152,6 @@ def _claimed(item: ProcessedArticle, story_id: int, duplicate: bool,
 
 def _hashed(keys: Sequence[str]) -> list[str]:
     return sorted({hashlib.sha256(key.encode()).hexdigest() for key in keys})
-
-
-def _insert_ignore(connection: Connection, table: Any) -> Any:
-    return insert_ignore(connection.dialect.name, table)
-
-
-@lru_cache(maxsize=1)
-def _statements() -> dict[str, Any]:
-    """The per-article statements, built once with bind parameters."""
-    stories: Table = StoryRow.__table__  # type: ignore[assignment]
-    keys: Table = StoryKeyRow.__table__  # type: ignore[assignment]
-    story: Any = bindparam("story")
-    return {
-        "new_story": stories.insert().values(
-            first_article_id=bindparam("article"), created_at=bindparam("now"),
-            updated_at=bindparam("now"), article_count=1).returning(stories.c.id),
-        "owners": select(keys.c.story_id).where(
-            keys.c.key.in_(bindparam("keys", expanding=True))),
-        "move_keys": update(keys).where(keys.c.story_id == story)
-        .values(story_id=bindparam("target")),
-        "drop_story": delete(stories).where(stories.c.id == story),
-        "join_story": update(stories).where(stories.c.id == bindparam("target"))
-        .values(article_count=stories.c.article_count + 1, updated_at=bindparam("now")),
-    }
 
 
 def _is_postgres(connection: Connection) -> bool:
@@ -274,34 +253,19 @@ def _lock_claims(
 
 
 def _claim_story(
-    connection: Connection, index: NearIndex, item: ProcessedArticle, hashed: list[str],
-    near: SketchedArticle | None, vectors: Mapping[int, EventVector],
+    connection: Connection, claims: StoryClaims, index: NearIndex, item: ProcessedArticle,
+    hashed: list[str], near: SketchedArticle | None, vectors: Mapping[int, EventVector],
 ) -> tuple[int, bool]:
-    """Claim the article's keys for a new story, or join the story that owns one
-    (``vectors``: the batch's own same-event vectors, not in the database yet)."""
-    sql = _statements()
-    keys: Table = StoryKeyRow.__table__  # type: ignore[assignment]
-    story_id: int = connection.execute(
-        sql["new_story"], {"article": item.article_id, "now": item.now}).scalar_one()
-    others: list[int] = []
-    if hashed:
-        claimed = connection.execute(
-            _insert_ignore(connection, keys).returning(keys.c.key),
-            [{"key": key, "story_id": story_id} for key in hashed],
-        ).all()
-        if len(claimed) < len(hashed):  # some key belongs to a story already
-            owners = set(connection.scalars(sql["owners"], {"keys": hashed}))
-            others = sorted(owners - {story_id})
-    if not others and near is not None:  # no exact key: a near copy in the window?
-        found = index.find(near, story_id)
-        if found is None:  # nor a copy: an article about the same event?
-            found = find_event_story(connection, near, story_id, vectors)
-        others = [found] if found is not None else []
-    if not others:
-        return story_id, False
-    target = others[0]
-    if hashed:
-        connection.execute(sql["move_keys"], {"story": story_id, "target": target})
-    connection.execute(sql["drop_story"], {"story": story_id})
-    connection.execute(sql["join_story"], {"target": target, "now": item.now})
+    """Join the story owning one of the article's keys, else that of a near copy or
+    (opt-in) of the same event, else start one (``vectors``: the batch's own
+    same-event vectors, not in the database yet). (story, whether joined)."""
+    target = claims.owner(hashed)
+    if target is None and near is not None:  # no exact key: a near copy in the window?
+        target = index.find(near, _NO_STORY)
+        if target is None and near.vector is not None:  # nor a copy: the same event?
+            claims.flush()  # the lookup reads the batch's new stories from the database
+            target = find_event_story(connection, near, _NO_STORY, vectors)
+    if target is None:
+        return claims.start(item.article_id, hashed, item.now), False
+    claims.join(target, hashed, item.now)
     return target, True
