@@ -66,7 +66,8 @@ _CHUNK = 500
 _LOCK_KEYS = text(
     "SELECT count(pg_advisory_xact_lock(k)) FROM unnest(:keys) AS t(k)"
 ).bindparams(bindparam("keys", type_=ARRAY(BigInteger())))
-_SIGNED = 1 << 63
+LOCK_SPACE = 512  # advisory locks a batch takes at most (see _lock_claims)
+_LOCK_BASE = 0x6E77_0000  # newswatch's story claims: 0x6E770000 + 0..511
 _NO_STORY = -1  # an article looking for a story has none of its own yet
 
 
@@ -243,13 +244,23 @@ def _segment_owners(
 def _lock_claims(
     connection: Connection, sketched: dict[int, SketchedArticle], hashed: dict[int, list[str]]
 ) -> None:
-    """Serialise claims that could meet: every band and exact key, in one sorted statement."""
+    """Serialise claims that could meet: a lock for every band and exact key, folded
+    into ``LOCK_SPACE`` locks, taken in one sorted statement.
+
+    Two claims that could meet share a key, hence its lock. Folded, because
+    PostgreSQL keeps every advisory lock until the commit in one shared table
+    (``max_locks_per_transaction`` x connections, 6,400 by default): a batch
+    of 100 articles has some 6,600 keys, and two workers holding that many
+    ran out of it ("out of shared memory"). Unrelated keys sharing a lock
+    only wait for each other.
+    """
     if not _is_postgres(connection):
         return  # SQLite: the one writer already serialises
     keys = {band for s in sketched.values() for band in s.sketch.bands}
-    keys.update(int(h[:16], 16) - _SIGNED for hs in hashed.values() for h in hs)
+    keys.update(int(h[:16], 16) for hs in hashed.values() for h in hs)
     if keys:
-        connection.execute(_LOCK_KEYS, {"keys": sorted(keys)})
+        folded = sorted({_LOCK_BASE + key % LOCK_SPACE for key in keys})
+        connection.execute(_LOCK_KEYS, {"keys": folded})
 
 
 def _claim_story(
