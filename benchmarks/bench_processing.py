@@ -22,7 +22,6 @@ import sys
 import tempfile
 import time
 import uuid
-from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -78,7 +77,7 @@ class Timers:
     """CPU seconds per stage, by wrapping each stage's function for the run."""
 
     def __init__(self) -> None:
-        self.spent: Counter[str] = Counter()
+        self.spent: dict[str, float] = {}
 
     def timed(self, label: str, function: Callable[..., Any]) -> Callable[..., Any]:
         def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -86,7 +85,7 @@ class Timers:
             try:
                 return function(*args, **kwargs)
             finally:
-                self.spent[label] += time.process_time() - began
+                self.spent[label] = self.spent.get(label, 0.0) + time.process_time() - began
         return wrapper
 
     @contextmanager
