@@ -9,9 +9,12 @@ overhead and a round trip. Here a batch pays once for what can be shared:
     sketch each article (pure)
     advisory-lock every band and exact key, sorted (PostgreSQL) one SELECT
     read the index entries sharing the batch's bands          one SELECT
-    per article, in order (a later one may join an earlier one's story):
-        story, its keys (one multi-row insert), owners if taken,
-        a near copy (in memory: service.storage.near_index)
+    read the owners of the batch's exact-copy keys            one SELECT
+    per article, in order (a later one may join an earlier one's story),
+        in memory: the story owning a key, else a near copy's
+        (service.storage.near_index), else a new one
+    the new stories, their keys, the joined counts            one statement each
+        (service.storage.claims)
     the batch's band keys, shingles, article rows, matches and  one statement each
         outbox rows (service.storage.batch_rows)
     commit
