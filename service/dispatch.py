@@ -51,8 +51,7 @@ class EmbeddedDispatcher:
 
     Ids wait in one list and each batch takes up to ``BATCH_SIZE`` of them, so
     the entries of feeds polled while a batch runs are processed together
-    (a feed of 25 new entries used to be a batch of its own: a batch's
-    fixed statements cost about as much as its articles' own at that size).
+    (a feed of 25 new entries used to be a batch, and a transaction, of its own).
     """
 
     def __init__(
@@ -147,10 +146,10 @@ class CeleryDispatcher:
     """Enqueues batches of ids to Redis for the Celery workers.
 
     Ids submitted within ``COALESCE_SECONDS`` of each other (the feeds of one
-    polling round) share tasks of up to ``BATCH_SIZE``: a task and a batch
-    each cost a fixed amount (a message, a transaction and its statements),
-    which a feed's 25 new entries alone paid for in full. Called from the
-    event loop (without one, a submission is sent at once).
+    polling round) share tasks of up to ``BATCH_SIZE``: fewer messages for the
+    broker and the workers' pools, and fewer transactions, than a task per
+    feed. Called from the event loop (without one, a submission is sent at
+    once).
     """
 
     def __init__(self, config: Config, database: Database, *, track: bool) -> None:
