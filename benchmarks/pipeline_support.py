@@ -77,7 +77,8 @@ class CpuSampler:
 
     roots: list[int]
     every: float = 0.1
-    samples: list[tuple[float, float, float]] = field(default_factory=list)  # (t, ours, pg)
+    # (t, CPU seconds of each root with its descendants, of all postgres)
+    samples: list[tuple[float, tuple[float, ...], float]] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
@@ -96,21 +97,26 @@ class CpuSampler:
         while True:
             ours, pg = cpu_now(self.roots)
             last.update(ours)
-            self.samples.append((time.time(), sum(last.values()), pg))
+            self.samples.append((time.time(), tuple(last.get(r, 0.0) for r in self.roots), pg))
             if self._stop.wait(self.every):
                 return
 
     def between(self, start: datetime, end: datetime) -> tuple[float, float]:
         """CPU seconds (ours, postgres) spent from ``start`` to ``end``."""
-        a, b = self._at(start.timestamp()), self._at(end.timestamp())
-        return b[0] - a[0], b[1] - a[1]
+        roots, pg = self.per_root(start, end)
+        return sum(roots), pg
 
-    def _at(self, when: float) -> tuple[float, float]:
+    def per_root(self, start: datetime, end: datetime) -> tuple[list[float], float]:
+        """CPU seconds of each root (with its children) and of postgres, ``start`` to ``end``."""
+        a, b = self._at(start.timestamp()), self._at(end.timestamp())
+        return [y - x for x, y in zip(a[0], b[0], strict=True)], b[1] - a[1]
+
+    def _at(self, when: float) -> tuple[list[float], float]:
         times = [t for t, _, _ in self.samples]
         i = min(max(bisect_left(times, when), 1), len(times) - 1)
         (t0, a0, p0), (t1, a1, p1) = self.samples[i - 1], self.samples[i]
         share = 0.0 if t1 == t0 else min(max((when - t0) / (t1 - t0), 0.0), 1.0)
-        return a0 + share * (a1 - a0), p0 + share * (p1 - p0)
+        return [x + share * (y - x) for x, y in zip(a0, a1, strict=True)], p0 + share * (p1 - p0)
 
 
 def start(command: list[str], env: dict[str, str], cwd: str, log: str) -> subprocess.Popen[bytes]:

@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Protocol
 
 import structlog
+from kombu.exceptions import OperationalError as BrokerError
 
 from service.config.models import Config
 from service.pipeline import BatchReport, Processor, is_transient, process_articles
@@ -26,6 +27,7 @@ from service.storage.database import Database
 log = structlog.get_logger("newswatch.dispatch")
 
 BATCH_SIZE = 100
+COALESCE_SECONDS = 0.05  # distributed: how long submitted ids wait for others to share a task
 STALL_REQUEUE = 30.0  # seconds without progress before --once enqueues the rest again
 TRANSIENT_RETRIES = 10  # about five minutes of database outage, backing off
 
@@ -45,7 +47,12 @@ def batches(ids: Sequence[int], size: int = BATCH_SIZE) -> list[list[int]]:
 
 
 class EmbeddedDispatcher:
-    """Runs the task code in this process, one batch at a time."""
+    """Runs the task code in this process, one batch at a time.
+
+    Ids wait in one list and each batch takes up to ``BATCH_SIZE`` of them, so
+    the entries of feeds polled while a batch runs are processed together
+    (a feed of 25 new entries used to be a batch, and a transaction, of its own).
+    """
 
     def __init__(
         self, database: Database, processor: Processor, now: Callable[[], datetime]
@@ -54,24 +61,58 @@ class EmbeddedDispatcher:
         self._processor = processor
         self._now = now
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="newswatch-work")
-        self._pending: set[Future[BatchReport]] = set()
+        self._pending: set[Future[None]] = set()
+        self._waiting: list[int] = []  # submitted, not yet taken by a batch
+        self._in_batch = 0
+        self._lock = threading.Lock()
         self._closing = threading.Event()
         self.report = BatchReport()
         self.on_batch_done: Callable[[], None] | None = None  # e.g. wake the sender
 
     @property
     def queued(self) -> int:
-        """Batches submitted and not yet processed."""
-        return len(self._pending)
+        """Batches waiting or running."""
+        with self._lock:
+            return -(-len(self._waiting) // BATCH_SIZE) + (1 if self._in_batch else 0)
 
     def set_processor(self, processor: Processor) -> None:
         self._processor = processor
 
     def submit(self, article_ids: Sequence[int]) -> None:
-        for batch in batches(article_ids):
-            future = self._executor.submit(self._process, batch)
+        if not article_ids:
+            return
+        with self._lock:
+            self._waiting.extend(article_ids)
+            future = self._executor.submit(self._run)
             self._pending.add(future)
-            future.add_done_callback(self._done)
+        future.add_done_callback(self._pending.discard)
+
+    def _run(self) -> None:
+        """Process batches until nothing waits (a later submission's run may find
+        its ids taken already: then it has nothing to do)."""
+        while batch := self._take():
+            try:
+                report = self._process(batch)
+            except Exception as e:
+                log.error("batch failed; its articles stay queued and are swept up again",
+                          error=str(e))
+                continue
+            finally:
+                with self._lock:
+                    self._in_batch = 0
+            self.report.add(report)
+            if report.failed_ids:  # again; the delivery count dead-letters poison entries
+                with self._lock:
+                    self._waiting.extend(report.failed_ids)
+            if self.on_batch_done is not None:
+                self.on_batch_done()
+
+    def _take(self) -> list[int]:
+        with self._lock:
+            batch = self._waiting[:BATCH_SIZE]
+            del self._waiting[:BATCH_SIZE]
+            self._in_batch = len(batch)
+            return batch
 
     def _process(self, batch: list[int]) -> BatchReport:
         """The task body, retried with backoff while the database is unreachable
@@ -88,27 +129,13 @@ class EmbeddedDispatcher:
                     raise
         raise AssertionError("unreachable")
 
-    def _done(self, future: Future[BatchReport]) -> None:
-        self._pending.discard(future)
-        error = future.exception()
-        if error is not None:
-            log.error("batch failed; its articles stay queued and are swept up again",
-                      error=str(error))
-            return
-        report = future.result()
-        self.report.add(report)
-        if report.failed_ids:  # again; the delivery count dead-letters poison entries
-            self.submit(report.failed_ids)
-        if self.on_batch_done is not None:
-            self.on_batch_done()
-
     async def drain(self, timeout: float) -> int:
         deadline = time.monotonic() + timeout
         while self._pending and (left := deadline - time.monotonic()) > 0:
-            # a finished batch may submit its failed articles again: loop until quiet
             pending = [asyncio.wrap_future(f) for f in list(self._pending)]
             await asyncio.wait(pending, timeout=left)
-        return len(self._pending)
+        with self._lock:
+            return len(self._waiting) + self._in_batch
 
     def close(self) -> None:
         self._closing.set()
@@ -116,7 +143,14 @@ class EmbeddedDispatcher:
 
 
 class CeleryDispatcher:
-    """Enqueues batches of ids to Redis for the Celery workers."""
+    """Enqueues batches of ids to Redis for the Celery workers.
+
+    Ids submitted within ``COALESCE_SECONDS`` of each other (the feeds of one
+    polling round) share tasks of up to ``BATCH_SIZE``: fewer messages for the
+    broker and the workers' pools, and fewer transactions, than a task per
+    feed. Called from the event loop (without one, a submission is sent at
+    once).
+    """
 
     def __init__(self, config: Config, database: Database, *, track: bool) -> None:
         import workers
@@ -127,17 +161,39 @@ class CeleryDispatcher:
         self._articles = ArticleStore(database)
         self._track = track  # remember ids to wait for them (run --once only)
         self._submitted: set[int] = set()
+        self._waiting: list[int] = []  # submitted, not sent yet
+        self._timer: asyncio.TimerHandle | None = None
 
     def submit(self, article_ids: Sequence[int]) -> None:
-        for batch in batches(article_ids):
-            self._task.apply_async(args=[batch])
         if self._track:
             self._submitted.update(article_ids)
+        self._waiting.extend(article_ids)
+        while len(self._waiting) >= BATCH_SIZE:
+            self._task.apply_async(args=[self._waiting[:BATCH_SIZE]])
+            del self._waiting[:BATCH_SIZE]
+        if not self._waiting or self._timer is not None:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self.flush()
+        else:
+            self._timer = loop.call_later(COALESCE_SECONDS, self.flush)
+
+    def flush(self) -> None:
+        """Send what waits now."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        for batch in batches(self._waiting):
+            self._task.apply_async(args=[batch])
+        self._waiting.clear()
 
     async def drain(self, timeout: float) -> int:
         """Wait for the workers; when nothing settles for a while, enqueue what is
         left again (a task lost with a broker restart waits for Redis' visibility
         timeout otherwise). Processing is idempotent, so a copy is harmless."""
+        self.flush()
         deadline = time.monotonic() + timeout
         interval, last_count, last_progress = 0.05, -1, time.monotonic()
         while True:
@@ -157,7 +213,11 @@ class CeleryDispatcher:
             interval = min(interval * 2, 1.0)
 
     def close(self) -> None:
-        return None
+        try:
+            self.flush()
+        except BrokerError as e:  # still "new" in the database: the next start resumes them
+            log.warning("entries not handed to the workers", count=len(self._waiting),
+                        error=str(e))
 
 
 def make_dispatcher(

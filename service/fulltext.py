@@ -27,7 +27,7 @@ import structlog
 
 from service.config.models import FetchSettings
 from service.poller.fetch import FetchResult, fetch_feed, make_session
-from service.text.normalize import words
+from service.text.normalize import count_words
 
 log = structlog.get_logger("newswatch.fulltext")
 
@@ -35,9 +35,16 @@ FullTextPolicy = Literal["auto", "always", "never"]
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 
 
-def word_count(*texts: str) -> int:
-    """How many words the matcher would see in ``texts`` together."""
-    return sum(len(words(text)) for text in texts)
+def word_count(*texts: str, at_most: int | None = None) -> int:
+    """How many words the matcher would see in ``texts`` together; with ``at_most``,
+    no more than that (enough to compare with a threshold, without reading it all)."""
+    total = 0
+    for text in texts:
+        left = None if at_most is None else at_most - total
+        total += count_words(text, left)
+        if at_most is not None and total >= at_most:
+            return at_most
+    return total
 
 
 def wants_full_text(policy: FullTextPolicy, feed_words: int, min_words: int) -> bool:

@@ -42,7 +42,6 @@ from service.routing import route
 from service.storage.articles import ArticleStore, ProcessedArticle, TextAnalysis
 from service.storage.database import Database
 from service.storage.dead_letters import DeadLetterStore
-from service.storage.processing import Outcome
 from service.storage.records import ArticleRecord
 from service.stories import article_sketch
 
@@ -132,10 +131,12 @@ def warm_up(config: Config) -> None:
 def analyse_text(processor: Processor, record: ArticleRecord) -> TextAnalysis:
     """Fetch the page of a thin entry (per the feed's ``full_text``) and detect the language."""
     page = None
-    feed_words = word_count(record.title, record.summary, record.content)
     policy = processor.full_text_policy(record.feed_url)
     min_words = processor.config.settings.full_text.min_words
-    if processor.pages and record.url and wants_full_text(policy, feed_words, min_words):
+    if processor.pages and record.url and policy != "never" and wants_full_text(
+        policy, word_count(record.title, record.summary, record.content, at_most=min_words),
+        min_words,
+    ):
         page = processor.pages.fetch(record.url)
         if page.error:
             log.warning("article page not used", article=record.id, error=page.error)
@@ -170,7 +171,8 @@ def process_articles(
         except Exception as e:
             errors[record.id] = _failed(record, e)
     by_id = {record.id: record for record in records}
-    for item, outcome in zip(work, _commit(articles, work), strict=True):
+    stored = articles.commit_batch(work, transient=is_transient) if work else []
+    for item, outcome in zip(work, stored, strict=True):
         if isinstance(outcome, Exception):
             errors[item.article_id] = _failed(by_id[item.article_id], outcome)
         elif outcome is None:
@@ -184,22 +186,6 @@ def process_articles(
         report.errors.extend(f"article {a}: {message}" for a, message in errors.items())
         report.failed_ids.extend(errors)
     return report
-
-
-def _commit(articles: ArticleStore, work: list[ProcessedArticle]) -> list[Outcome]:
-    """The batch in one transaction; should the batch itself fail (not one article in
-    its savepoint), each article alone, so that one poison article stays alone."""
-    if not work:
-        return []
-    try:
-        return articles.commit_batch(work, transient=is_transient)
-    except Exception as e:
-        if is_transient(e):
-            raise
-        if len(work) == 1:
-            return [e]
-        log.warning("batch store failed; storing its articles one by one", error=str(e))
-        return [outcome for item in work for outcome in _commit(articles, [item])]
 
 
 def _failed(record: ArticleRecord, error: BaseException) -> str:

@@ -84,6 +84,11 @@ def test_word_count_counts_the_matchers_words() -> None:
     assert word_count("Théo Clerc's pardon", "", "Алиев — помиловал.") == 6
 
 
+def test_word_count_with_a_ceiling_stops_there_and_is_exact_below_it() -> None:
+    texts = ("Théo Clerc's pardon", "", "Алиев — помиловал.")
+    assert [word_count(*texts, at_most=n) for n in (0, 3, 4, 6, 7, 60)] == [0, 3, 4, 6, 6, 6]
+
+
 def test_extraction_keeps_the_article_and_drops_navigation_and_footer() -> None:
     text = extract_main_text(PAGE, "https://example.org/article")
     assert text is not None

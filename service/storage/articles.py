@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+import structlog
 from sqlalchemy import Connection, Table, bindparam, select, update
 
 from service.domain import Classification, FeedEntry
@@ -30,6 +31,8 @@ from service.stories import NearDuplicate
 from service.urls import canonical_or_none
 
 __all__ = ["ArticleStore", "ProcessedArticle", "ProcessedOutcome", "TextAnalysis", "entry_guid"]
+
+log = structlog.get_logger("newswatch.storage")
 
 _CHUNK = 500
 _MAX_GUID = 512
@@ -159,10 +162,21 @@ class ArticleStore:
     def commit_batch(
         self, items: Sequence[ProcessedArticle], *, transient: Callable[[BaseException], bool],
     ) -> list[Outcome]:
-        """Store a batch in one transaction, each article in a savepoint of its own
-        (see ``service.storage.processing``); one outcome per item."""
-        with self._db.session() as session, session.begin():
-            return commit_batch(session, items, transient=transient)
+        """Store a batch in one transaction (see ``service.storage.processing``); one
+        outcome per item. Should the batch fail, each article is stored alone, so that
+        one the database refuses fails alone (its outcome is the error); a
+        ``transient`` error (the database went away) propagates instead."""
+        try:
+            with self._db.session() as session, session.begin():
+                return list(commit_batch(session, items))
+        except Exception as e:
+            if transient(e):
+                raise
+            if len(items) == 1:
+                return [e]
+            log.warning("batch store failed; storing its articles one by one", error=str(e))
+        return [outcome for item in items for outcome in self.commit_batch(
+            [item], transient=transient)]
 
 
 _INSERTS: dict[str, Any] = {}  # per dialect: built once, only bound per changed feed

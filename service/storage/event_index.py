@@ -5,15 +5,13 @@ document frequencies over the window (``frequencies``), the stories whose
 first article shares its salient terms (``find_event_story``: only the
 first, so a story joined by other articles about its event does not drift
 away from it), and, once it is stored, its terms counted, its salient terms
-posted and its vectors kept (``index_event``); once the batch's articles are
-stored, their terms are counted (``count_terms``). Every ``PRUNE_EVERY``
+posted and its vectors kept (``index_event``). Every ``PRUNE_EVERY``
 articles, index rows from before the window go (``prune_index``).
 Term counts are spread over ``_SHARDS`` rows per term and day by host and
 process, so two workers rarely wait on one row; the frequency is the sum.
-Two workers may still meet on a shard (two processes whose hashes agree):
-a batch therefore counts all its terms in one statement, rows in sorted
-order, at its end, so two batches lock shared rows in one order and never
-deadlock (counting per article, in each article's own order, did).
+Two workers may still meet on a shard (two processes whose hashes agree): a
+batch therefore counts all its terms at its end (``count_terms``), in one
+statement, rows in sorted order, so two batches never deadlock on them.
 """
 
 from __future__ import annotations
@@ -22,7 +20,7 @@ import os
 import socket
 import zlib
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 
 from sqlalchemy import Connection, bindparam, delete, func, select
@@ -90,17 +88,23 @@ def frequencies(connection: Connection, terms: Sequence[int], since: datetime) -
 
 
 def find_event_story(
-    connection: Connection, near: SketchedArticle, own_story: int
+    connection: Connection, near: SketchedArticle, own_story: int,
+    batch: Mapping[int, EventVector] | None = None,
 ) -> int | None:
-    """The story in the window about this article's event, if one reaches the threshold."""
+    """The story in the window about this article's event, if one reaches the threshold
+    (``batch``: vectors of the batch's articles, whose sketch rows are written last)."""
     if near.vector is None or near.event_rule is None:
         return None
     params = {"terms": near.vector.salient, "since": near.since, "own": own_story}
     stories = {a: s for a, s, _ in connection.execute(_EVENT_CANDIDATES, params)}
     if not stories:
         return None
-    rows = connection.execute(_EVENT_VECTORS, {"ids": sorted(stories)})
-    found = [EventCandidate(a, stories[a], decode(blob)) for a, blob in rows if blob]
+    known = batch or {}
+    found = [EventCandidate(a, stories[a], known[a]) for a in sorted(stories) if a in known]
+    stored = sorted(a for a in stories if a not in known)
+    if stored:
+        rows = connection.execute(_EVENT_VECTORS, {"ids": stored})
+        found += [EventCandidate(a, stories[a], decode(blob)) for a, blob in rows if blob]
     return best_event_story(near.vector, found, near.event_rule)
 
 
@@ -128,7 +132,8 @@ def count_terms(connection: Connection, counted: Iterable[tuple[Terms, datetime]
     """One more document for each term of each stored article (``DOCUMENTS`` too).
 
     All of a batch in one statement, one row per term and day, sorted: two
-    workers meeting on one shard lock the rows they share in the same order.
+    workers meeting on one shard lock the rows they share in the same order
+    (counting per article, each article in its own order, deadlocked).
     """
     documents: Counter[tuple[int, int]] = Counter()
     for terms, now in counted:

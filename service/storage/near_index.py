@@ -17,10 +17,13 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
+from typing import Any
 
 import numpy as np
 from sqlalchemy import Connection, select
 
+from service.storage.listed import Bind, in_listed
 from service.storage.models import ArticleRow, ArticleSketchRow, StoryBandRow, StoryRow
 from service.storage.stories import MAX_CANDIDATES, SketchedArticle
 from service.stories import Candidate, Shingles, best_story
@@ -43,20 +46,16 @@ class NearIndex:
         self._by_band: dict[int, list[int]] = {}
         self._updated: dict[int, datetime] = {}  # story -> updated_at
         wanted = sorted(set(bands))
-        for start in range(0, len(wanted), _CHUNK):
-            query = (
-                select(StoryBandRow.band, StoryBandRow.article_id, ArticleRow.story_id,
-                       StoryRow.updated_at)
-                .join(ArticleRow, ArticleRow.id == StoryBandRow.article_id)
-                .join(StoryRow, StoryRow.id == ArticleRow.story_id)
-                .where(StoryBandRow.band.in_(wanted[start : start + _CHUNK]))
-            )
-            for band, article_id, story_id, updated_at in connection.execute(query):
-                if story_id is None:  # not possible for an indexed article; be safe
-                    continue
-                self._by_band.setdefault(band, []).append(article_id)
-                self._articles.setdefault(article_id, _Indexed(story_id, None))
-                self._updated[story_id] = updated_at
+        if not wanted:
+            return
+        query, bound = _sharing_bands(connection.dialect.name)
+        for band, article_id, story_id, updated_at in connection.execute(
+                query, {"bands": bound(wanted)}):
+            if story_id is None:  # not possible for an indexed article; be safe
+                continue
+            self._by_band.setdefault(band, []).append(article_id)
+            self._articles.setdefault(article_id, _Indexed(story_id, None))
+            self._updated[story_id] = updated_at
 
     def find(self, near: SketchedArticle, own_story: int) -> int | None:
         """The recent story that already holds a near copy of this article, if any."""
@@ -104,3 +103,18 @@ class NearIndex:
         )
         for article, blob in rows:
             self._articles[article].shingles = np.frombuffer(blob, dtype="<u4").astype(np.uint32)
+
+
+@lru_cache(maxsize=2)
+def _sharing_bands(dialect: str) -> tuple[Any, Bind]:
+    """The index entries holding any of a list of band keys, with their story: one
+    statement and one parameter however many keys a batch has."""
+    condition, bind = in_listed(dialect, StoryBandRow.band, "bands")
+    query = (
+        select(StoryBandRow.band, StoryBandRow.article_id, ArticleRow.story_id,
+               StoryRow.updated_at)
+        .join(ArticleRow, ArticleRow.id == StoryBandRow.article_id)
+        .join(StoryRow, StoryRow.id == ArticleRow.story_id)
+        .where(condition)
+    )
+    return query, bind

@@ -1,4 +1,4 @@
-"""A batch of processed articles stored in one transaction, one savepoint each.
+"""A batch of processed articles stored in one transaction.
 
 Profiling showed storage dominating the per-article cost: two transactions
 and some eighteen statements per article, each paying SQLAlchemy's ORM
@@ -9,23 +9,24 @@ overhead and a round trip. Here a batch pays once for what can be shared:
     sketch each article (pure)
     advisory-lock every band and exact key, sorted (PostgreSQL) one SELECT
     read the index entries sharing the batch's bands          one SELECT
-    per article, in a savepoint (a bad one rolls back alone):
-        story, its keys (one multi-row insert), owners if taken,
-        a near copy (in memory: service.storage.near_index),
-        band keys and shingles, the article row, matches, outbox rows
-    the stories joined: article count and time                  one statement, sorted
-    count the stored articles' terms (same-event path)          one statement, sorted
+    read the owners of the batch's exact-copy keys            one SELECT
+    per article, in order (a later one may join an earlier one's story),
+        in memory: the story owning a key, else a near copy's
+        (service.storage.near_index), else a new one
+    the new stories, their keys, the joined counts            one statement each
+        (service.storage.claims)
+    the batch's band keys, shingles, article rows, matches and  one statement each
+        outbox rows (service.storage.batch_rows)
     commit
 
+Any error rolls the whole batch back; ``ArticleStore.commit_batch`` then
+stores its articles one by one, so an article the database refuses fails
+alone (a savepoint per article cost two statements each, on every batch).
 Exactly-once is unchanged: every row is keyed, so running the same batch
 twice stores nothing twice; an article already out of state "new" is skipped.
 Locks are taken in one sorted statement before any key is inserted, so two
 workers claiming copies of one story serialise there instead of deadlocking
 halfway through their batches; the second sees the first's story and joins it.
-Rows that batches without a shared band or key may both update (a joined
-story's count, the same-event term counts) are updated at the end, each
-table in sorted order, so two batches joining the same stories in opposite
-orders wait for one another instead of deadlocking.
 Boilerplate learnt for the batch is what learning it article by article gives:
 a segment row keeps the first article that had it, and the batch inserts each
 segment with its first article in processing order.
@@ -34,46 +35,43 @@ segment with its first article in processing order.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
-from typing import Any
 
-from sqlalchemy import Connection, Table, bindparam, delete, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, Table, bindparam, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 from sqlalchemy.types import BigInteger
 
 from service.domain import Match
-from service.storage.event_index import (
-    count_terms,
-    event_blob,
-    find_event_story,
-    frequencies,
-    index_event,
+from service.storage.batch_rows import (
+    Claimed,
+    article_values,
+    insert_rows,
+    write_rows,
 )
-from service.storage.models import (
-    AlertRow,
-    ArticleRow,
-    ArticleSketchRow,
-    FeedSegmentRow,
-    MatchRow,
-    StoryBandRow,
-    StoryKeyRow,
-    StoryRow,
-)
+from service.storage.claims import StoryClaims
+from service.storage.event_index import count_terms, find_event_story, frequencies, index_event
+from service.storage.models import ArticleRow, FeedSegmentRow
 from service.storage.near_index import NearIndex
-from service.storage.stories import SketchedArticle, encode_sketch
-from service.stories import NearDuplicate, article_sketch, article_terms, event_vector
+from service.storage.stories import SketchedArticle
+from service.stories import (
+    EventVector,
+    NearDuplicate,
+    article_sketch,
+    article_terms,
+    event_vector,
+)
 from service.stories.events import DOCUMENTS, MIN_DOCUMENTS
 
 _CHUNK = 500
 _LOCK_KEYS = text(
     "SELECT count(pg_advisory_xact_lock(k)) FROM unnest(:keys) AS t(k)"
 ).bindparams(bindparam("keys", type_=ARRAY(BigInteger())))
-_SIGNED = 1 << 63
+LOCK_SPACE = 512  # advisory locks a batch takes at most (see _lock_claims)
+_LOCK_BASE = 0x6E77_0000  # newswatch's story claims: 0x6E770000 + 0..511
+_NO_STORY = -1  # an article looking for a story has none of its own yet
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,113 +103,62 @@ class ProcessedOutcome:
     alerts_created: int
 
 
-Outcome = ProcessedOutcome | None | Exception  # None: no longer new, skipped
+Outcome = ProcessedOutcome | None | Exception  # None: no longer new, skipped; Exception: failed
 
 
 def commit_batch(
-    session: Session, items: Sequence[ProcessedArticle], *,
-    transient: Callable[[BaseException], bool],
-) -> list[Outcome]:
-    """Store ``items`` in the session's open transaction; one outcome per item.
-
-    A non-transient error of one article rolls back its savepoint only and is
-    returned as its outcome; a ``transient`` one (the database went away)
-    propagates, and the caller's transaction is rolled back whole.
-    """
+    session: Session, items: Sequence[ProcessedArticle]
+) -> list[ProcessedOutcome | None]:
+    """Store ``items`` in the session's open transaction; one outcome per item
+    (None: no longer new, skipped). Any error propagates: the caller rolls the
+    whole batch back (and may store its articles one by one)."""
     connection = session.connection()
     new = _lock_new(connection, [item.article_id for item in items])
-    todo = [item for item in items if item.article_id in new]
+    todo = list({item.article_id: item for item in reversed(items)
+                 if item.article_id in new}.values())[::-1]  # the same id twice: the first
     sketched = _sketch(connection, todo, new)
     hashed = {item.article_id: _hashed(item.story_keys) for item in todo}
     _lock_claims(connection, sketched, hashed)
     index = NearIndex(connection, (b for s in sketched.values() for b in s.sketch.bands))
-    outcomes: dict[int, Outcome] = {}
+    vectors = {a: s.vector for a, s in sketched.items() if s.vector is not None}
+    claims = StoryClaims(connection, (key for keys in hashed.values() for key in keys))
+    decided: list[tuple[ProcessedArticle, int, bool]] = []
     for item in todo:
-        if item.article_id in outcomes:  # the same id twice in one batch
-            continue
-        try:
-            near = sketched.get(item.article_id)
-            with session.begin_nested():  # the savepoint is taken with the connection
-                outcome = _store_one(session.connection(), index, item,
-                                     hashed[item.article_id], near)
-        except Exception as e:
-            if transient(e):
-                raise
-            outcomes[item.article_id] = e
-            continue
-        outcomes[item.article_id] = outcome
-        if outcome.duplicate:
-            index.joined(outcome.story_id, item.now)
+        near = sketched.get(item.article_id)
+        story, duplicate = _claim_story(connection, claims, index, item,
+                                        hashed[item.article_id], near, vectors)
         if near is not None:
-            index.add(item.article_id, outcome.story_id, near, item.now)
-    stored = [(item, o) for item in todo
-              if isinstance(o := outcomes.get(item.article_id), ProcessedOutcome)]
-    _join_stories(connection, [(o.story_id, item.now) for item, o in stored if o.duplicate])
-    count_terms(connection, [(near.terms, item.now) for item, _ in stored
+            index_event(connection, item.article_id, near)
+        decided.append((item, story, duplicate))
+        if duplicate:
+            index.joined(story, item.now)
+        if near is not None:
+            index.add(item.article_id, story, near, item.now)
+    claims.write()
+    count_terms(connection, [(near.terms, item.now) for item, _, _ in decided
                              if (near := sketched.get(item.article_id)) is not None
                              and near.terms is not None])
+    claimed = [_claimed(item, claims.resolve(story), duplicate, sketched.get(item.article_id))
+               for item, story, duplicate in decided]
+    created = write_rows(connection, claimed)
+    outcomes = {c.article_id: ProcessedOutcome(c.story_id, c.duplicate, created[c.article_id])
+                for c in claimed}
     return [outcomes.pop(item.article_id, None) for item in items]
+
+
+def _claimed(item: ProcessedArticle, story_id: int, duplicate: bool,
+             near: SketchedArticle | None) -> Claimed:
+    analysis = item.analysis
+    text = None if analysis is None else (
+        analysis.language, analysis.full_text, analysis.full_text_error)
+    return Claimed(
+        item.article_id, story_id, duplicate, item.now, near,
+        article_values(item.article_id, story_id, duplicate, item.now, text),
+        item.matches, item.subscription_ids)
 
 
 def _hashed(keys: Sequence[str]) -> list[str]:
     return sorted({hashlib.sha256(key.encode()).hexdigest() for key in keys})
-
-
-def _insert_ignore(connection: Connection, table: Any) -> Any:
-    return _insert_ignore_for(connection.dialect.name, table)
-
-
-@lru_cache(maxsize=32)
-def _insert_ignore_for(dialect: str, table: Any) -> Any:
-    """Built once per table: building a statement costs more than running it on SQLite."""
-    if dialect == "postgresql":
-        return postgresql.insert(table).on_conflict_do_nothing()
-    return sqlite.insert(table).on_conflict_do_nothing()
-
-
-def _insert_rows(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
-    """Insert-or-ignore ``rows`` as multi-row VALUES statements.
-
-    With RETURNING, SQLAlchemy turns an executemany into batches of multi-row
-    VALUES ("insertmanyvalues"); without it psycopg 3 sends one statement per
-    row (an article's 42 band keys: 42 statements).
-    """
-    if rows:
-        connection.execute(_insert_returning_key(connection.dialect.name, table), rows).all()
-
-
-@lru_cache(maxsize=32)
-def _insert_returning_key(dialect: str, table: Any) -> Any:
-    return _insert_ignore_for(dialect, table).returning(next(iter(table.primary_key.columns)))
-
-
-@lru_cache(maxsize=1)
-def _statements() -> dict[str, Any]:
-    """The per-article statements, built once with bind parameters."""
-    stories: Table = StoryRow.__table__  # type: ignore[assignment]
-    keys: Table = StoryKeyRow.__table__  # type: ignore[assignment]
-    articles: Table = ArticleRow.__table__  # type: ignore[assignment]
-    story: Any = bindparam("story")
-    done = update(articles).where(articles.c.id == bindparam("article")).values(
-        story_id=bindparam("p_story"), state=bindparam("p_state"),
-        processed_at=bindparam("p_now"), last_error=None)
-    return {
-        "new_story": stories.insert().values(
-            first_article_id=bindparam("article"), created_at=bindparam("now"),
-            updated_at=bindparam("now"), article_count=1).returning(stories.c.id),
-        "owners": select(keys.c.story_id).where(
-            keys.c.key.in_(bindparam("keys", expanding=True))),
-        "move_keys": update(keys).where(keys.c.story_id == story)
-        .values(story_id=bindparam("target")),
-        "drop_story": delete(stories).where(stories.c.id == story),
-        "join_story": update(stories).where(stories.c.id == bindparam("target"))
-        .values(article_count=stories.c.article_count + bindparam("joined"),
-                updated_at=bindparam("now")),
-        "article": done,
-        "article_text": done.values(language=bindparam("p_language"),
-                                    full_text=bindparam("p_full_text"),
-                                    full_text_error=bindparam("p_full_text_error")),
-    }
 
 
 def _is_postgres(connection: Connection) -> bool:
@@ -256,8 +203,7 @@ def _sketch(
     rows = [{"feed_id": f, "fingerprint": p, "article_id": a}
             for (f, p), a in sorted(first.items())]  # sorted: concurrent inserts never deadlock
     table: Table = FeedSegmentRow.__table__  # type: ignore[assignment]
-    for start in range(0, len(rows), _CHUNK):
-        _insert_rows(connection, table, rows[start : start + _CHUNK])
+    insert_rows(connection, table, rows)
     owner = _segment_owners(connection, first)
     sketched: dict[int, SketchedArticle] = {}
     for item in near_items:
@@ -305,118 +251,39 @@ def _segment_owners(
 def _lock_claims(
     connection: Connection, sketched: dict[int, SketchedArticle], hashed: dict[int, list[str]]
 ) -> None:
-    """Serialise claims that could meet: every band and exact key, in one sorted statement."""
+    """Serialise claims that could meet: a lock for every band and exact key, folded
+    into ``LOCK_SPACE`` locks, taken in one sorted statement.
+
+    Two claims that could meet share a key, hence its lock. Folded, because
+    PostgreSQL keeps every advisory lock until the commit in one shared table
+    (``max_locks_per_transaction`` x connections, 6,400 by default): a batch
+    of 100 articles has some 6,600 keys, and two workers holding that many
+    ran out of it ("out of shared memory"). Unrelated keys sharing a lock
+    only wait for each other.
+    """
     if not _is_postgres(connection):
         return  # SQLite: the one writer already serialises
     keys = {band for s in sketched.values() for band in s.sketch.bands}
-    keys.update(int(h[:16], 16) - _SIGNED for hs in hashed.values() for h in hs)
+    keys.update(int(h[:16], 16) for hs in hashed.values() for h in hs)
     if keys:
-        connection.execute(_LOCK_KEYS, {"keys": sorted(keys)})
-
-
-def _store_one(
-    connection: Connection, index: NearIndex, item: ProcessedArticle, hashed: list[str],
-    near: SketchedArticle | None,
-) -> ProcessedOutcome:
-    story_id, duplicate = _claim_story(connection, index, item, hashed, near)
-    if near is not None and not near.sketch.empty:
-        _index(connection, item.article_id, near, item.now)
-    if near is not None:
-        index_event(connection, item.article_id, near)
-    values: dict[str, object] = {
-        "article": item.article_id, "p_story": story_id, "p_now": item.now,
-        "p_state": "duplicate" if duplicate else "processed",
-    }
-    statement = "article"
-    if item.analysis is not None:
-        statement = "article_text"
-        values.update(p_language=item.analysis.language, p_full_text=item.analysis.full_text,
-                      p_full_text_error=item.analysis.full_text_error)
-    connection.execute(_statements()[statement], values)
-    _insert_matches(connection, item.article_id, item.matches)
-    created = _insert_alerts(connection, story_id, item)
-    return ProcessedOutcome(story_id, duplicate, created)
+        folded = sorted({_LOCK_BASE + key % LOCK_SPACE for key in keys})
+        connection.execute(_LOCK_KEYS, {"keys": folded})
 
 
 def _claim_story(
-    connection: Connection, index: NearIndex, item: ProcessedArticle, hashed: list[str],
-    near: SketchedArticle | None,
+    connection: Connection, claims: StoryClaims, index: NearIndex, item: ProcessedArticle,
+    hashed: list[str], near: SketchedArticle | None, vectors: Mapping[int, EventVector],
 ) -> tuple[int, bool]:
-    """Claim the article's keys for a new story, or join the story that owns one."""
-    sql = _statements()
-    keys: Table = StoryKeyRow.__table__  # type: ignore[assignment]
-    story_id: int = connection.execute(
-        sql["new_story"], {"article": item.article_id, "now": item.now}).scalar_one()
-    others: list[int] = []
-    if hashed:
-        claimed = connection.execute(
-            _insert_ignore(connection, keys).returning(keys.c.key),
-            [{"key": key, "story_id": story_id} for key in hashed],
-        ).all()
-        if len(claimed) < len(hashed):  # some key belongs to a story already
-            owners = set(connection.scalars(sql["owners"], {"keys": hashed}))
-            others = sorted(owners - {story_id})
-    if not others and near is not None:  # no exact key: a near copy in the window?
-        found = index.find(near, story_id)
-        if found is None:  # nor a copy: an article about the same event?
-            found = find_event_story(connection, near, story_id)
-        others = [found] if found is not None else []
-    if not others:
-        return story_id, False
-    target = others[0]
-    if hashed:
-        connection.execute(sql["move_keys"], {"story": story_id, "target": target})
-    connection.execute(sql["drop_story"], {"story": story_id})
-    return target, True  # the story's count and time move at the end (_join_stories)
-
-
-def _join_stories(connection: Connection, joins: Sequence[tuple[int, datetime]]) -> None:
-    """Count the batch's articles that joined each story, in story order, and move
-    its time to the latest of them."""
-    joined: dict[int, tuple[int, datetime]] = {}
-    for story, now in joins:
-        count, latest = joined.get(story, (0, now))
-        joined[story] = (count + 1, max(latest, now))
-    if joined:
-        connection.execute(_statements()["join_story"], [
-            {"target": story, "joined": count, "now": latest}
-            for story, (count, latest) in sorted(joined.items())])
-
-
-def _index(connection: Connection, article_id: int, near: SketchedArticle, now: datetime) -> None:
-    """The article's band keys and shingles in the shared index (idempotent)."""
-    sketches: Table = ArticleSketchRow.__table__  # type: ignore[assignment]
-    bands: Table = StoryBandRow.__table__  # type: ignore[assignment]
-    connection.execute(_insert_ignore(connection, sketches), {
-        "article_id": article_id, "shingles": encode_sketch(near.sketch), "created_at": now,
-        "event": event_blob(near.vector)})
-    _insert_rows(connection, bands, [{"band": b, "article_id": article_id}
-                                     for b in sorted(set(near.sketch.bands))])
-
-
-def _insert_matches(connection: Connection, article_id: int, matches: Sequence[Match]) -> None:
-    if not matches:
-        return
-    table: Table = MatchRow.__table__  # type: ignore[assignment]
-    _insert_rows(connection, table, [
-        {"article_id": article_id, "kind": m.kind, "ref_id": m.id, "name": m.name,
-         "evidence": [{"field": e.field, "sentence": e.sentence,
-                       "spans": [list(s) for s in e.spans]} for e in m.evidence],
-         "participants": list(m.participants)}
-        for m in matches
-    ])
-
-
-def _insert_alerts(connection: Connection, story_id: int, item: ProcessedArticle) -> int:
-    """Outbox rows, one per subscription and story; how many are new."""
-    if not item.subscription_ids:
-        return 0
-    table: Table = AlertRow.__table__  # type: ignore[assignment]
-    rows = [{"subscription_id": s, "story_id": story_id, "article_id": item.article_id,
-             "state": "pending", "delivered": [], "attempts": 0, "created_at": item.now,
-             "next_attempt_at": item.now}
-            for s in sorted(set(item.subscription_ids))]
-    created = connection.execute(
-        _insert_ignore(connection, table).returning(table.c.id), rows
-    ).all()
-    return len(created)
+    """Join the story owning one of the article's keys, else that of a near copy or
+    (opt-in) of the same event, else start one (``vectors``: the batch's own
+    same-event vectors, not in the database yet). (story, whether joined)."""
+    target = claims.owner(hashed)
+    if target is None and near is not None:  # no exact key: a near copy in the window?
+        target = index.find(near, _NO_STORY)
+        if target is None and near.vector is not None:  # nor a copy: the same event?
+            claims.flush()  # the lookup reads the batch's new stories from the database
+            target = find_event_story(connection, near, _NO_STORY, vectors)
+    if target is None:
+        return claims.start(item.article_id, hashed, item.now), False
+    claims.join(target, hashed, item.now)
+    return target, True

@@ -1,9 +1,10 @@
 """The shared near-duplicate story index: band keys, shingles and feed segments.
 
 Every worker reads and writes the same tables, so the index is one truth
-whatever process handles an article. Claiming stays atomic: on PostgreSQL an
-batch of articles takes a transaction-scoped advisory lock on each of their
-band keys (in sorted order, so two workers never deadlock) before it looks for
+whatever process handles an article. Claiming stays atomic: on PostgreSQL a
+batch of articles takes a transaction-scoped advisory lock for each of their
+band keys (folded into at most 512 locks, taken in sorted order, so two
+workers never deadlock and never fill PostgreSQL's lock table) before it looks for
 candidates; two copies that could find each other share a band, so the
 second waits until the first has committed its story and then joins it. On
 SQLite the database's single writer gives the same order.

@@ -18,6 +18,7 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import islice
 
 _MARK_CATEGORIES = frozenset({"Mn", "Mc", "Me"})
 # Letters whose decomposition must survive mark stripping (composed again after NFD).
@@ -155,3 +156,11 @@ def normalize_term(term: str) -> tuple[tuple[str, ...], bool]:
     if prefix and not _WORD_RE.fullmatch(body[-1:] or " "):
         raise ValueError(f"'*' must follow a letter or digit: {term!r}")
     return found, prefix
+
+
+def count_words(text: str, at_most: int | None = None) -> int:
+    """``len(words(text))``, counting no further than ``at_most`` (a threshold test
+    then reads only the start of a long text)."""
+    if at_most is None:
+        return len(_WORD_RE.findall(text))
+    return sum(1 for _ in islice(_WORD_RE.finditer(text), max(at_most, 0)))
