@@ -15,8 +15,14 @@ import psycopg
 import pytest
 import redis
 import structlog
+from hypothesis import settings
 
 from service.storage.database import Database
+
+# Property tests assert what holds, not how fast: hypothesis's per-example
+# deadline (200 ms) would fail them on a loaded machine, a timed assert in effect.
+settings.register_profile("newswatch", deadline=None)
+settings.load_profile("newswatch")
 
 ROOT = Path(__file__).resolve().parents[1]
 # the shared corpora live beside the repository (../shared), or where NEWSWATCH_SHARED says
