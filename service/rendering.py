@@ -20,7 +20,15 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
-from jinja2 import BaseLoader, ChoiceLoader, FileSystemLoader, StrictUndefined, TemplateError
+from jinja2 import (
+    BaseLoader,
+    ChoiceLoader,
+    FileSystemLoader,
+    StrictUndefined,
+    Template,
+    TemplateError,
+    TemplateNotFound,
+)
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup, escape
 
@@ -184,7 +192,7 @@ def _environment(loader: BaseLoader, flavour: str) -> ImmutableSandboxedEnvironm
     html = flavour == "html"
     env = ImmutableSandboxedEnvironment(
         loader=loader, autoescape=html, undefined=StrictUndefined, trim_blocks=True,
-        lstrip_blocks=True, keep_trailing_newline=False,
+        lstrip_blocks=True, keep_trailing_newline=False, auto_reload=False,
         finalize=(lambda v: "" if v is None else v) if html else _finalize(_ESCAPERS[flavour]),
     )
     env.filters["link"] = _html_link if html else _link
@@ -196,28 +204,33 @@ def _flavour(kind: ChannelKind) -> str:
 
 
 class Renderer:
-    """The templates of one subscription (defaults plus its overrides), compiled once."""
+    """The templates of one subscription (defaults plus its overrides), compiled once:
+    at construction, which is once per configuration (files are not re-read)."""
 
     def __init__(self, override_dir: Path | None = None) -> None:
         loaders: list[BaseLoader] = [FileSystemLoader(TEMPLATES)]
         if override_dir is not None:
             loaders.insert(0, FileSystemLoader(override_dir))
         loader = ChoiceLoader(loaders)
-        self._envs = {f: _environment(loader, f) for f in ("slack", "html", "markdown", "text")}
+        envs = {f: _environment(loader, f) for f in ("slack", "html", "markdown", "text")}
+        self._templates: dict[tuple[ChannelKind, str], Template] = {}
+        self._problems: list[str] = []
+        for kind in KINDS:
+            for name in ("alert", "digest"):
+                file = f"{name}.{_FILES[kind]}"
+                try:
+                    self._templates[kind, name] = envs[_flavour(kind)].get_template(file)
+                except TemplateError as e:
+                    self._problems.append(f"{file}: {e}")
 
     def problems(self) -> list[str]:
         """Every template that does not compile, as ``file: reason``."""
-        found: list[str] = []
-        for kind in KINDS:
-            for name in (f"alert.{_FILES[kind]}", f"digest.{_FILES[kind]}"):
-                try:
-                    self._envs[_flavour(kind)].get_template(name)
-                except TemplateError as e:
-                    found.append(f"{name}: {e}")
-        return found
+        return list(self._problems)
 
     def _render(self, kind: ChannelKind, name: str, limits: Limits, **data: object) -> str:
-        template = self._envs[_flavour(kind)].get_template(f"{name}.{_FILES[kind]}")
+        template = self._templates.get((kind, name))
+        if template is None:
+            raise TemplateNotFound(f"{name}.{_FILES[kind]}: " + "; ".join(self._problems))
         body = template.render(**data).strip()
         return fit(body, limits.body, _MARKS[kind])
 

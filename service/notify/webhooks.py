@@ -213,6 +213,11 @@ WEBHOOKS: dict[type[Any], type[Any]] = {
 }
 
 
+# Our plugin classes: the exchange is ours, with socket timeouts (``channels``
+# calls their own notify(), not through an Apprise object).
+OURS: tuple[type[Any], ...] = tuple(WEBHOOKS.values())
+
+
 def observed(plugin: Any, url: str) -> Any:
     """``url``'s webhook as an object that records refusals; other plugins unchanged."""
     cls = WEBHOOKS.get(type(plugin))

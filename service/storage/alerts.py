@@ -15,12 +15,22 @@ here too.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, or_, select, update
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Table,
+    Update,
+    bindparam,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from service.domain import Evidence, Match, MatchKind
@@ -38,6 +48,55 @@ class PendingAlert:
     attempts: int
     created_at: datetime
     next_at: datetime  # the earliest it may go out (schedule, lease, Retry-After)
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    alert_id: int
+    at: datetime
+    delivered: tuple[int, ...]  # the channels that took it
+
+
+@dataclass(frozen=True, slots=True)
+class Deferred:
+    """Not tried now: a channel asked to wait (pacing, Retry-After); no attempt counted."""
+
+    alert_id: int
+    until: datetime
+    delivered: tuple[int, ...]  # the channels that did take it meanwhile
+    reason: str
+
+
+@dataclass
+class Outcomes:
+    """What a sender decided for claimed alerts, recorded together (``AlertStore.record``)."""
+
+    sent: list[Sent] = field(default_factory=list)
+    deferred: list[Deferred] = field(default_factory=list)
+    held: list[tuple[int, datetime]] = field(default_factory=list)  # (alert, quiet until)
+    digested: list[tuple[int, datetime]] = field(default_factory=list)  # (alert, when)
+
+    def __len__(self) -> int:
+        return len(self.sent) + len(self.deferred) + len(self.held) + len(self.digested)
+
+
+_TABLE: Table = AlertRow.__table__  # type: ignore[assignment]  # Core, for executemany
+_ID: BindParameter[int] = bindparam("b_id")
+_PENDING = AlertRow.state == "pending"
+# One statement per kind of outcome, executed once with the parameters of every
+# alert (executemany): the cost of recording is one round trip per batch, not
+# per alert. Only a pending row changes (a sent or dead one stays as it is).
+_MARK_SENT = (update(_TABLE).where(AlertRow.id == _ID)
+              .values(state="sent", sent_at=bindparam("b_at"),
+                      delivered=bindparam("b_delivered"), attempts=AlertRow.attempts + 1,
+                      last_error=None, not_before=None))
+_DEFER = (update(_TABLE).where(AlertRow.id == _ID, _PENDING)
+          .values(delivered=bindparam("b_delivered"), next_attempt_at=bindparam("b_until"),
+                  not_before=bindparam("b_until"), last_error=bindparam("b_reason")))
+_HOLD = (update(_TABLE).where(AlertRow.id == _ID, _PENDING)
+         .values(next_attempt_at=bindparam("b_until"), not_before=None))
+_TO_DIGEST = (update(_TABLE).where(AlertRow.id == _ID, _PENDING)
+              .values(digest=True, next_attempt_at=bindparam("b_until"), not_before=None))
 
 
 def _evidence(data: dict[str, Any]) -> Evidence:
@@ -61,13 +120,15 @@ class AlertStore:
     def claim(
         self, now: datetime, *, digest: bool = False, subscription_id: str | None = None,
         limit: int = 100, ignore_schedule: bool = False, lease: timedelta = LEASE,
-        exclude: Collection[int] = (),
+        after: int = 0,
     ) -> list[AlertView]:
-        """Claim pending alerts that are due (also those backing off if asked) for one lease.
+        """Claim pending alerts that are due (also those backing off if asked) for one
+        lease, in id order.
 
         ``ignore_schedule`` brings ``next_attempt_at`` forward, never ``not_before``.
-        ``exclude``: ids this sender already handled in this pass (so that with
-        ``ignore_schedule`` it does not take them again and undo their schedule).
+        ``after``: only ids above it (a pass goes on from its last claim, so that
+        with ``ignore_schedule`` it does not take what it handled again and undo
+        their schedule).
         """
         with self._db.session() as session, session.begin():
             due = select(AlertRow.id).where(AlertRow.state == "pending",
@@ -76,8 +137,8 @@ class AlertStore:
                 due = due.where(AlertRow.next_attempt_at <= now)
             if subscription_id is not None:
                 due = due.where(AlertRow.subscription_id == subscription_id)
-            if exclude:
-                due = due.where(AlertRow.id.not_in(list(exclude)))
+            if after:
+                due = due.where(AlertRow.id > after)
             due = due.order_by(AlertRow.id).limit(limit)
             if session.get_bind().dialect.name == "postgresql":
                 due = due.with_for_update(skip_locked=True)
@@ -103,15 +164,28 @@ class AlertStore:
             rows = session.scalars(query.order_by(AlertRow.id).limit(limit)).all()
             return _views(session, rows)
 
+    def record(self, outcomes: Outcomes) -> None:
+        """Record what was decided for these alerts: one transaction, one statement per kind."""
+        batches: list[tuple[Update, list[dict[str, Any]]]] = [
+            (_MARK_SENT, [{"b_id": s.alert_id, "b_at": s.at, "b_delivered": list(s.delivered)}
+                          for s in outcomes.sent]),
+            (_DEFER, [{"b_id": d.alert_id, "b_until": d.until, "b_reason": d.reason,
+                       "b_delivered": list(d.delivered)} for d in outcomes.deferred]),
+            (_HOLD, [{"b_id": i, "b_until": until} for i, until in outcomes.held]),
+            (_TO_DIGEST, [{"b_id": i, "b_until": at} for i, at in outcomes.digested]),
+        ]
+        batches = [(statement, rows) for statement, rows in batches if rows]
+        if not batches:
+            return
+        with self._db.session() as session, session.begin():
+            connection = session.connection()
+            for statement, rows in batches:
+                connection.execute(statement, rows)
+
     def mark_sent(
         self, alert_ids: Sequence[int], now: datetime, delivered: Sequence[int]
     ) -> None:
-        with self._db.session() as session, session.begin():
-            session.execute(
-                update(AlertRow).where(AlertRow.id.in_(list(alert_ids)))
-                .values(state="sent", sent_at=now, delivered=list(delivered),
-                        attempts=AlertRow.attempts + 1, last_error=None, not_before=None)
-            )
+        self.record(Outcomes(sent=[Sent(i, now, tuple(delivered)) for i in alert_ids]))
 
     def mark_failed(
         self, alert_id: int, *, error: str, delivered: Sequence[int],
@@ -141,26 +215,16 @@ class AlertStore:
 
         ``delivered``: the channels that did take it meanwhile (not sent to again).
         """
-        self._update(alert_ids, delivered=list(delivered), next_attempt_at=until,
-                     not_before=until, last_error=reason)
+        self.record(Outcomes(deferred=[Deferred(i, until, tuple(delivered), reason)
+                                       for i in alert_ids]))
 
     def hold(self, alert_ids: Sequence[int], until: datetime) -> None:
         """Put alerts back until ``until`` (quiet hours), without counting an attempt."""
-        self._update(alert_ids, next_attempt_at=until, not_before=None)
+        self.record(Outcomes(held=[(i, until) for i in alert_ids]))
 
     def to_digest(self, alert_ids: Sequence[int], now: datetime) -> None:
         """Move alerts into their subscription's next digest."""
-        self._update(alert_ids, digest=True, next_attempt_at=now, not_before=None)
-
-    def _update(self, alert_ids: Sequence[int], **values: object) -> None:
-        if not alert_ids:
-            return
-        with self._db.session() as session, session.begin():
-            session.execute(
-                update(AlertRow)
-                .where(AlertRow.id.in_(list(alert_ids)), AlertRow.state == "pending")
-                .values(**values)
-            )
+        self.record(Outcomes(digested=[(i, now) for i in alert_ids]))
 
     def digest_backlog(
         self, now: datetime, *, ignore_schedule: bool = False
