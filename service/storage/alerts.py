@@ -95,6 +95,9 @@ _DEFER = (update(_TABLE).where(AlertRow.id == _ID, _PENDING)
                   not_before=bindparam("b_until"), last_error=bindparam("b_reason")))
 _HOLD = (update(_TABLE).where(AlertRow.id == _ID, _PENDING)
          .values(next_attempt_at=bindparam("b_until"), not_before=None))
+# What a view needs of an alert row (a claim returns these; no ORM objects).
+_VIEW_COLUMNS = (AlertRow.id, AlertRow.subscription_id, AlertRow.story_id, AlertRow.article_id,
+                 AlertRow.attempts, AlertRow.delivered, AlertRow.created_at, AlertRow.digest)
 _TO_DIGEST = (update(_TABLE).where(AlertRow.id == _ID, _PENDING)
               .values(digest=True, next_attempt_at=bindparam("b_until"), not_before=None))
 
@@ -104,8 +107,9 @@ def _evidence(data: dict[str, Any]) -> Evidence:
     return Evidence(field=str(data["field"]), sentence=str(data["sentence"]), spans=spans)
 
 
-def _match(row: MatchRow) -> Match:
-    kind: MatchKind = row.kind  # type: ignore[assignment]
+def _match(row: Any) -> Match:
+    """A match from a ``MatchRow`` (or a row of its columns)."""
+    kind: MatchKind = row.kind
     return Match(
         kind=kind, id=row.ref_id, name=row.name,
         evidence=tuple(_evidence(e) for e in row.evidence),
@@ -142,15 +146,11 @@ class AlertStore:
             due = due.order_by(AlertRow.id).limit(limit)
             if session.get_bind().dialect.name == "postgresql":
                 due = due.with_for_update(skip_locked=True)
-            claimed = session.scalars(
-                update(AlertRow).where(AlertRow.id.in_(due.scalar_subquery()))
-                .values(not_before=now + lease).returning(AlertRow.id)
-                .execution_options(synchronize_session=False)
+            claimed = session.execute(
+                update(_TABLE).where(AlertRow.id.in_(due.scalar_subquery()))
+                .values(not_before=now + lease).returning(*_VIEW_COLUMNS)
             ).all()
-            rows = session.scalars(
-                select(AlertRow).where(AlertRow.id.in_(claimed)).order_by(AlertRow.id)
-            ).all()
-            return _views(session, rows)
+            return _views(session, sorted(claimed, key=lambda row: int(row.id)))
 
     def due(
         self, now: datetime, *, limit: int = 100, ignore_schedule: bool = False
@@ -306,30 +306,40 @@ def _outlet(feed: FeedRow) -> str:
     return feed.name or feed.title or feed.url
 
 
-def _views(session: Session, alerts: Sequence[AlertRow]) -> list[AlertView]:
-    """The alerts with their article, outlet, matches and other outlets: one query
-    each for the whole claim, not four per alert (the sender's cost per alert)."""
+def _outlet_of(name: str | None, title: str | None, url: str) -> str:
+    return name or title or url
+
+
+def _views(session: Session, alerts: Sequence[Any]) -> list[AlertView]:
+    """The alerts (rows with ``_VIEW_COLUMNS``) with their article, outlet, matches and
+    other outlets: one query each for the whole claim, not four per alert, and only
+    the columns a message uses (an article's text is not read)."""
     if not alerts:
         return []
     article_ids = sorted({a.article_id for a in alerts})
-    articles = {article.id: (article, feed) for article, feed in session.execute(
-        select(ArticleRow, FeedRow).join(FeedRow, FeedRow.id == ArticleRow.feed_id)
-        .where(ArticleRow.id.in_(article_ids)))}
+    articles = {row.id: row for row in session.execute(
+        select(ArticleRow.id, ArticleRow.title, ArticleRow.url, ArticleRow.published_at,
+               FeedRow.id.label("feed_id"), FeedRow.name, FeedRow.title.label("feed_title"),
+               FeedRow.url.label("feed_url"))
+        .join(FeedRow, FeedRow.id == ArticleRow.feed_id).where(ArticleRow.id.in_(article_ids)))}
     matches: dict[int, list[Match]] = {}
-    for row in session.scalars(select(MatchRow).where(MatchRow.article_id.in_(article_ids))
-                               .order_by(MatchRow.id)):
+    for row in session.execute(
+            select(MatchRow.article_id, MatchRow.kind, MatchRow.ref_id, MatchRow.name,
+                   MatchRow.evidence, MatchRow.participants)
+            .where(MatchRow.article_id.in_(article_ids)).order_by(MatchRow.id)):
         matches.setdefault(row.article_id, []).append(_match(row))
     outlets = _outlets_of(session, sorted({a.story_id for a in alerts}))
     views = []
     for alert in alerts:
-        article, feed = articles[alert.article_id]
-        others = {name for feed_id, name in outlets.get(alert.story_id, ()) if feed_id != feed.id}
+        article = articles[alert.article_id]
+        others = {name for feed_id, name in outlets.get(alert.story_id, ())
+                  if feed_id != article.feed_id}
         views.append(AlertView(
             id=alert.id, subscription_id=alert.subscription_id, story_id=alert.story_id,
             attempts=alert.attempts, delivered=tuple(alert.delivered), title=article.title,
-            url=article.url, source=_outlet(feed), published_at=article.published_at,
-            matches=tuple(matches.get(article.id, ())), other_outlets=tuple(sorted(others)),
-            created_at=alert.created_at, digest=alert.digest,
+            url=article.url, source=_outlet_of(article.name, article.feed_title, article.feed_url),
+            published_at=article.published_at, matches=tuple(matches.get(article.id, ())),
+            other_outlets=tuple(sorted(others)), created_at=alert.created_at, digest=alert.digest,
         ))
     return views
 
@@ -337,13 +347,13 @@ def _views(session: Session, alerts: Sequence[AlertRow]) -> list[AlertView]:
 def _outlets_of(session: Session, story_ids: list[int]) -> dict[int, set[tuple[int, str]]]:
     """story id -> {(feed id, outlet name)} of the feeds that carried it."""
     query = (
-        select(ArticleRow.story_id, FeedRow)
+        select(ArticleRow.story_id, FeedRow.id, FeedRow.name, FeedRow.title, FeedRow.url)
         .join(FeedRow, FeedRow.id == ArticleRow.feed_id)
         .where(ArticleRow.story_id.in_(story_ids))
         .distinct()
     )
     found: dict[int, set[tuple[int, str]]] = {}
-    for story_id, feed in session.execute(query):
+    for story_id, feed_id, name, title, url in session.execute(query):
         if story_id is not None:
-            found.setdefault(story_id, set()).add((feed.id, _outlet(feed)))
+            found.setdefault(story_id, set()).add((feed_id, _outlet_of(name, title, url)))
     return found
