@@ -143,7 +143,8 @@ def test_a_burst_to_a_paced_channel_writes_each_waiting_alert_once_not_once_per_
     sender = AlertSender(AlertStore(database), {"mail": Recipient(
         mail, build_channels(mail.notify, sender_paces=True))}, {}, AlertSettings())
     store_alerts(database, ["mail"], burst, T0, title="Burst")
-    writes, now, passes = AlertWrites(database), T0, []
+    writes, now = AlertWrites(database), T0
+    passes: list[tuple[int, int, int, int]] = []
     while len(passes) <= 2 * burst:
         report = sender.send_due(lambda: now)  # noqa: B023 (called before now moves)
         passes.append((report.sent, report.deferred, *writes.take()))

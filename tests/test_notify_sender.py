@@ -124,7 +124,8 @@ def test_dead_letters_to_an_email_ops_channel_never_hold_up_the_sender(
     apprise's 5.5 s email pacing, in the ops channel's own thread. The sender's
     pass returns while the server has taken none of them; all arrive after."""
     endpoint = JsonEndpoint(server, statuses=[503] * 10)
-    with HeldSmtp() as ops_smtp:
+    ops_smtp = HeldSmtp()
+    with ops_smtp:
         (channel,) = OpsNotifier.from_urls([ops_smtp.url("ops@example.org")]).channels
         assert channel.pace == timedelta(seconds=5.5)  # apprise's, kept by the ops thread
         assert channel.plugin.request_rate_per_sec == 0  # the plugin itself does not sleep
