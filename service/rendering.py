@@ -15,12 +15,20 @@ subscription's ``template:`` directory overrides any of them by file name.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
-from jinja2 import BaseLoader, ChoiceLoader, FileSystemLoader, StrictUndefined, TemplateError
+from jinja2 import (
+    BaseLoader,
+    ChoiceLoader,
+    FileSystemLoader,
+    StrictUndefined,
+    Template,
+    TemplateError,
+    TemplateNotFound,
+)
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup, escape
 
@@ -180,11 +188,29 @@ def _html_link(value: str | None) -> Markup | None:
     return escape(url) if url else None
 
 
+# The fields of the values templates are given: plain data, read without the
+# sandbox's checks (which cost half of a render); anything else, a string's
+# methods included, still goes through them.
+_DATA_FIELDS: dict[type, frozenset[str]] = {
+    cls: frozenset(f.name for f in fields(cls)) for cls in (AlertData, MatchData, Segment)
+}
+
+
+class _Sandbox(ImmutableSandboxedEnvironment):
+    """The immutable sandbox, reading our own data classes' fields directly."""
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        names = _DATA_FIELDS.get(type(obj))
+        if names is not None and attribute in names:
+            return getattr(obj, attribute)
+        return super().getattr(obj, attribute)
+
+
 def _environment(loader: BaseLoader, flavour: str) -> ImmutableSandboxedEnvironment:
     html = flavour == "html"
-    env = ImmutableSandboxedEnvironment(
+    env = _Sandbox(
         loader=loader, autoescape=html, undefined=StrictUndefined, trim_blocks=True,
-        lstrip_blocks=True, keep_trailing_newline=False,
+        lstrip_blocks=True, keep_trailing_newline=False, auto_reload=False,
         finalize=(lambda v: "" if v is None else v) if html else _finalize(_ESCAPERS[flavour]),
     )
     env.filters["link"] = _html_link if html else _link
@@ -196,28 +222,33 @@ def _flavour(kind: ChannelKind) -> str:
 
 
 class Renderer:
-    """The templates of one subscription (defaults plus its overrides), compiled once."""
+    """The templates of one subscription (defaults plus its overrides), compiled once:
+    at construction, which is once per configuration (files are not re-read)."""
 
     def __init__(self, override_dir: Path | None = None) -> None:
         loaders: list[BaseLoader] = [FileSystemLoader(TEMPLATES)]
         if override_dir is not None:
             loaders.insert(0, FileSystemLoader(override_dir))
         loader = ChoiceLoader(loaders)
-        self._envs = {f: _environment(loader, f) for f in ("slack", "html", "markdown", "text")}
+        envs = {f: _environment(loader, f) for f in ("slack", "html", "markdown", "text")}
+        self._templates: dict[tuple[ChannelKind, str], Template] = {}
+        self._problems: list[str] = []
+        for kind in KINDS:
+            for name in ("alert", "digest"):
+                file = f"{name}.{_FILES[kind]}"
+                try:
+                    self._templates[kind, name] = envs[_flavour(kind)].get_template(file)
+                except TemplateError as e:
+                    self._problems.append(f"{file}: {e}")
 
     def problems(self) -> list[str]:
         """Every template that does not compile, as ``file: reason``."""
-        found: list[str] = []
-        for kind in KINDS:
-            for name in (f"alert.{_FILES[kind]}", f"digest.{_FILES[kind]}"):
-                try:
-                    self._envs[_flavour(kind)].get_template(name)
-                except TemplateError as e:
-                    found.append(f"{name}: {e}")
-        return found
+        return list(self._problems)
 
     def _render(self, kind: ChannelKind, name: str, limits: Limits, **data: object) -> str:
-        template = self._envs[_flavour(kind)].get_template(f"{name}.{_FILES[kind]}")
+        template = self._templates.get((kind, name))
+        if template is None:
+            raise TemplateNotFound(f"{name}.{_FILES[kind]}: " + "; ".join(self._problems))
         body = template.render(**data).strip()
         return fit(body, limits.body, _MARKS[kind])
 

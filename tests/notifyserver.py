@@ -102,6 +102,7 @@ class JsonEndpoint:
         self.headers = headers or {}
         self.received: list[dict[str, Any]] = []  # accepted posts only
         self.attempts = 0
+        self._arrived = threading.Condition()
         self.transports: list[Any] = []  # each connection once, held so ids stay unique
         server.add(path, self._handle)
         self.apprise_url = f"json://127.0.0.1:{server.port}{path}"
@@ -113,8 +114,16 @@ class JsonEndpoint:
             self.transports.append(request.transport)
         if self.statuses:
             return web.Response(status=self.statuses.pop(0), headers=self.headers)
-        self.received.append(payload)
+        with self._arrived:
+            self.received.append(payload)
+            self._arrived.notify_all()
         return web.Response(text="ok")
+
+    def wait_for(self, count: int, timeout: float = 30) -> list[dict[str, Any]]:
+        """Block until at least ``count`` posts were accepted (or the timeout passed)."""
+        with self._arrived:
+            self._arrived.wait_for(lambda: len(self.received) >= count, timeout=timeout)
+            return list(self.received)
 
     @property
     def connections(self) -> int:

@@ -7,11 +7,14 @@ real HTTP exchanges through apprise.
 
 from __future__ import annotations
 
+import asyncio
 import random
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,7 +25,7 @@ from service.notify.sender import AlertSender, Recipient
 from service.rendering import Renderer
 from service.storage import AlertStore, Database
 from tests.feedserver import FeedServer
-from tests.notifyserver import JsonEndpoint, store_alerts
+from tests.notifyserver import JsonEndpoint, SmtpInbox, store_alerts
 
 T0 = datetime(2026, 5, 27, 12, 0, tzinfo=UTC)
 NAMES = {"ilham-aliyev": "Ilham Aliyev"}
@@ -95,10 +98,61 @@ def test_dead_letter_after_max_attempts_tells_ops_once(
         clock.advance(timedelta(hours=7))
     assert [(r.failed, r.dead) for r in reports] == [(1, 0), (1, 0), (0, 1), (0, 0), (0, 0)]
     assert endpoint.attempts == 3
+    assert ops.drain(30)  # ops messages go out in their own thread
     assert len(ops_inbox.received) == 1
     assert "dead-lettered" in ops_inbox.titles()[0]
     (summary,) = AlertStore(database).recent(T0 - timedelta(days=1))
     assert (summary.state, summary.attempts) == ("dead", 3)
+
+
+class HeldSmtp(SmtpInbox):
+    """An SMTP server that takes no message until ``release`` is set."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = threading.Event()
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        await asyncio.to_thread(self.release.wait, 60)
+        return await super().handle_DATA(server, session, envelope)
+
+
+def test_dead_letters_to_an_email_ops_channel_never_hold_up_the_sender(
+    database: Database, server: FeedServer
+) -> None:
+    """A burst of dead letters: each ops email waits for the SMTP server and for
+    apprise's 5.5 s email pacing, in the ops channel's own thread. The sender's
+    pass returns while the server has taken none of them; all arrive after."""
+    endpoint = JsonEndpoint(server, statuses=[503] * 10)
+    ops_smtp = HeldSmtp()
+    with ops_smtp:
+        (channel,) = OpsNotifier.from_urls([ops_smtp.url("ops@example.org")]).channels
+        assert channel.pace == timedelta(seconds=5.5)  # apprise's, kept by the ops thread
+        assert channel.plugin.request_rate_per_sec == 0  # the plugin itself does not sleep
+        ops = OpsNotifier([channel], wait=lambda seconds: None)  # not waiting out the pace
+        store_alerts(database, ["desk"], 3, T0)
+        sender = _sender(database, [endpoint.apprise_url], max_attempts=1, ops=ops)
+        report = sender.send_due(Clock())
+        assert report.dead == 3 and ops_smtp.messages == []  # returned while the server waits
+        ops_smtp.release.set()
+        assert ops.drain(60)
+        subjects = [m["Subject"] for m in ops_smtp.wait_for(3)]
+    assert subjects == [f"[newswatch ops] alert {i} dead-lettered" for i in (1, 2, 3)]
+
+
+def test_an_ops_channel_keeps_its_pace_between_two_messages(server: FeedServer) -> None:
+    """The ops thread waits the channel's pace between two messages, not before the first."""
+    hook = JsonEndpoint(server, path="/ops")
+    (built,) = build_channels([hook.apprise_url], sender_paces=True)
+    waits: list[float] = []
+    clock = iter(float(t) for t in range(100))
+    ops = OpsNotifier([replace(built, pace=timedelta(seconds=5.5))], wait=waits.append,
+                      clock=lambda: next(clock))
+    for i in range(3):
+        assert ops.notify(f"feed disabled: {i}", "body")
+    assert ops.drain(30)
+    assert hook.titles() == [f"[newswatch ops] feed disabled: {i}" for i in range(3)]
+    assert waits == [4.5, 4.5]  # 5.5 s after each send, one clock tick later
 
 
 def test_channel_that_accepted_is_not_sent_to_again(

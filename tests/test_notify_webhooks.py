@@ -181,7 +181,7 @@ def test_a_channel_that_asked_to_wait_is_left_alone_by_the_rest_of_the_batch(
     assert (good.attempts, limited.attempts) == (3, 1)  # the limited service asked once only
     rows = sorted(AlertStore(database).recent(T0 - timedelta(days=1)), key=lambda r: r.id)
     assert [r.attempts for r in rows] == [1, 0, 0]  # deferred: no attempt counted
-    assert rows[1].last_error == (f"deferred until 2026-05-27 12:10 UTC: json://127.0.0.1:"
+    assert rows[1].last_error == (f"deferred until 2026-05-27 12:10:00 UTC: json://127.0.0.1:"
                                   f"{server.port}/limited asked to wait")
     assert {r.next_attempt_at for r in rows} == {T0 + timedelta(minutes=10)}
     assert sender.waiting(T0) == Waiting(held=2, held_until=T0 + timedelta(minutes=10),

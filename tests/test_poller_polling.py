@@ -96,6 +96,15 @@ class Harness:
     clock: Clock = field(default_factory=Clock)
     dispatcher: RecordingDispatcher = field(default_factory=RecordingDispatcher)
     settings: Settings = SETTINGS
+    ops: OpsNotifier = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.ops = OpsNotifier.from_urls([self.inbox.apprise_url])
+
+    async def ops_sent(self) -> list[dict[str, object]]:
+        """The ops messages received, once all handed over were tried (in their thread)."""
+        assert await asyncio.to_thread(self.ops.drain, 30)
+        return self.inbox.received
 
     @property
     def feeds(self) -> FeedStore:
@@ -120,7 +129,7 @@ class Harness:
                     settings=self.settings, session=session, parse_pool=pool,
                     feeds=self.feeds, articles=ArticleStore(self.database),
                     dispatcher=self.dispatcher, now=self.clock.now, rng=random.Random(3),
-                    ops=OpsNotifier.from_urls([self.inbox.apprise_url]),
+                    ops=self.ops,
                     hosts=HostLimiter(2),
                 )
 
@@ -134,8 +143,8 @@ def harness(database: Database, server: FeedServer) -> Harness:
     return Harness(database, server, AlertInbox(server, "/ops"))
 
 
-def ops_subjects(inbox: AlertInbox) -> list[str]:
-    return [str(m["title"]) for m in inbox.received]
+async def ops_subjects(harness: Harness) -> list[str]:
+    return [str(m["title"]) for m in await harness.ops_sent()]
 
 
 # --- conditional GET and unchanged bodies ----------------------------------------------
@@ -202,7 +211,7 @@ async def test_410_disables_at_once_and_tells_ops_once(harness: Harness) -> None
     assert len(harness.server.requests_to("/gone.xml")) == 1
     state = harness.state(feed)
     assert not state.enabled and "410" in (state.disabled_reason or "")
-    assert ops_subjects(harness.inbox) == ["[newswatch ops] feed disabled: Gone Daily"]
+    assert await ops_subjects(harness) == ["[newswatch ops] feed disabled: Gone Daily"]
 
 
 # --- failures: backoff, disabling, one ops message, re-enabling ----------------------------
@@ -236,8 +245,8 @@ async def test_failures_back_off_then_disable_with_exactly_one_ops_message(
     state = harness.state(feed)
     assert (state.enabled, state.consecutive_failures) == (False, 3)
     assert (state.last_error_kind, state.last_error) == ("http", "HTTP 500 Internal Server Error")
-    assert len(harness.inbox.received) == 1
-    body = str(harness.inbox.received[0]["message"])
+    (sent,) = await harness.ops_sent()
+    body = str(sent["message"])
     assert "3 consecutive failures" in body and "newswatch feeds enable" in body
     history = harness.feeds.failures(feed.url)  # every failure kept, newest first
     assert [(f.kind, f.status, f.message) for f in history] == [
@@ -257,8 +266,8 @@ async def test_a_disabling_left_unannounced_by_a_crash_is_announced_once(
         await announce_unannounced(ctx)
         await announce_unannounced(ctx)
 
-    assert len(harness.inbox.received) == 1
-    assert "timeout: too slow" in str(harness.inbox.received[0]["message"])
+    (sent,) = await harness.ops_sent()
+    assert "timeout: too slow" in str(sent["message"])
 
 
 async def test_a_changed_config_entry_re_enables_the_feed(harness: Harness) -> None:

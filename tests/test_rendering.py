@@ -117,8 +117,14 @@ def test_a_digest_over_the_limit_ends_with_a_visible_mark(kind: str) -> None:
     assert "message truncated" in message.body.splitlines()[-1]
 
 
-def test_override_templates_are_sandboxed(tmp_path: Path) -> None:
-    (tmp_path / "alert.text.txt").write_text("{{ alert.__class__.__mro__ }}")
+@pytest.mark.parametrize("template", [
+    "{{ alert.__class__.__mro__ }}",
+    "{{ alert.title.__class__.__mro__ }}",  # past a data field read without the checks
+    "{% for m in alert.matches %}{{ m.__init__.__globals__ }}{% endfor %}",
+    "{% for m in alert.matches %}{{ m.evidence[0].__class__ }}{% endfor %}",
+])
+def test_override_templates_are_sandboxed(tmp_path: Path, template: str) -> None:
+    (tmp_path / "alert.text.txt").write_text(template)
     with pytest.raises(SecurityError):
         Renderer(tmp_path).alert("text", _view(), SUB, NAMES)
 

@@ -17,6 +17,14 @@ sender that sleep would hold up every other channel's alerts, so a channel
 built with ``sender_paces`` records the interval as ``pace`` and its plugin
 instance (never apprise's class) is set not to sleep: the sender pauses the
 channel instead and sends other channels' alerts meanwhile (``sender``).
+
+A message to one of our subclasses goes straight to the plugin's own
+``notify()`` (apprise's per-plugin path: format conversion, size cap,
+overflow, ``send``), not through an ``Apprise`` object, whose per-call
+bookkeeping, tag matching and thread-pool hand-off (for a single plugin)
+cost more CPU than the HTTP exchange itself; our subclasses bound every
+exchange with socket timeouts, which is what apprise's 60 s thread deadline
+guards against. Other plugins keep the ``Apprise`` object.
 """
 
 from __future__ import annotations
@@ -28,6 +36,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import apprise
+import structlog
 from apprise import NotifyFormat
 from apprise.plugins.email import NotifyEmail
 from apprise.plugins.slack import NotifySlack
@@ -35,7 +44,7 @@ from apprise.plugins.slack import NotifySlack
 import service.notify.console  # noqa: F401  (registers console://)
 from service.errors import NotifyError
 from service.notify.mail import MultipartEmail, multipart
-from service.notify.webhooks import observed
+from service.notify.webhooks import OURS, observed
 from service.rendering import ChannelKind, Limits, Message
 from service.scheduling import retry_after_at
 
@@ -43,6 +52,8 @@ from service.scheduling import retry_after_at
 # that fails to load is logged whole, webhook tokens at debug). newswatch
 # reports outcomes itself with redacted names, so apprise's logger stays off.
 logging.getLogger("apprise").setLevel(logging.CRITICAL + 1)
+_log = structlog.get_logger("newswatch.notify")
+_DIRECT = (*OURS, MultipartEmail)  # our plugin classes: sent through their own notify()
 
 _BODY_FORMATS: dict[ChannelKind, NotifyFormat] = {
     "slack": NotifyFormat.MARKDOWN, "email_html": NotifyFormat.HTML,
@@ -74,6 +85,8 @@ class Channel:
         """Send ``message``; on failure, how long the service asked us to wait (as of ``now``)."""
         if message.text is not None and isinstance(self.plugin, MultipartEmail):
             result = self.plugin.send_alternative(message.title, message.text, message.body)
+        elif isinstance(self.plugin, _DIRECT):
+            result = self._notify_plugin(message)
         else:
             result = bool(self.apprise.notify(
                 body=message.body, title=message.title, body_format=_BODY_FORMATS[message.kind]
@@ -84,6 +97,16 @@ class Channel:
         waits = [w for w in (retry_after(getattr(self.plugin, "last_retry_after", None), now),
                              rate_limit_wait(self.plugin, now)) if w is not None]
         return Delivery(ok=False, retry_after=max(waits, default=None))
+
+    def _notify_plugin(self, message: Message) -> bool:
+        """Through the plugin's own ``notify()``; like ``Apprise.notify``, never raises."""
+        try:
+            return bool(self.plugin.notify(body=message.body, title=message.title,
+                                           body_format=_BODY_FORMATS[message.kind]))
+        except Exception as e:  # a plugin bug must fail this send, not the sender
+            _log.error("notification plugin raised", channel=self.name,
+                       error=f"{type(e).__name__}: {e}")
+            return False
 
     def converted_length(self, message: Message) -> int:
         """The body's length once apprise has converted it for the service."""

@@ -1,18 +1,27 @@
 """The outbox sender: claim due alerts, route them, send them, record the outcome.
 
-    claim due instant alerts (a lease; SKIP LOCKED on PostgreSQL)
+    claim due instant alerts (a lease; SKIP LOCKED on PostgreSQL), a batch at a time
       each: digest mode / quiet hours / hourly cap ─► digest, hold, or send
+      the batch's outcomes recorded together: one statement per kind (sent,
+      deferred, held, digested), at the end of the batch or within
+      ``RECORD_WITHIN`` of the first unrecorded send, whichever comes first
     digest backlogs whose time has come ─► one digest message per subscription
     send: every channel not yet delivered gets the message rendered for its kind
       all accepted ─► sent
       some failed  ─► retried later (backoff with jitter, at least Retry-After);
                       channels that accepted are not sent to again
-      last attempt ─► dead, and ops told once
+      last attempt ─► dead, and ops told once (in the ops notifier's own thread)
 
 A channel is paused after each send for its pacing interval (``Channel.pace``,
 apprise's request rate, e.g. 5.5 s for email) and after a Retry-After: its
-next alerts are deferred, no attempt counted, while other channels' alerts go
-out at once. ``SendReport.resume_at`` says when the first deferred one is due.
+next alerts are deferred, each to its own turn (``pacing``), no attempt
+counted, while other channels' alerts go out at once. ``SendReport.resume_at``
+says when the first deferred one is due.
+
+Recording a batch at once widens the window in which a sender that dies
+after sending has not yet marked what it sent (those alerts go again when
+their lease ends): at most one claim batch, and never more than
+``RECORD_WITHIN`` of sending.
 """
 
 from __future__ import annotations
@@ -21,6 +30,7 @@ import random
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cache
 from itertools import groupby
 
 import structlog
@@ -30,6 +40,7 @@ from service.backoff import retry_delay
 from service.config.models import AlertSettings, SubscriptionConfig
 from service.notify.channels import Channel, Delivery
 from service.notify.ops import OpsNotifier
+from service.notify.pacing import Pacing
 from service.notify.schedule import (
     HOUR,
     digest_due,
@@ -39,7 +50,7 @@ from service.notify.schedule import (
     route_instant,
 )
 from service.rendering import ChannelKind, Limits, Message, Renderer, default_renderer
-from service.storage.alerts import AlertStore
+from service.storage.alerts import AlertStore, Deferred, Outcomes, Sent
 from service.storage.records import AlertView
 
 log = structlog.get_logger("newswatch.notify")
@@ -49,6 +60,9 @@ _SHRINK_TRIES = 5
 # misconfigured or hostile endpoint must not park alerts for days. The attempt
 # still counts towards max_attempts.
 RETRY_AFTER_CAP = timedelta(hours=1)
+CLAIM_BATCH = 100  # alerts claimed (leased) at a time
+# Sent alerts are marked in batches; none waits longer than this to be marked.
+RECORD_WITHIN = timedelta(seconds=1)
 
 
 @dataclass
@@ -90,7 +104,7 @@ class Outcome:
     delivered: frozenset[int]
     failures: tuple[str, ...]
     retry_after: timedelta | None
-    deferred: tuple[str, ...] = ()  # channels not tried: they asked to wait until later
+    deferred: tuple[Channel, ...] = ()  # not tried: paused (pacing, Retry-After)
 
 
 Make = Callable[[ChannelKind, Limits], Message]
@@ -110,25 +124,25 @@ def render_for(channel: Channel, make: Make) -> Message:
 
 def deliver(
     channels: Sequence[Channel], make: Make, already: Iterable[int], now: datetime | None = None,
-    pauses: dict[str, datetime] | None = None,
+    pacing: Pacing | None = None,
 ) -> Outcome:
     """Send to every channel not in ``already``; who accepted, who failed, how long to wait.
 
-    ``pauses``: per channel key, until when it is not to be sent to. A
-    paused channel is not tried (deferred); one that asks to wait is paused,
-    so the rest of a batch does not hammer a rate-limited service, and each
-    send attempt pauses its channel for the channel's pacing interval.
+    ``pacing`` (with ``now``): a paused channel is not tried (deferred); one
+    that asks to wait is paused, so the rest of a batch does not hammer a
+    rate-limited service, and each send attempt pauses its channel for the
+    channel's pacing interval.
     """
     delivered = set(already)
     failures: list[str] = []
-    deferred: list[str] = []
+    deferred: list[Channel] = []
     waits: list[timedelta] = []
     for channel in channels:
         if channel.index in delivered:
             continue
-        until = pauses.get(channel.key) if pauses is not None and now is not None else None
-        if until is not None and now is not None and until > now:
-            deferred.append(channel.name)
+        until = pacing.paused_until(channel.key, now) if pacing and now else None
+        if until is not None and now is not None:
+            deferred.append(channel)
             waits.append(until - now)
             continue
         try:
@@ -136,8 +150,8 @@ def deliver(
         except TemplateError as e:  # an override template that fails on this alert
             failures.append(f"{channel.name} (template: {type(e).__name__}: {e})")
             continue
-        if pauses is not None and now is not None and channel.pace:
-            _pause(pauses, channel.key, now + channel.pace)
+        if pacing and now and channel.pace:
+            pacing.pause(channel.key, now + channel.pace)
         if result.ok:
             delivered.add(channel.index)
             continue
@@ -145,14 +159,20 @@ def deliver(
         if result.retry_after is not None:
             wait = min(result.retry_after, RETRY_AFTER_CAP)
             waits.append(wait)
-            if pauses is not None and now is not None:
-                _pause(pauses, channel.key, now + wait)
+            if pacing and now:
+                pacing.pause(channel.key, now + wait)
     return Outcome(frozenset(delivered), tuple(failures), max(waits, default=None),
                    tuple(deferred))
 
 
-def _pause(pauses: dict[str, datetime], key: str, until: datetime) -> None:
-    pauses[key] = max(until, pauses.get(key, until))
+@dataclass
+class _Pass:
+    """One ``send_due`` pass: its report, what is not yet recorded, the hourly counts."""
+
+    report: SendReport
+    pending: Outcomes = field(default_factory=Outcomes)
+    since: datetime | None = None  # the first unrecorded outcome
+    sent_last_hour: dict[str, int] = field(default_factory=dict)  # per capped subscription
 
 
 class AlertSender:
@@ -167,7 +187,7 @@ class AlertSender:
         self._settings = settings
         self._rng = rng or random.Random()
         self._ops = ops or OpsNotifier(())
-        self._pauses: dict[str, datetime] = {}  # channel key -> asked not to be sent to before
+        self._pacing = Pacing()
 
     def send_due(
         self, now: Callable[[], datetime], *, ignore_schedule: bool = False,
@@ -177,17 +197,31 @@ class AlertSender:
 
         ``ignore_schedule`` also retries those backing off (``run --once``: the
         run is the retry); never before a lease or a Retry-After ends.
-        ``flush_digests`` sends every digest backlog now, not at its time
-        (quiet hours still hold them).
+        ``flush_digests`` sends every digest backlog now (quiet hours still hold them).
         """
-        report = SendReport()
-        seen: set[int] = set()
-        while batch := self._alerts.claim(now(), ignore_schedule=ignore_schedule, exclude=seen):
+        run = _Pass(SendReport())
+        after = 0  # claims go on in id order, so no alert is taken twice in one pass
+        claimed_at = now()
+        while batch := self._alerts.claim(claimed_at, ignore_schedule=ignore_schedule,
+                                          after=after, limit=CLAIM_BATCH):
+            after = batch[-1].id
             for view in batch:
-                seen.add(view.id)
-                self._route_one(view, now(), report)
-        self._send_digests(now(), report, ignore_schedule=ignore_schedule, flush=flush_digests)
-        return report
+                self._route_one(view, now(), run)
+                if run.since is not None and now() - run.since >= RECORD_WITHIN:
+                    self._record(run)
+            self._record(run)
+            if len(batch) < CLAIM_BATCH:  # all that was due; newer ones go next pass
+                break
+            claimed_at = now()
+        self._send_digests(now(), run, ignore_schedule=ignore_schedule, flush=flush_digests)
+        # turns that came after the last claim are due now: the next pass comes at once
+        run.report.resume_at = _earliest(run.report.resume_at,
+                                         self._pacing.next_turn(claimed_at))
+        return run.report
+
+    def _record(self, run: _Pass) -> None:
+        self._alerts.record(run.pending)
+        run.pending, run.since = Outcomes(), None
 
     def waiting(self, now: datetime) -> Waiting:
         """What is pending after a pass: how many alerts wait for what, and until when."""
@@ -226,27 +260,42 @@ class AlertSender:
         when = max(next_digest(digest_schedule(subscription), oldest, last), earliest)
         return quiet_until(subscription.quiet_hours, when) or when
 
-    def _route_one(self, view: AlertView, now: datetime, report: SendReport) -> None:
+    def _route_one(self, view: AlertView, now: datetime, run: _Pass) -> None:
         recipient = self._recipients.get(view.subscription_id)
         if recipient is None:
             log.warning("alert held: subscription not configured", alert=view.id,
                         subscription=view.subscription_id)
             return
         subscription = recipient.subscription
-        recent = (self._alerts.sent_instantly_since(subscription.id, now - HOUR)
-                  if subscription.max_per_hour else 0)
-        decision = route_instant(subscription, now, recent)
+        decision = route_instant(subscription, now, self._sent_last_hour(subscription, now, run))
         if decision.route == "hold" and decision.until is not None:
-            self._alerts.hold([view.id], decision.until)
-            report.held += 1
+            self._pending(run, now).held.append((view.id, decision.until))
+            run.report.held += 1
         elif decision.route == "digest":
-            self._alerts.to_digest([view.id], now)
-            report.digested += 1
-        else:
-            self._send(recipient, [view], now, report, digest=False)
+            self._pending(run, now).digested.append((view.id, now))
+            run.report.digested += 1
+        elif self._send(recipient, [view], now, run, digest=False) and subscription.max_per_hour:
+            run.sent_last_hour[subscription.id] += 1
+
+    def _sent_last_hour(self, subscription: SubscriptionConfig, now: datetime, run: _Pass
+                        ) -> int:
+        """Instant alerts of a capped subscription sent in the last hour: read once a
+        pass, then counted here (this pass's sends may not be recorded yet)."""
+        if not subscription.max_per_hour:
+            return 0
+        if subscription.id not in run.sent_last_hour:
+            run.sent_last_hour[subscription.id] = self._alerts.sent_instantly_since(
+                subscription.id, now - HOUR)
+        return run.sent_last_hour[subscription.id]
+
+    @staticmethod
+    def _pending(run: _Pass, now: datetime) -> Outcomes:
+        if run.since is None:
+            run.since = now
+        return run.pending
 
     def _send_digests(
-        self, now: datetime, report: SendReport, *, ignore_schedule: bool, flush: bool
+        self, now: datetime, run: _Pass, *, ignore_schedule: bool, flush: bool
     ) -> None:
         backlog = self._alerts.digest_backlog(now, ignore_schedule=ignore_schedule)
         for subscription_id, oldest in backlog.items():
@@ -259,35 +308,38 @@ class AlertSender:
                                        limit=1000, ignore_schedule=ignore_schedule)
             ok = True
             for _, group in groupby(sorted(views, key=_delivered_key), key=_delivered_key):
-                ok &= self._send(recipient, list(group), now, report, digest=True)
+                ok &= self._send(recipient, list(group), now, run, digest=True)
+                self._record(run)
             if views and ok:
                 self._alerts.record_digest(subscription_id, now)
-                report.digests += 1
+                run.report.digests += 1
 
     def _send(
         self, recipient: Recipient, views: Sequence[AlertView], now: datetime,
-        report: SendReport, *, digest: bool,
+        run: _Pass, *, digest: bool,
     ) -> bool:
-        subscription = recipient.subscription
+        """Send one message (an alert, or a digest of ``views``); True when all took it."""
         make = message_maker(recipient, views, self._names, digest=digest)
-        outcome = deliver(recipient.channels, make, views[0].delivered, now, self._pauses)
+        outcome = deliver(recipient.channels, make, views[0].delivered, now, self._pacing)
         ids = [v.id for v in views]
-        if not outcome.failures and outcome.deferred and outcome.retry_after is not None:
-            until = now + outcome.retry_after
-            reason = (f"deferred until {until:%Y-%m-%d %H:%M} UTC: "
-                      + ", ".join(outcome.deferred) + " asked to wait")
-            self._alerts.defer(ids, sorted(outcome.delivered), until, reason)
+        report, delivered = run.report, tuple(sorted(outcome.delivered))
+        if not outcome.failures and outcome.deferred:
+            until = self._pacing.turn(((c.key, c.pace) for c in outcome.deferred), max(ids), now)
+            reason = (f"deferred until {until:%Y-%m-%d %H:%M:%S} UTC: "
+                      + ", ".join(c.name for c in outcome.deferred) + " asked to wait")
+            self._pending(run, now).deferred.extend(Deferred(i, until, delivered, reason)
+                                                    for i in ids)
             report.deferred += len(ids)
             report.resume_at = _earliest(report.resume_at, until)
             log.info("alert deferred: a channel is paused", alerts=ids,
-                     subscription=subscription.id, channels=list(outcome.deferred),
-                     until=until.isoformat())
+                     subscription=recipient.subscription.id, until=until.isoformat(),
+                     channels=[c.name for c in outcome.deferred])
             return False
         if not outcome.failures:
-            self._alerts.mark_sent(ids, now, sorted(outcome.delivered))
+            self._pending(run, now).sent.extend(Sent(i, now, delivered) for i in ids)
             report.sent += len(ids)
             log.info("digest sent" if digest else "alert sent", alerts=ids,
-                     subscription=subscription.id)
+                     subscription=recipient.subscription.id)
             return True
         for view in views:
             self._record_failure(view, now, outcome, report)
@@ -334,9 +386,11 @@ def _delivered_key(view: AlertView) -> tuple[int, ...]:
 def message_maker(
     recipient: Recipient, views: Sequence[AlertView], names: Mapping[str, str], *, digest: bool
 ) -> Make:
-    """How to render these alerts (one alert, or a digest) for a channel kind and limits."""
+    """How to render these alerts (one alert, or a digest) for a channel kind and limits;
+    rendered once per kind and limits, however many channels share them."""
     renderer, subscription = recipient.renderer, recipient.subscription
 
+    @cache
     def make(kind: ChannelKind, limits: Limits) -> Message:
         if digest:
             return renderer.digest(kind, views, subscription, names, limits)

@@ -15,12 +15,22 @@ here too.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, or_, select, update
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Table,
+    Update,
+    bindparam,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from service.domain import Evidence, Match, MatchKind
@@ -40,13 +50,66 @@ class PendingAlert:
     next_at: datetime  # the earliest it may go out (schedule, lease, Retry-After)
 
 
+@dataclass(frozen=True, slots=True)
+class Sent:
+    alert_id: int
+    at: datetime
+    delivered: tuple[int, ...]  # the channels that took it
+
+
+@dataclass(frozen=True, slots=True)
+class Deferred:
+    """Not tried now: a channel asked to wait (pacing, Retry-After); no attempt counted."""
+
+    alert_id: int
+    until: datetime
+    delivered: tuple[int, ...]  # the channels that did take it meanwhile
+    reason: str
+
+
+@dataclass
+class Outcomes:
+    """What a sender decided for claimed alerts, recorded together (``AlertStore.record``)."""
+
+    sent: list[Sent] = field(default_factory=list)
+    deferred: list[Deferred] = field(default_factory=list)
+    held: list[tuple[int, datetime]] = field(default_factory=list)  # (alert, quiet until)
+    digested: list[tuple[int, datetime]] = field(default_factory=list)  # (alert, when)
+
+    def __len__(self) -> int:
+        return len(self.sent) + len(self.deferred) + len(self.held) + len(self.digested)
+
+
+_TABLE: Table = AlertRow.__table__  # type: ignore[assignment]  # Core, for executemany
+_ID: BindParameter[int] = bindparam("b_id")
+_PENDING = AlertRow.state == "pending"
+# One statement per kind of outcome, executed once with the parameters of every
+# alert (executemany): the cost of recording is one round trip per batch, not
+# per alert. Only a pending row changes (a sent or dead one stays as it is).
+_MARK_SENT = (update(_TABLE).where(AlertRow.id == _ID)
+              .values(state="sent", sent_at=bindparam("b_at"),
+                      delivered=bindparam("b_delivered"), attempts=AlertRow.attempts + 1,
+                      last_error=None, not_before=None))
+_DEFER = (update(_TABLE).where(AlertRow.id == _ID, _PENDING)
+          .values(delivered=bindparam("b_delivered"), next_attempt_at=bindparam("b_until"),
+                  not_before=bindparam("b_until"), last_error=bindparam("b_reason")))
+_HOLD = (update(_TABLE).where(AlertRow.id == _ID, _PENDING)
+         .values(next_attempt_at=bindparam("b_until"), not_before=None))
+# What a view needs of an alert row (a claim returns these; no ORM objects).
+_VIEW_COLUMNS = (AlertRow.id, AlertRow.subscription_id, AlertRow.story_id, AlertRow.article_id,
+                 AlertRow.attempts, AlertRow.delivered, AlertRow.created_at, AlertRow.digest)
+_TO_DIGEST = (update(_TABLE).where(AlertRow.id == _ID, _PENDING)
+              .values(digest=True, next_attempt_at=bindparam("b_until"), not_before=None))
+
+
 def _evidence(data: dict[str, Any]) -> Evidence:
     spans = tuple((int(s[0]), int(s[1])) for s in data.get("spans", []))
     return Evidence(field=str(data["field"]), sentence=str(data["sentence"]), spans=spans)
 
 
-def _match(row: MatchRow) -> Match:
-    kind: MatchKind = row.kind  # type: ignore[assignment]
+def _match(row: Any) -> Match:
+    """A match from a ``MatchRow`` (or a row of its columns)."""
+    kind: MatchKind = row.kind
     return Match(
         kind=kind, id=row.ref_id, name=row.name,
         evidence=tuple(_evidence(e) for e in row.evidence),
@@ -61,13 +124,15 @@ class AlertStore:
     def claim(
         self, now: datetime, *, digest: bool = False, subscription_id: str | None = None,
         limit: int = 100, ignore_schedule: bool = False, lease: timedelta = LEASE,
-        exclude: Collection[int] = (),
+        after: int = 0,
     ) -> list[AlertView]:
-        """Claim pending alerts that are due (also those backing off if asked) for one lease.
+        """Claim pending alerts that are due (also those backing off if asked) for one
+        lease, in id order.
 
         ``ignore_schedule`` brings ``next_attempt_at`` forward, never ``not_before``.
-        ``exclude``: ids this sender already handled in this pass (so that with
-        ``ignore_schedule`` it does not take them again and undo their schedule).
+        ``after``: only ids above it (a pass goes on from its last claim, so that
+        with ``ignore_schedule`` it does not take what it handled again and undo
+        their schedule).
         """
         with self._db.session() as session, session.begin():
             due = select(AlertRow.id).where(AlertRow.state == "pending",
@@ -76,20 +141,16 @@ class AlertStore:
                 due = due.where(AlertRow.next_attempt_at <= now)
             if subscription_id is not None:
                 due = due.where(AlertRow.subscription_id == subscription_id)
-            if exclude:
-                due = due.where(AlertRow.id.not_in(list(exclude)))
+            if after:
+                due = due.where(AlertRow.id > after)
             due = due.order_by(AlertRow.id).limit(limit)
             if session.get_bind().dialect.name == "postgresql":
                 due = due.with_for_update(skip_locked=True)
-            claimed = session.scalars(
-                update(AlertRow).where(AlertRow.id.in_(due.scalar_subquery()))
-                .values(not_before=now + lease).returning(AlertRow.id)
-                .execution_options(synchronize_session=False)
+            claimed = session.execute(
+                update(_TABLE).where(AlertRow.id.in_(due.scalar_subquery()))
+                .values(not_before=now + lease).returning(*_VIEW_COLUMNS)
             ).all()
-            rows = session.scalars(
-                select(AlertRow).where(AlertRow.id.in_(claimed)).order_by(AlertRow.id)
-            ).all()
-            return _views(session, rows)
+            return _views(session, sorted(claimed, key=lambda row: int(row.id)))
 
     def due(
         self, now: datetime, *, limit: int = 100, ignore_schedule: bool = False
@@ -103,15 +164,28 @@ class AlertStore:
             rows = session.scalars(query.order_by(AlertRow.id).limit(limit)).all()
             return _views(session, rows)
 
+    def record(self, outcomes: Outcomes) -> None:
+        """Record what was decided for these alerts: one transaction, one statement per kind."""
+        batches: list[tuple[Update, list[dict[str, Any]]]] = [
+            (_MARK_SENT, [{"b_id": s.alert_id, "b_at": s.at, "b_delivered": list(s.delivered)}
+                          for s in outcomes.sent]),
+            (_DEFER, [{"b_id": d.alert_id, "b_until": d.until, "b_reason": d.reason,
+                       "b_delivered": list(d.delivered)} for d in outcomes.deferred]),
+            (_HOLD, [{"b_id": i, "b_until": until} for i, until in outcomes.held]),
+            (_TO_DIGEST, [{"b_id": i, "b_until": at} for i, at in outcomes.digested]),
+        ]
+        batches = [(statement, rows) for statement, rows in batches if rows]
+        if not batches:
+            return
+        with self._db.session() as session, session.begin():
+            connection = session.connection()
+            for statement, rows in batches:
+                connection.execute(statement, rows)
+
     def mark_sent(
         self, alert_ids: Sequence[int], now: datetime, delivered: Sequence[int]
     ) -> None:
-        with self._db.session() as session, session.begin():
-            session.execute(
-                update(AlertRow).where(AlertRow.id.in_(list(alert_ids)))
-                .values(state="sent", sent_at=now, delivered=list(delivered),
-                        attempts=AlertRow.attempts + 1, last_error=None, not_before=None)
-            )
+        self.record(Outcomes(sent=[Sent(i, now, tuple(delivered)) for i in alert_ids]))
 
     def mark_failed(
         self, alert_id: int, *, error: str, delivered: Sequence[int],
@@ -141,26 +215,16 @@ class AlertStore:
 
         ``delivered``: the channels that did take it meanwhile (not sent to again).
         """
-        self._update(alert_ids, delivered=list(delivered), next_attempt_at=until,
-                     not_before=until, last_error=reason)
+        self.record(Outcomes(deferred=[Deferred(i, until, tuple(delivered), reason)
+                                       for i in alert_ids]))
 
     def hold(self, alert_ids: Sequence[int], until: datetime) -> None:
         """Put alerts back until ``until`` (quiet hours), without counting an attempt."""
-        self._update(alert_ids, next_attempt_at=until, not_before=None)
+        self.record(Outcomes(held=[(i, until) for i in alert_ids]))
 
     def to_digest(self, alert_ids: Sequence[int], now: datetime) -> None:
         """Move alerts into their subscription's next digest."""
-        self._update(alert_ids, digest=True, next_attempt_at=now, not_before=None)
-
-    def _update(self, alert_ids: Sequence[int], **values: object) -> None:
-        if not alert_ids:
-            return
-        with self._db.session() as session, session.begin():
-            session.execute(
-                update(AlertRow)
-                .where(AlertRow.id.in_(list(alert_ids)), AlertRow.state == "pending")
-                .values(**values)
-            )
+        self.record(Outcomes(digested=[(i, now) for i in alert_ids]))
 
     def digest_backlog(
         self, now: datetime, *, ignore_schedule: bool = False
@@ -242,30 +306,40 @@ def _outlet(feed: FeedRow) -> str:
     return feed.name or feed.title or feed.url
 
 
-def _views(session: Session, alerts: Sequence[AlertRow]) -> list[AlertView]:
-    """The alerts with their article, outlet, matches and other outlets: one query
-    each for the whole claim, not four per alert (the sender's cost per alert)."""
+def _outlet_of(name: str | None, title: str | None, url: str) -> str:
+    return name or title or url
+
+
+def _views(session: Session, alerts: Sequence[Any]) -> list[AlertView]:
+    """The alerts (rows with ``_VIEW_COLUMNS``) with their article, outlet, matches and
+    other outlets: one query each for the whole claim, not four per alert, and only
+    the columns a message uses (an article's text is not read)."""
     if not alerts:
         return []
     article_ids = sorted({a.article_id for a in alerts})
-    articles = {article.id: (article, feed) for article, feed in session.execute(
-        select(ArticleRow, FeedRow).join(FeedRow, FeedRow.id == ArticleRow.feed_id)
-        .where(ArticleRow.id.in_(article_ids)))}
+    articles = {row.id: row for row in session.execute(
+        select(ArticleRow.id, ArticleRow.title, ArticleRow.url, ArticleRow.published_at,
+               FeedRow.id.label("feed_id"), FeedRow.name, FeedRow.title.label("feed_title"),
+               FeedRow.url.label("feed_url"))
+        .join(FeedRow, FeedRow.id == ArticleRow.feed_id).where(ArticleRow.id.in_(article_ids)))}
     matches: dict[int, list[Match]] = {}
-    for row in session.scalars(select(MatchRow).where(MatchRow.article_id.in_(article_ids))
-                               .order_by(MatchRow.id)):
+    for row in session.execute(
+            select(MatchRow.article_id, MatchRow.kind, MatchRow.ref_id, MatchRow.name,
+                   MatchRow.evidence, MatchRow.participants)
+            .where(MatchRow.article_id.in_(article_ids)).order_by(MatchRow.id)):
         matches.setdefault(row.article_id, []).append(_match(row))
     outlets = _outlets_of(session, sorted({a.story_id for a in alerts}))
     views = []
     for alert in alerts:
-        article, feed = articles[alert.article_id]
-        others = {name for feed_id, name in outlets.get(alert.story_id, ()) if feed_id != feed.id}
+        article = articles[alert.article_id]
+        others = {name for feed_id, name in outlets.get(alert.story_id, ())
+                  if feed_id != article.feed_id}
         views.append(AlertView(
             id=alert.id, subscription_id=alert.subscription_id, story_id=alert.story_id,
             attempts=alert.attempts, delivered=tuple(alert.delivered), title=article.title,
-            url=article.url, source=_outlet(feed), published_at=article.published_at,
-            matches=tuple(matches.get(article.id, ())), other_outlets=tuple(sorted(others)),
-            created_at=alert.created_at, digest=alert.digest,
+            url=article.url, source=_outlet_of(article.name, article.feed_title, article.feed_url),
+            published_at=article.published_at, matches=tuple(matches.get(article.id, ())),
+            other_outlets=tuple(sorted(others)), created_at=alert.created_at, digest=alert.digest,
         ))
     return views
 
@@ -273,13 +347,13 @@ def _views(session: Session, alerts: Sequence[AlertRow]) -> list[AlertView]:
 def _outlets_of(session: Session, story_ids: list[int]) -> dict[int, set[tuple[int, str]]]:
     """story id -> {(feed id, outlet name)} of the feeds that carried it."""
     query = (
-        select(ArticleRow.story_id, FeedRow)
+        select(ArticleRow.story_id, FeedRow.id, FeedRow.name, FeedRow.title, FeedRow.url)
         .join(FeedRow, FeedRow.id == ArticleRow.feed_id)
         .where(ArticleRow.story_id.in_(story_ids))
         .distinct()
     )
     found: dict[int, set[tuple[int, str]]] = {}
-    for story_id, feed in session.execute(query):
+    for story_id, feed_id, name, title, url in session.execute(query):
         if story_id is not None:
-            found.setdefault(story_id, set()).add((feed.id, _outlet(feed)))
+            found.setdefault(story_id, set()).add((feed_id, _outlet_of(name, title, url)))
     return found
