@@ -160,7 +160,7 @@ async def poll_all(urls: Sequence[str], database_url: str, per_host: int) -> dic
     pool = ProcessPoolExecutor(max_workers=os.cpu_count() or 1,
                                mp_context=multiprocessing.get_context("spawn"))
     pool.submit(int, 0).result()  # workers up before the clock starts
-    from service.runner import settle_heap
+    from service.poll_resources import settle_heap
 
     settle_heap()  # as Service._serve does once the queue is built
     worker_pids = list(pool._processes)
@@ -169,8 +169,8 @@ async def poll_all(urls: Sequence[str], database_url: str, per_host: int) -> dic
     outcomes: dict[str, int] = {}
     lags: list[float] = []
     stop = asyncio.Event()
-    async with make_session(settings.fetch) as session:
-        ctx = PollContext(settings=settings, session=session, parse_pool=pool, feeds=store,
+    async with make_session(settings.fetch) as http:
+        ctx = PollContext(settings=settings, session=http, parse_pool=pool, feeds=store,
                           articles=ArticleStore(database), dispatcher=dispatcher,
                           now=lambda: datetime.now(UTC), rng=random.Random(1),
                           hosts=HostLimiter(per_host))
@@ -224,7 +224,8 @@ def naive(urls: Sequence[str]) -> float:
 
 def registered(count: int, workdir: Path) -> dict[str, Any]:
     from service.config import load_config
-    from service.runner import _poll_queue, settle_heap
+    from service.poll_resources import settle_heap
+    from service.runner import _poll_queue
     from service.storage.database import Database
     from service.storage.feeds import FeedStore
 

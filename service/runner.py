@@ -120,8 +120,9 @@ class Service:
 
         Watchlists, subscriptions, their channels and the feed list change at
         once; ``poll.*`` and ``fetch.*`` apply to the polls started from now on
-        (``PollResources.switch``, on the event loop); the database, the
-        broker and the web listener need a restart.
+        (``PollResources.switch``, on the event loop) and to WebSub's hub
+        requests; the database, the broker, the web listener and
+        ``websub.callback_url`` need a restart.
         """
         processor = Processor.from_config(config)  # may refuse: nothing changed yet
         sender = alert_sender(config, self.database, sender_paces=self._sender_paces)  # may refuse
@@ -173,7 +174,9 @@ class Service:
 
     def _switch_poll_settings(self, config: Config) -> None:
         """New polls use the reloaded ``poll.*``/``fetch.*``; those in flight finish
-        with what they started with."""
+        with what they started with; WebSub's hub requests likewise (on the loop:
+        it wakes WebSub's task)."""
+        self.websub.reconfigure(config.settings.websub, config.settings.fetch)
         self._queue.set_limit(config.settings.fetch.concurrency)
         if self._resources is not None:
             busy = [task for task in self._in_flight.values() if not task.done()]

@@ -35,6 +35,7 @@ from service.dispatch import Dispatcher
 from service.domain import ParsedFeed
 from service.errors import FetchError
 from service.poller.fetch import make_session
+from service.poller.guard import check_url_host
 from service.poller.parse import parse_feed
 from service.storage.articles import ArticleStore
 from service.storage.records import FeedState
@@ -154,15 +155,28 @@ class WebSub:
         """Subscribe to advertised hubs and renew leases until stopped."""
         if not self.enabled:
             return
-        async with make_session(self._fetch) as session:
-            while not stop.is_set():
-                self._wake.clear()
-                wake = await self.check(session)
-                timeout = max(0.0, (wake - self._now()).total_seconds())
-                waiters = [asyncio.ensure_future(e.wait()) for e in (stop, self._wake)]
-                await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-                for waiter in waiters:
-                    waiter.cancel()
+        while not stop.is_set():
+            fetch = self._fetch
+            async with make_session(fetch) as session:  # a new one when fetch.* is reloaded
+                while not stop.is_set() and self._fetch is fetch:
+                    self._wake.clear()
+                    wake = await self.check(session)
+                    timeout = max(0.0, (wake - self._now()).total_seconds())
+                    waiters = [asyncio.ensure_future(e.wait()) for e in (stop, self._wake)]
+                    await asyncio.wait(waiters, timeout=timeout,
+                                       return_when=asyncio.FIRST_COMPLETED)
+                    for waiter in waiters:
+                        waiter.cancel()
+
+    def reconfigure(self, settings: WebSubSettings, fetch: FetchSettings) -> None:
+        """A reloaded configuration: lease, renewal and poll interval apply at once,
+        ``fetch.*`` to the hub requests made from now on (a new HTTP session) and
+        to pushes received from now on. ``callback_url`` keeps its start-up value:
+        turning WebSub on or off, or moving the callback, needs a restart."""
+        self.settings = settings.model_copy(update={"callback_url": self.settings.callback_url})
+        if fetch != self._fetch:
+            self._fetch = fetch
+        self._wake.set()
 
     async def check(self, session: aiohttp.ClientSession) -> datetime:
         """One round: request what needs requesting; refresh the hub-fed feed set;
@@ -194,9 +208,18 @@ class WebSub:
         assert self.settings.callback_url is not None
         form = subscribe_form(sub, self.settings.callback_url, self.settings.lease)
         try:
-            async with session.post(advert.hub, data=form, timeout=HUB_TIMEOUT) as response:
+            # The hub URL comes from feed content: the same address rules as a
+            # fetch (IP literals here, host names in the session's resolver),
+            # and no redirects, which would skip the IP-literal check.
+            check_url_host(advert.hub, self._fetch.allow_private_addresses)
+            async with session.post(advert.hub, data=form, timeout=HUB_TIMEOUT,
+                                    allow_redirects=False) as response:
                 answer = (await response.text())[:200]
                 ok = 200 <= response.status < 300
+                if 300 <= response.status < 400:
+                    answer = f"hub answered {response.status} (redirects are not followed)"
+        except FetchError as e:
+            ok, answer = False, e.message
         except (aiohttp.ClientError, TimeoutError) as e:
             ok, answer = False, f"hub unreachable: {e or type(e).__name__}"
         if ok:

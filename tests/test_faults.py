@@ -121,8 +121,8 @@ def test_poison_entry_is_dead_lettered_once_and_ops_told_once(
     assert "dead-lettered" in str(ops.received[0]["title"])
     assert "poison article refused by the database" in str(ops.received[0]["message"])
     engine = create_engine(pg_url)
-    with engine.connect() as connection:
-        letters = connection.execute(text(
+    with engine.connect() as db:
+        letters = db.execute(text(
             "SELECT d.attempts, d.error, d.notified_at IS NOT NULL, a.state FROM dead_letters d "
             "JOIN articles a ON a.id = d.ref_id WHERE d.kind = 'article'")).all()
     engine.dispose()

@@ -163,7 +163,9 @@ def slack() -> Iterator[SlackHook]:
 
 
 def _slack_text(payload: dict[str, object]) -> tuple[str, str]:
-    (attachment,) = payload["attachments"]  # type: ignore[misc]
+    attachments = payload["attachments"]
+    assert isinstance(attachments, list)
+    (attachment,) = attachments
     return str(attachment["title"]), str(attachment["text"])
 
 
@@ -252,7 +254,7 @@ def test_a_40_kb_title_is_cut_everywhere(smtp: SmtpInbox, slack: SlackHook) -> N
 
 def test_message_kinds_render_from_one_alert() -> None:
     renderer = Renderer()
-    messages = {k: renderer.alert(k, _view(), SUB, {}, Limits())  # type: ignore[arg-type]
+    messages = {k: renderer.alert(k, _view(), SUB, {}, Limits())
                 for k in ("slack", "email_html", "email_text", "markdown", "text")}
     assert {m.title for m in messages.values()} == {
         "[newswatch] Caucasus desk: Pardon <!channel> <b>bold</b>"}

@@ -8,6 +8,7 @@ the stored error, the `alerts` table.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import random
@@ -33,6 +34,10 @@ from tests.notifyserver import JsonEndpoint, store_alerts
 SECRET = "TIiajkdnlazkcOXrIdevi7FQ"
 SLACK_URL = f"slack://T1JJ3T3L2/A1BRTD4JD/{SECRET}/#desk"
 NOW = datetime.now(UTC).replace(microsecond=0)
+
+
+def _later(hours: int) -> datetime:
+    return NOW + timedelta(hours=hours)
 
 
 def write_config(root: Path, database_url: str, notify: list[str]) -> Path:
@@ -154,7 +159,7 @@ def test_webhook_and_smtp_passwords_never_appear_with_debug_logging(
         store_alerts(database, ["desk"], 1, NOW)
         sender = AlertSender(AlertStore(database), build_recipients(config), {},
                              AlertSettings(max_attempts=2), rng=random.Random(1))
-        reports = [sender.send_due(lambda h=h: NOW + timedelta(hours=h), ignore_schedule=True)
+        reports = [sender.send_due(functools.partial(_later, h), ignore_schedule=True)
                    for h in (0, 1)]
         stored = AlertStore(database).recent(NOW.replace(year=2000))
     finally:

@@ -282,6 +282,7 @@ def test_a_connection_broken_mid_request_fails_that_send_only(server: FeedServer
     async def handle(request: web.Request) -> web.StreamResponse:
         posts.append(json.loads(await request.text())["title"])
         if len(posts) == 1:
+            assert request.transport is not None
             request.transport.abort()  # no answer: a connection error for the client
             raise ConnectionResetError
         return web.Response(text="ok")

@@ -11,8 +11,8 @@ from jinja2.exceptions import SecurityError
 
 from service.config.models import SubscriptionConfig
 from service.domain import Evidence, Match
-from service.escaping import escape_markdown, escape_slack, fit, http_url
-from service.rendering import KINDS, Limits, Renderer, clean, render_alert
+from service.escaping import clean, escape_markdown, escape_slack, fit, http_url
+from service.rendering import KINDS, Limits, Renderer, render_alert
 from service.storage.records import AlertView
 
 SENTENCE = "On May 27, Aliyev pardoned French national Théo Clerc."

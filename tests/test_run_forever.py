@@ -70,7 +70,7 @@ def test_run_polls_on_interval_and_stops_cleanly_on_signal(
         finally:
             process.send_signal(signum)
             _, stderr = process.communicate(timeout=60)
-    assert sorted(a["title"] for a in second[1:]) == [
+    assert sorted(str(a["title"]) for a in second[1:]) == [
         "[newswatch] desk: Macron travels", "[newswatch] macron-watch: Macron travels"]
     assert process.returncode == 0, stderr
     assert "stopped cleanly" in stderr

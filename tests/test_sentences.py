@@ -75,7 +75,7 @@ def test_spans_exclude_surrounding_space() -> None:
 @given(st.text(alphabet=st.sampled_from(list("ab AB.!?\n…«»\"' ")), max_size=80))
 def test_spans_are_ordered_trimmed_and_cover_every_visible_character(text: str) -> None:
     spans = sentence_spans(text)
-    covered = set()
+    covered: set[int] = set()
     previous_end = 0
     for start, end in spans:
         assert previous_end <= start < end <= len(text)

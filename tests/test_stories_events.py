@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -35,7 +36,7 @@ EVENTS_ON = DedupSettings(same_event=True)  # the same-event path is opt-in
 
 
 def _story(database: Database, *args: str, settings: DedupSettings = EVENTS_ON,
-           **kwargs: object) -> ProcessedOutcome:
+           **kwargs: Any) -> ProcessedOutcome:
     return _stored(database, *args, settings=settings, **kwargs)
 
 COMMON = VOCABULARY[1000:1040]  # words every article uses

@@ -307,3 +307,80 @@ def test_hub_fed_feeds_are_polled_at_most_every_poll_interval(sqlite_url: str) -
         assert websub.poll_due("https://x.example/feed", later, NOW) == later
     finally:
         database.close()
+
+
+async def test_hub_requests_keep_the_fetch_rules_and_take_reloaded_fetch_settings(
+    sqlite_url: str,
+) -> None:
+    """The hub URL comes from feed content: a private address is refused unless
+    allowed, a redirect is not followed, and a reloaded ``fetch.*`` gives the hub
+    requests a new HTTP session (the old one, whose resolver refused loopback
+    names, is closed)."""
+    from service.config.models import FetchSettings, WebSubSettings
+    from service.storage.articles import ArticleStore
+    from service.websub import WebSub
+
+    class NoDispatch:
+        def submit(self, article_ids: object) -> None:
+            raise AssertionError("nothing is pushed here")
+
+    loop = asyncio.get_running_loop()
+    arrived = asyncio.Event()
+    hub_paths: list[str] = []
+
+    async def hub(request: web.Request) -> web.StreamResponse:  # the server's own thread
+        hub_paths.append(request.path)
+        loop.call_soon_threadsafe(arrived.set)
+        return web.Response(status=202)
+
+    database = Database.open(sqlite_url)
+    with FeedServer() as server:
+        server.add("/hub", hub)
+        server.reply("/moved", status=307, headers={"Location": server.url("/hub")})
+        named, literal = server.url("/a.xml", host="localhost"), server.url("/b.xml")
+        states = FeedStore(database).sync([FeedConfig(url=named), FeedConfig(url=literal)], NOW)
+        store = WebSubStore(database)
+        websub = WebSub(WebSubSettings(callback_url="http://127.0.0.1:1/websub/callback"),
+                        FetchSettings(), store, ArticleStore(database),
+                        NoDispatch(), lambda: NOW)  # type: ignore[arg-type]
+        websub.advertised(states[named], parse_feed(
+            _feed(server.url("/hub", host="localhost"), named, []), named))
+        websub.advertised(states[literal], parse_feed(
+            _feed(server.url("/moved"), literal, []), literal))
+
+        sessions: list[aiohttp.ClientSession] = []
+        rounds = asyncio.Event()
+        check = websub.check
+
+        async def recorded_check(session: aiohttp.ClientSession) -> datetime:
+            sessions.append(session)
+            try:
+                return await check(session)
+            finally:
+                rounds.set()
+
+        websub.check = recorded_check  # type: ignore[method-assign]
+        stop = asyncio.Event()
+        task = asyncio.create_task(websub.run_until(stop))
+        try:
+            await asyncio.wait_for(rounds.wait(), timeout=60)
+            errors = {s.feed_url: s.last_error or "" for s in store.all()}
+            assert "refused private address for host localhost" in errors[named]  # resolver
+            assert "refused private address" in errors[literal]
+            assert hub_paths == [] and server.requests == []
+
+            websub.reconfigure(websub.settings, FetchSettings(allow_private_addresses=True))
+            await asyncio.wait_for(arrived.wait(), timeout=60)
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, timeout=60)
+            database.close()
+    assert len(sessions) >= 2 and sessions[-1] is not sessions[0] and sessions[0].closed
+    assert hub_paths == ["/hub"]  # the 307 from /moved was not followed
+    assert [r.path for r in server.requests].count("/moved") == 1
+    reopened = Database.open(sqlite_url)
+    try:
+        errors = {s.feed_url: s.last_error or "" for s in WebSubStore(reopened).all()}
+    finally:
+        reopened.close()
+    assert errors[named] == "" and "307" in errors[literal]

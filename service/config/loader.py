@@ -4,13 +4,9 @@ Pipeline, per file and then across files::
 
     read bytes ─► parse YAML (lines of every key) ─► substitute ${NAME}
         ─► validate with the pydantic models (errors mapped to lines)
-    across files: duplicate feed URLs, duplicate ids per kind, subscription
-        references, topic query syntax
+    across files (cross_checks): duplicate feed URLs, duplicate ids per kind,
+        subscription references, notify URLs, topic query syntax
     any problem ─► ConfigError(every problem) ; none ─► Config
-
-Cross-file checks read the substituted raw data, not the validated models, so
-one bad item does not hide the problems of its neighbours, nor make valid
-references to it look unknown.
 """
 
 from __future__ import annotations
@@ -18,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -26,11 +22,11 @@ from typing import TypeVar
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
+from service.config.cross_checks import check_feed_urls, check_ops_notify, check_watchlists
 from service.config.memory import release_free_memory
 from service.config.models import Config, FeedsFile, Settings, WatchlistFile, Watchlists
-from service.config.scalar_position import scalar_start, value_position
-from service.config.yaml_lines import YamlDocument, YamlPath, format_key, parse_yaml
-from service.errors import ConfigError, ConfigProblem, QuerySyntaxError
+from service.config.yaml_lines import YamlDocument, YamlPath, parse_yaml
+from service.errors import ConfigError, ConfigProblem
 
 SETTINGS_FILE = "newswatch.yaml"
 FEEDS_FILE = "feeds.yaml"
@@ -38,13 +34,6 @@ WATCHLISTS_DIR = "watchlists"
 CONFIG_DIR_VARIABLE = "NEWSWATCH_CONFIG"
 
 _M = TypeVar("_M", bound=BaseModel)
-_KINDS = {
-    "entities": "entity",
-    "events": "event",
-    "topics": "topic",
-    "subscriptions": "subscription",
-}
-_REFERENCES = ("topics", "entities", "events")
 _VARIABLE = re.compile(r"\$(\$)?\{(?:([A-Za-z_][A-Za-z0-9_]*)\})?")
 
 
@@ -65,9 +54,9 @@ def load_config(directory: str | os.PathLike[str], environ: Mapping[str, str]) -
     settings = _validate(Settings, settings_src.doc) if settings_src.raw is not None else Settings()
     feeds = _validate(FeedsFile, feeds_src.doc)
     watchlists = [_validate(WatchlistFile, src.doc) for src in watch_srcs]
-    _check_feed_urls(feeds_src.doc)
-    _check_ops_notify(settings_src.doc)
-    _check_watchlists([src.doc for src in watch_srcs])
+    check_feed_urls(feeds_src.doc)
+    check_ops_notify(settings_src.doc)
+    check_watchlists([src.doc for src in watch_srcs])
     sources = [settings_src, feeds_src, *watch_srcs]
     problems = [p for src in sources for p in _sorted(src.doc.problems)]
     if problems or settings is None or feeds is None:
@@ -262,172 +251,6 @@ def _message(error: ErrorDetails, *, secret: bool) -> str:
     if secret or isinstance(value, dict | list):
         return text
     return f"{text}, not {value!r}"
-
-
-# -- checks across items and files --------------------------------------------
-
-
-def _items(data: object, section: str) -> Iterator[tuple[int, dict[str, object]]]:
-    """The mapping items of list ``section`` of ``data``, with their indexes."""
-    items = data.get(section) if isinstance(data, dict) else None
-    if isinstance(items, list):
-        yield from ((i, item) for i, item in enumerate(items) if isinstance(item, dict))
-
-
-def _check_feed_urls(doc: YamlDocument) -> None:
-    seen: dict[str, YamlPath] = {}
-    for index, feed in _items(doc.data, "feeds"):
-        url = feed.get("url")
-        if not isinstance(url, str):
-            continue
-        path: YamlPath = ("feeds", index, "url")
-        first = seen.setdefault(url.strip(), path)
-        if first != path:
-            where = f"{format_key(first)} at line {doc.line_of(first)}"
-            doc.add(path, f"duplicate feed URL {url.strip()!r} (also {where})")
-
-
-@dataclass(frozen=True, slots=True)
-class _Place:
-    """Where an id is defined: file, path of its ``id`` key, and line."""
-
-    file: str
-    path: YamlPath
-    line: int | None
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line}"
-
-
-def _check_watchlists(docs: list[YamlDocument]) -> None:
-    known = _collect_ids(docs)
-    for doc in docs:
-        _check_subscriptions(doc, known)
-        _check_queries(doc)
-        _check_terms(doc)
-
-
-def _collect_ids(docs: list[YamlDocument]) -> dict[str, dict[str, _Place]]:
-    """Ids per section, each with where it was first defined; reports duplicates."""
-    known: dict[str, dict[str, _Place]] = {section: {} for section in _KINDS}
-    for doc in docs:
-        for section, kind in _KINDS.items():
-            for index, item in _items(doc.data, section):
-                ident = item.get("id")
-                if not isinstance(ident, str):
-                    continue
-                path: YamlPath = (section, index, "id")
-                place = _Place(doc.file, path, doc.line_of(path))
-                first = known[section].setdefault(ident, place)
-                if first != place:
-                    doc.add(path, f"duplicate {kind} id {ident!r} (first defined at {first})")
-    return known
-
-
-def _check_subscriptions(doc: YamlDocument, known: dict[str, dict[str, _Place]]) -> None:
-    for index, item in _items(doc.data, "subscriptions"):
-        path: YamlPath = ("subscriptions", index)
-        if not any(item.get(section) for section in _REFERENCES):
-            doc.add(path, "a subscription needs at least one of topics, entities, events")
-        for section in _REFERENCES:
-            _check_references(doc, (*path, section), item.get(section), known[section])
-        _check_notify_urls(doc, (*path, "notify"), item.get("notify"))
-
-
-def _check_ops_notify(doc: YamlDocument) -> None:
-    ops = doc.data.get("ops") if isinstance(doc.data, dict) else None
-    if isinstance(ops, dict):
-        _check_notify_urls(doc, ("ops", "notify"), ops.get("notify"))
-
-
-def _check_notify_urls(doc: YamlDocument, path: YamlPath, urls: object) -> None:
-    """Each notify URL must be one apprise can send to (checked at load, not at send)."""
-    from service.notify.channels import notify_url_problem  # apprise is slow to import
-
-    if not isinstance(urls, list):
-        return
-    for index, url in enumerate(urls):
-        if (*path, index) in doc.refused or not isinstance(url, str) or not url:
-            continue
-        problem = notify_url_problem(url)
-        if problem is not None:
-            doc.add((*path, index), problem)
-
-
-def _check_references(
-    doc: YamlDocument, path: YamlPath, refs: object, ids: Mapping[str, _Place]
-) -> None:
-    if not isinstance(refs, list):
-        return
-    kind = _KINDS[str(path[-1])]
-    for index, ref in enumerate(refs):
-        if isinstance(ref, str) and ref not in ids:
-            doc.add((*path, index), f"unknown {kind} id {ref!r}")
-
-
-def _check_queries(doc: YamlDocument) -> None:
-    parse = _query_parser()
-    for index, topic in _items(doc.data, "topics"):
-        query = topic.get("query")
-        if not isinstance(query, str) or not query:
-            continue
-        try:
-            parse(query)
-        except QuerySyntaxError as exc:
-            _report_query(doc, ("topics", index, "query"), query, exc)
-
-
-_TERM_KEYS = {"entities": ("aliases", "exclude"), "events": ("triggers",)}
-
-
-def _check_terms(doc: YamlDocument) -> None:
-    """Names, aliases, exclude phrases and triggers must each hold a word."""
-    from service.text.normalize import normalize_term
-
-    for section, keys in _TERM_KEYS.items():
-        for index, item in _items(doc.data, section):
-            named: list[tuple[YamlPath, object]] = []
-            if section == "entities":
-                named.append(((section, index, "name"), item.get("name")))
-            for key in keys:
-                values = item.get(key)
-                if isinstance(values, list):
-                    named.extend(((section, index, key, i), v) for i, v in enumerate(values))
-            for path, term in named:
-                if isinstance(term, str) and term:
-                    _check_term(doc, path, term, normalize_term)
-
-
-def _check_term(
-    doc: YamlDocument, path: YamlPath, term: str, check: Callable[[str], object]
-) -> None:
-    try:
-        check(term)
-    except ValueError as exc:
-        doc.add(path, str(exc))
-
-
-def _query_parser() -> Callable[[str], object]:
-    """``service.matching.query.parse_query``, imported late (it pulls in luqum)."""
-    from service.matching.query import parse_query
-
-    return parse_query
-
-
-def _report_query(doc: YamlDocument, path: YamlPath, query: str, exc: QuerySyntaxError) -> None:
-    """The problem at the file line and column of the offending character when the
-    query's text in the file is its value, else at the query's start, saying so."""
-    node = doc.queries.get(path)
-    if exc.column is None or node is None:
-        doc.add(path, f"invalid query: {exc}")
-        return
-    found = value_position(node, query, exc.column - 1)
-    if found is not None:
-        doc.add(path, f"invalid query: {exc}", *found)
-        return
-    note = "not exact: the file writes the query with escapes or it was substituted"
-    message = f"invalid query: {exc} at column {exc.column} of the query ({note})"
-    doc.add(path, message, *scalar_start(node))
 
 
 # -- assembling -----------------------------------------------------------------
