@@ -40,7 +40,7 @@ class RefField:
         """Every [start, end) word range where ``term`` stands, in text order."""
         size = len(term.words)
         found = []
-        starts = self.at.get(term.words[0], [])  # where its first word stands as a whole word
+        starts: Sequence[int] = self.at.get(term.words[0], [])  # its first word, whole
         if size == 1 and term.prefix:
             starts = range(len(self.norms))
         for first in starts:
