@@ -109,9 +109,15 @@ def _index(pairs: Iterable[tuple[Term, str]]) -> TermIndex:
 def _collect(index: TermIndex, hits: Hits) -> dict[str, set[TokenRange]]:
     """Per owner id, the occurrences of its terms (work proportional to what was found)."""
     found: dict[str, set[TokenRange]] = {}
-    for term, ranges in hits.items():
-        for owner in index.get(term, ()):
-            found.setdefault(owner, set()).update(ranges)
+    get = found.get
+    for term in hits.keys() & index.keys():  # the few terms found that have owners here
+        ranges = hits[term]
+        for owner in index[term]:
+            owned = get(owner)
+            if owned is None:
+                found[owner] = set(ranges)
+            else:
+                owned.update(ranges)
     return found
 
 

@@ -18,7 +18,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from service.domain import Evidence
-from service.matching.field import MAX_EVIDENCE, Field
+from service.matching.field import MAX_EVIDENCE, Field, Lines
 from service.matching.terms import Term, TokenRange
 
 Mentions = dict[str, list[TokenRange]]  # entity id -> its mentions in one field
@@ -45,12 +45,15 @@ class MentionIndex:
         self._longest = max((m[1] - m[0] for _, m in self.flat), default=0)
         self._field = field
         self._by_line: dict[int, dict[int, list[Mention]]] = {}  # line -> its sentences
+        self._lines: Lines | None = None  # the field's, once a trigger asks
 
     def near(self, trigger: TokenRange, window: int | None) -> list[Mention]:
         """The mentions close enough to ``trigger`` to take part, in text order."""
         start, end = trigger
         if window is None:
             candidates = self._in_sentence_of(start)
+            if not candidates:
+                return candidates
             return [(e, m) for e, m in candidates if not (start < m[1] and m[0] < end)]
         low = bisect_left(self._firsts, start - window + 1 - self._longest)
         high = bisect_right(self._firsts, end + window - 1)
@@ -66,16 +69,23 @@ class MentionIndex:
         A line break always ends a sentence: the mentions of a line are
         grouped by sentence the first time a trigger on it asks.
         """
-        lines = self._field.lines
+        lines = self._lines
+        if lines is None:
+            lines = self._lines = self._field.lines
         line = lines.line(token)
         groups = self._by_line.get(line)
         if groups is None:
-            groups = self._by_line[line] = {}
-            first, last = lines.words(line)
-            low, high = bisect_left(self._firsts, first), bisect_left(self._firsts, last)
-            for mention in self.flat[low:high]:
-                groups.setdefault(lines.sentence(line, mention[1][0]), []).append(mention)
+            groups = self._by_line[line] = self._group(lines, line)
         return groups.get(lines.sentence(line, token), _NONE) if groups else _NONE
+
+    def _group(self, lines: Lines, line: int) -> dict[int, list[Mention]]:
+        """The mentions that start on line number ``line``, by sentence number."""
+        groups: dict[int, list[Mention]] = {}
+        first, last = lines.words(line)
+        low, high = bisect_left(self._firsts, first), bisect_left(self._firsts, last)
+        for mention in self.flat[low:high]:
+            groups.setdefault(lines.sentence(line, mention[1][0]), []).append(mention)
+        return groups
 
 
 @dataclass(frozen=True, slots=True)

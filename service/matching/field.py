@@ -62,10 +62,16 @@ class Field:
 
     def evidence(self, ranges: Iterable[TokenRange]) -> Evidence:
         """The sentence(s) holding ``ranges``, with those words marked (nested ones once)."""
+        sentence_of, span = self.sentence_of, self.span
         ranges = _outermost(ranges)
-        start = self.sentence_of(ranges[0][0])[0]
-        end = max(self.sentence_of(last - 1) for _, last in ranges)[1]
-        spans = tuple((self.span(a)[0] - start, self.span(b - 1)[1] - start) for a, b in ranges)
+        start = sentence_of(ranges[0][0])[0]
+        if len(ranges) == 1:  # most evidence: one name in its sentence
+            (first, after), *_ = ranges
+            end = sentence_of(after - 1)[1]
+            spans: tuple[Span, ...] = ((span(first)[0] - start, span(after - 1)[1] - start),)
+        else:
+            end = max(sentence_of(last - 1) for _, last in ranges)[1]
+            spans = tuple((span(a)[0] - start, span(b - 1)[1] - start) for a, b in ranges)
         return Evidence(self.name, self.text[start:end], spans)
 
     def per_sentence(self, ranges: Iterable[TokenRange]) -> list[Evidence]:
@@ -79,9 +85,15 @@ class Field:
         return [self.evidence(g) for _, g in sorted(groups.items())]
 
 
+def _outer_first(r: TokenRange) -> tuple[int, int]:
+    return r[0], -r[1]
+
+
 def _outermost(ranges: Iterable[TokenRange]) -> list[TokenRange]:
     """The ranges not nested in another one, sorted."""
-    unique = sorted(set(ranges), key=lambda r: (r[0], -r[1]))
+    unique = sorted(set(ranges), key=_outer_first)
+    if len(unique) == 1:
+        return unique
     kept: list[TokenRange] = []
     for r in unique:
         if not kept or r[1] > kept[-1][1]:

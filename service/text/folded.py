@@ -92,7 +92,7 @@ def _joined(spaced: bytes) -> bytes:
     return joined if len(joined) > 1 else b"  "  # no words: as " " + "".join([]) + " "
 
 
-_SPACES = re.compile(b"  +")
+_SPACES = re.compile(b"   *")  # two spaces first: re skips to them with a literal search
 
 
 class FoldedText:
@@ -114,6 +114,9 @@ class FoldedText:
         encoded = text.encode("utf-8", "surrogatepass")
         present = frozenset(encoded.translate(None, _ASCII).decode("utf-8", "surrogatepass"))
         self._present = present
+        if present <= SEPARATORS:  # as "?", each becomes a space like ASCII punctuation
+            self._layout = text.encode("ascii", "replace").translate(_ASCII_FOLD)
+            return _joined(self._layout).decode("ascii")
         if present <= _ONE_BYTE and len(present) <= 128:
             return self._fold_one_byte(text, tuple(present))
         if present <= _REPLACEMENTS.keys():
