@@ -73,3 +73,12 @@ OTHER = Story(title=sentences(VOCABULARY[200:206]), body=VOCABULARY[210:235])
 SHORT = Story(title=sentences(VOCABULARY[300:306]), body=VOCABULARY[310:330])
 FOOTER = sentences(VOCABULARY[400:460])
 WIRE_FOOTER = sentences(VOCABULARY[500:520])
+
+
+def partition(assigned: list[int]) -> set[frozenset[int]]:
+    """The positions of ``assigned`` grouped by their value: a clustering compared
+    as a set of groups, whatever the cluster ids are."""
+    groups: dict[int, set[int]] = {}
+    for position, group in enumerate(assigned):
+        groups.setdefault(group, set()).add(position)
+    return {frozenset(g) for g in groups.values()}

@@ -29,7 +29,7 @@ from service.stories import (
 )
 from service.stories.events import MIN_DOCUMENTS
 from service.stories.memory import MemoryIndex
-from tests.story_texts import VOCABULARY, sentences
+from tests.story_texts import VOCABULARY, partition, sentences
 
 PROPERTY = settings(max_examples=40, deadline=None)
 COMMON = VOCABULARY[1000:1040]  # words every article uses
@@ -64,13 +64,6 @@ def separated(draw: st.DrawFn) -> tuple[list[list[str]], list[int]]:
     return [EVENTS[labels[i]] for i in order], [labels[i] for i in order]
 
 
-def _partition(assigned: list[int]) -> set[frozenset[int]]:
-    groups: dict[int, set[int]] = {}
-    for position, group in enumerate(assigned):
-        groups.setdefault(group, set()).add(position)
-    return {frozenset(g) for g in groups.values()}
-
-
 @PROPERTY
 @given(separated())
 def test_events_told_apart_by_their_names_cluster_alike_in_any_order(
@@ -79,7 +72,7 @@ def test_events_told_apart_by_their_names_cluster_alike_in_any_order(
     names, labels = case
     index = _background()
     found = [index.add(f"outlet{n}", *_article(n, article)) for n, article in enumerate(names)]
-    assert _partition(found) == _partition(labels)
+    assert partition(found) == partition(labels)
 
 
 @st.composite

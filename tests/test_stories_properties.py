@@ -14,7 +14,16 @@ from service.stories import article_segments, article_sketch, overlap, shingles
 from service.stories.memory import MemoryIndex
 from service.stories.shingles import tokens
 from service.stories.signature import hashvalues, minhash
-from tests.story_texts import FOOTERS, HEADLINES, Story, datelines, phrase, stories, words
+from tests.story_texts import (
+    FOOTERS,
+    HEADLINES,
+    Story,
+    datelines,
+    partition,
+    phrase,
+    stories,
+    words,
+)
 
 PROPERTY = settings(max_examples=60, deadline=None)
 
@@ -68,13 +77,6 @@ def arrivals(draw: st.DrawFn) -> tuple[list[tuple[str, str, str]], list[int]]:
     return [articles[i] for i in order], [labels[i] for i in order]
 
 
-def _partition(assigned: list[int]) -> set[frozenset[int]]:
-    groups: dict[int, set[int]] = {}
-    for position, group in enumerate(assigned):
-        groups.setdefault(group, set()).add(position)
-    return {frozenset(g) for g in groups.values()}
-
-
 @PROPERTY
 @given(arrivals())
 def test_order_of_arrival_does_not_change_the_clusters(
@@ -83,7 +85,7 @@ def test_order_of_arrival_does_not_change_the_clusters(
     articles, labels = case
     index = MemoryIndex()
     stories_found = [index.add(*article) for article in articles]
-    assert _partition(stories_found) == _partition(labels)
+    assert partition(stories_found) == partition(labels)
 
 
 @PROPERTY
