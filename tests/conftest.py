@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
+import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,8 +26,25 @@ settings.register_profile("newswatch", deadline=None)
 settings.load_profile("newswatch")
 
 ROOT = Path(__file__).resolve().parents[1]
-# the shared corpora live beside the repository (../shared), or where NEWSWATCH_SHARED says
-SHARED = Path(os.environ.get("NEWSWATCH_SHARED", ROOT.parent / "shared"))
+
+
+def _shared_dir() -> Path:
+    """The shared corpora: where NEWSWATCH_SHARED says, else beside the repository
+    (../shared), else beside the repository this one was cloned from (a fresh
+    clone in a temporary directory still finds them)."""
+    if "NEWSWATCH_SHARED" in os.environ:
+        return Path(os.environ["NEWSWATCH_SHARED"])
+    beside = ROOT.parent / "shared"
+    if beside.is_dir():
+        return beside
+    origin = subprocess.run(["git", "-C", str(ROOT), "config", "--get", "remote.origin.url"],
+                            capture_output=True, text=True, check=False).stdout.strip()
+    if origin and Path(origin).is_dir():
+        return Path(origin).resolve().parent / "shared"
+    return beside
+
+
+SHARED = _shared_dir()
 PG_ADMIN_URL = os.environ.get("NEWSWATCH_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("NEWSWATCH_TEST_REDIS", "redis://127.0.0.1:6379")
 REDIS_DBS = range(8, 16)  # newswatch tests take a free one of these database numbers
