@@ -1,4 +1,5 @@
-"""Whole-text folding: the fast paths give exactly the words and offsets of the reference."""
+"""Whole-text folding and sentences in C (service/matching/_core.c): exactly the words,
+offsets and sentences of the Python reference (words, word_spans, sentence_spans)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,11 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from service.matching.field import Lines
-from service.text.folded import FOLDED_LETTERS, SEPARATORS, FoldedText
+from service.matching import _core
+from service.matching.field import RULES
+from service.text.folded import FOLDED_LETTERS, SEPARATORS
 from service.text.normalize import normalize_word, word_spans, words
-from service.text.sentences import sentence_around, sentence_spans
+from service.text.sentences import sentence_spans
 
 # Letters, digits, the troublesome folds, combining marks, other scripts, separators.
 ALPHABET = (
@@ -29,16 +31,22 @@ def reference(text: str) -> str:
     return " " + " ".join(words(text)) + " "
 
 
-def spans_by_fast_path(folded: FoldedText, order: int) -> list[tuple[int, int]]:
+def scanned(text: str) -> _core.Scan:
+    """``text`` folded (and not searched: no automaton)."""
+    return _core.scan(RULES, text, None)
+
+
+def spans_by_fast_path(scan: _core.Scan, order: int) -> list[tuple[int, int]]:
     """Every word's span, asked for in text order (1), backwards (-1) or from the middle (0)."""
-    places = []
-    at = 1
-    for index, word in enumerate(folded.joined[1:-1].split(" ") if folded.joined.strip() else []):
-        places.append((index, at))
-        at += len(word) + 1
+    places = list(range(scan.words))
     asked = places[::order] if order else places[len(places) // 2 :] + places[: len(places) // 2]
-    spans = {index: folded.span(index, at) for index, at in asked}
-    return [spans[index] for index, _ in places]
+    spans = {index: scan.span(index) for index in asked}
+    return [spans[index] for index in places]
+
+
+def sentence_of(text: str, start: int) -> tuple[int, int]:
+    """The sentence of sentence_spans that holds offset ``start``."""
+    return next(s for s in sentence_spans(text) if s[0] <= start < s[1])
 
 
 @settings(max_examples=600)
@@ -47,8 +55,7 @@ def spans_by_fast_path(folded: FoldedText, order: int) -> list[tuple[int, int]]:
 @example("Théo Clerc\u0301 a\u0301b _x_ ")
 @example("Łódź, ŁÓDŹ: żółć")
 def test_folded_words_are_the_reference_words(text: str) -> None:
-    folded = FoldedText(text)
-    assert folded.joined == reference(text)
+    assert scanned(text).joined == reference(text)
 
 
 @settings(max_examples=600)
@@ -56,16 +63,15 @@ def test_folded_words_are_the_reference_words(text: str) -> None:
 @example("Théo’s «Clerc» — ПАРИЖ…\xa0Łódź")
 def test_word_offsets_are_the_reference_offsets(text: str) -> None:
     for order in (1, -1, 0):
-        assert spans_by_fast_path(FoldedText(text), order) == word_spans(text)
+        assert spans_by_fast_path(scanned(text), order) == word_spans(text)
 
 
 @given(st.text(alphabet=ALPHABET, max_size=80))
 @example("Mr. Smith met M. Clerc in the U.S. on Monday. He left.\nThen «Paris»! ok")
-def test_the_sentence_around_a_word_is_the_one_sentence_spans_finds(text: str) -> None:
-    sentences = sentence_spans(text)
-    for start, _ in word_spans(text):
-        expected = next(s for s in sentences if s[0] <= start < s[1])
-        assert sentence_around(text, start) == expected
+def test_the_sentence_of_a_word_is_the_one_sentence_spans_finds(text: str) -> None:
+    scan = scanned(text)
+    for token, (start, _) in enumerate(word_spans(text)):
+        assert scan.sentence(token) == sentence_of(text, start)
 
 
 def test_every_separator_separates_and_every_folded_letter_is_one_word() -> None:
@@ -86,29 +92,39 @@ def test_folded_letters_fold_the_same_beside_any_other(second: str) -> None:
 
 def test_ascii_text_keeps_its_offsets() -> None:
     text = "The  Baku–Paris talks, (again): Aliyev's visit."
-    folded = FoldedText(text)
-    assert folded.joined == " the baku paris talks again aliyev s visit "
-    index = folded.joined.index(" aliyev ") + 1
-    assert folded.span(5, index) == (32, 38)
+    scan = scanned(text)
+    assert scan.joined == " the baku paris talks again aliyev s visit "
+    assert scan.span(5) == (32, 38)
     assert text[32:38] == "Aliyev"
 
 
 @settings(max_examples=300)
 @given(st.text(alphabet=ALPHABET + "\n\n..", max_size=80))
 @example("He met Mr. Aliyev. Then M. Clerc… «Non!» dit-il.\nFin.\n\n  Next line")
-def test_sentences_read_line_by_line_are_the_sentences_of_the_text(text: str) -> None:
-    lines = Lines(text, FoldedText(text))
+def test_sentences_of_words_are_the_sentences_of_the_text(text: str) -> None:
+    scan = scanned(text)
     starts = [start for start, _ in word_spans(text)]
-
-    def key(token: int) -> tuple[int, int]:
-        line = lines.line(token)
-        return line, lines.sentence(line, token)
-
     for token, start in enumerate(starts):
-        assert lines.sentence_around(token, start) == sentence_around(text, start)
+        assert scan.sentence(token) == sentence_of(text, start)
         for other, second in enumerate(starts):
-            same = sentence_around(text, start) == sentence_around(text, second)
-            assert (key(token) == key(other)) == same
-        first, last = lines.words(lines.line(token))
-        assert first <= token < last
-        assert "\n" not in text[starts[first] : start]
+            same = sentence_of(text, start) == sentence_of(text, second)
+            assert (scan.sentence(token) == scan.sentence(other)) == same
+
+
+PIECES = [
+    "Mr.", "M.", "U.S.", "т.е.", "г.", "Gen.", "approx.", "məs.", "J.", "x.", " ", "  ", "\n",
+    "\t", "\xa0", "\u2009", ".", "!", "?", "…", "。", "！", "?!", "...", ".”", ".’", ".»", ")",
+    "]", '"', "'", "«", "“", "„", "(", "word", "Word", "ÉTAT", "été", "Алиев", "алиев", "İz",
+    "ıx", "北京", "a", "B", "1", "ﬁn",
+]  # fmt: skip
+
+
+@settings(max_examples=500)
+@given(st.lists(st.sampled_from(PIECES), max_size=30).map("".join))
+@example("Dr. Who met Mr. (Smith). He said “No.” Then… U.S. talks!? Yes.\n\nEnd. x.Y. é. É.")
+def test_sentences_around_abbreviations_and_quotes_are_the_reference_sentences(
+    text: str,
+) -> None:
+    scan = scanned(text)
+    for token, (start, _) in enumerate(word_spans(text)):
+        assert scan.sentence(token) == sentence_of(text, start)

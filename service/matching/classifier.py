@@ -18,19 +18,18 @@ for what it prints; :meth:`Classifier.classify` quotes every match.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import partial
-from operator import attrgetter
-from typing import TypeVar
 
 from service.config.models import EntityConfig, EventConfig, TopicConfig, Watchlists
 from service.domain import Classification, Document, Evidence, Match
 from service.errors import ConfigError, ConfigProblem, QuerySyntaxError
-from service.matching.events import Event, MentionIndex, Mentions, find_event
+from service.matching import _core
+from service.matching.events import Event
 from service.matching.field import MAX_EVIDENCE, Field
 from service.matching.query import FIELDS, FieldHits, Hit, Query, Requirements, parse_query
-from service.matching.terms import Hits, Term, TermMatcher, TokenRange
+from service.matching.terms import Term, TermMatcher, TokenRange
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,10 +39,6 @@ class _Entity:
     terms: tuple[Term, ...]
     excludes: tuple[Term, ...]
     rank: int = 0  # position in the configuration
-
-
-def _covers(outer: TokenRange, inner: TokenRange) -> bool:
-    return outer[0] <= inner[0] and inner[1] <= outer[1]
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,56 +88,26 @@ class _TopicIndex:
         return [self.topics[rank] for rank in sorted(ranks)]
 
 
-_Ranked = TypeVar("_Ranked", _Entity, Event)
-FieldMentions = dict[str, Mentions]  # field name -> its mentions
-TermIndex = dict[Term, tuple[str, ...]]  # term -> ids of the entities/events using it
+def _owners(terms: Sequence[Term], numbers: dict[Term, int], owned: Iterable[tuple[Term, int]]
+            ) -> list[tuple[int, ...]]:
+    """Per term number, the entities or events (by number) that use it."""
+    owners: list[dict[int, None]] = [{} for _ in terms]
+    for term, owner in owned:
+        owners[numbers[term]][owner] = None
+    return [tuple(found) for found in owners]
 
 
-def _index(pairs: Iterable[tuple[Term, str]]) -> TermIndex:
-    index: dict[Term, list[str]] = {}
-    for term, owner in pairs:
-        if owner not in index.setdefault(term, []):
-            index[term].append(owner)
-    return {term: tuple(owners) for term, owners in index.items()}
-
-
-def _collect(index: TermIndex, hits: Hits) -> dict[str, set[TokenRange]]:
-    """Per owner id, the occurrences of its terms (work proportional to what was found)."""
-    found: dict[str, set[TokenRange]] = {}
-    get = found.get
-    for term in hits.keys() & index.keys():  # the few terms found that have owners here
-        ranges = hits[term]
-        for owner in index[term]:
-            owned = get(owner)
-            if owned is None:
-                found[owner] = set(ranges)
-            else:
-                owned.update(ranges)
-    return found
-
-
-@dataclass(frozen=True, slots=True)
-class _Indexes:
-    """Which entity or event each term found belongs to."""
-
-    names: TermIndex
-    excludes: TermIndex
-    triggers: TermIndex
-
-    def mentions(self, hits: Hits) -> Mentions:
-        """Per entity, occurrences of its name or aliases not covered by its excludes."""
-        blocked = _collect(self.excludes, hits)
-        return {
-            entity_id: [r for r in sorted(found) if not _blocked(r, blocked.get(entity_id, ()))]
-            for entity_id, found in _collect(self.names, hits).items()
-        }
-
-    def triggers_of(self, hits: Hits) -> dict[str, list[TokenRange]]:
-        return {event_id: sorted(r) for event_id, r in _collect(self.triggers, hits).items()}
-
-
-def _blocked(mention: TokenRange, excludes: Iterable[TokenRange]) -> bool:
-    return any(_covers(exclude, mention) for exclude in excludes)
+def _roles(matcher: TermMatcher, entities: Sequence[_Entity], events: Sequence[Event]
+           ) -> _core.Roles:
+    """Which entity each term names or excludes and which event it triggers, for C."""
+    terms, numbers = matcher.terms, matcher.numbers
+    return _core.Roles(
+        len(entities),
+        _owners(terms, numbers, ((t, i) for i, e in enumerate(entities) for t in e.terms)),
+        _owners(terms, numbers, ((t, i) for i, e in enumerate(entities) for t in e.excludes)),
+        _owners(terms, numbers, ((t, i) for i, e in enumerate(events) for t in e.triggers)),
+        tuple(e.window for e in events),
+    )
 
 
 Quote = Callable[[], tuple[Evidence, ...]]
@@ -184,12 +149,10 @@ class Classifier:
     """Compiled watchlists: :meth:`decide` or :meth:`classify` documents."""
 
     matcher: TermMatcher
-    indexes: _Indexes
+    roles: _core.Roles
     entities: tuple[_Entity, ...]
     events: tuple[Event, ...]
     topics: tuple[_Topic, ...]
-    entity_by_id: dict[str, _Entity]
-    event_by_id: dict[str, Event]
     topic_index: _TopicIndex
 
     def classify(self, doc: Document) -> Classification:
@@ -199,11 +162,11 @@ class Classifier:
     def decide(self, doc: Document) -> Decision:
         """Every topic, entity and event ``doc`` matches; evidence on demand."""
         fields = self._analyse(doc)
-        mentions = {f.name: self._mentions(f) for f in fields}
+        mentions, events = _core.decide(self.roles, tuple(f.scan for f in fields))
         found = [
             *self._topic_matches(fields),
             *self._entity_matches(fields, mentions),
-            *self._event_matches(fields, mentions),
+            *self._event_matches(fields, events),
         ]
         quotes: dict[tuple[str, str], Quote] = {(m.kind, m.id): quote for m, quote in found}
         return Decision(tuple(match for match, _ in found), quotes)
@@ -212,13 +175,12 @@ class Classifier:
         texts = {"title": doc.title, "summary": doc.summary, "content": doc.content}
         return [Field(n, texts[n], self.matcher) for n in FIELDS if texts[n].strip()]
 
-    def _mentions(self, field: Field) -> Mentions:
-        return {k: ranges for k, ranges in self.indexes.mentions(field.hits).items() if ranges}
-
     def _topic_matches(self, fields: Sequence[Field]) -> list[_Found]:
+        found = {term for f in fields for term in f.hits}
+        if not found and not self.topic_index.always:
+            return []
         field_hits = {f.name: f.hits for f in fields}
         by_name = {f.name: f for f in fields}
-        found = {term for f in fields for term in f.hits}
         matches: list[_Found] = []
         for topic in self.topic_index.candidates(found):
             hits = topic.evaluate(field_hits, found)
@@ -228,43 +190,47 @@ class Classifier:
         return matches
 
     def _entity_matches(self, fields: Sequence[Field], mentions: FieldMentions) -> list[_Found]:
-        mentioned = {entity_id for found in mentions.values() for entity_id in found}
+        mentioned = sorted({number for found in mentions for number in found})
+        entities = self.entities
         return [
-            (Match("entity", e.id, e.name), partial(_entity_evidence, e, fields, mentions))
-            for e in _in_order(self.entity_by_id, mentioned)
+            (
+                Match("entity", entities[n].id, entities[n].name),
+                partial(_entity_evidence, n, fields, mentions),
+            )
+            for n in mentioned
         ]
 
-    def _event_matches(self, fields: Sequence[Field], mentions: FieldMentions) -> list[_Found]:
-        mentioned = {entity_id for found in mentions.values() for entity_id in found}
-        if not mentioned:
-            return []  # no participant anywhere: no event
-        triggers = {f.name: self.indexes.triggers_of(f.hits) for f in fields}
-        triggered = {event_id for found in triggers.values() for event_id in found}
-        near = {f.name: MentionIndex(f, mentions[f.name]) for f in fields}
+    def _event_matches(self, fields: Sequence[Field], events: FoundEvents) -> list[_Found]:
         matches: list[_Found] = []
-        for event in _in_order(self.event_by_id, triggered):
-            found = find_event(event, fields, triggers, near, len(mentioned))
-            if found is not None:
-                match = Match("event", event.id, event.name, (), found.participants)
-                matches.append((match, found.evidence))
+        for number, participants, quotes in events:
+            event = self.events[number]
+            ids = tuple(sorted(self.entities[n].id for n in participants))
+            match = Match("event", event.id, event.name, (), ids)
+            matches.append((match, partial(_event_evidence, fields, quotes)))
         return matches
 
 
+FieldMentions = tuple[dict[int, list[TokenRange]], ...]  # per field: entity number -> mentions
+EventQuote = tuple[int, TokenRange, tuple[TokenRange, ...]]  # field, trigger, mentions near
+FoundEvents = list[tuple[int, tuple[int, ...], tuple[EventQuote, ...]]]
+
+
 def _entity_evidence(
-    entity: _Entity, fields: Sequence[Field], mentions: FieldMentions
+    entity: int, fields: Sequence[Field], mentions: FieldMentions
 ) -> tuple[Evidence, ...]:
     evidence: list[Evidence] = []
-    for f in fields:
+    for f, found in zip(fields, mentions, strict=True):
         if len(evidence) >= MAX_EVIDENCE:
             break  # the later fields are not quoted
-        if entity.id in mentions[f.name]:
-            evidence.extend(f.per_sentence(mentions[f.name][entity.id]))
+        if entity in found:
+            evidence.extend(f.per_sentence(found[entity]))
     return tuple(evidence[:MAX_EVIDENCE])
 
 
-def _in_order(by_id: Mapping[str, _Ranked], wanted: Iterable[str]) -> list[_Ranked]:
-    """The entities or events of ``wanted`` ids, in configuration order."""
-    return sorted((by_id[ident] for ident in wanted), key=attrgetter("rank"))
+def _event_evidence(
+    fields: Sequence[Field], quotes: tuple[EventQuote, ...]
+) -> tuple[Evidence, ...]:
+    return tuple(fields[f].evidence((trigger, *near)) for f, trigger, near in quotes)
 
 
 def _topic_evidence(fields: dict[str, Field], hits: Sequence[Hit]) -> tuple[Evidence, ...]:
@@ -290,14 +256,10 @@ def compile_watchlists(watchlists: Watchlists) -> Classifier:
         *(term for e in events for term in e.triggers),
         *(term for t in topics for term in t.query.terms()),
     ]
-    indexes = _Indexes(
-        names=_index((term, e.id) for e in entities for term in e.terms),
-        excludes=_index((term, e.id) for e in entities for term in e.excludes),
-        triggers=_index((term, e.id) for e in events for term in e.triggers),
-    )
+    matcher = TermMatcher(terms, {term for t in topics for term in t.terms})
     return Classifier(
-        TermMatcher(terms), indexes, entities, events, topics,
-        {e.id: e for e in entities}, {e.id: e for e in events}, _TopicIndex.of(topics),
+        matcher, _roles(matcher, entities, events), entities, events, topics,
+        _TopicIndex.of(topics),
     )  # fmt: skip
 
 

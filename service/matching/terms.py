@@ -1,8 +1,11 @@
 """Every watch term found in one pass: one Aho-Corasick automaton over normalised words.
 
 Names, aliases, exclude phrases, event triggers and topic query words are all
-:class:`Term` values compiled into one pyahocorasick automaton (MEASURED.md:
-about 10,000 articles/s, no missed nested terms). The text is searched as its
+:class:`Term` values compiled into one Aho-Corasick automaton. It is our own,
+in C (:mod:`service.matching._core`), not pyahocorasick as issue 4 first
+named: pyahocorasick's walk and the Python tuple it makes per hit cost about
+a third of the issue's budget per article at 10,000 terms, the C walk a tenth
+of that, and the hits never become Python objects. The text is searched as its
 normalised words joined by single spaces, with a space at both ends; a term is
 the pattern ``" w1 w2 "``, or ``" w1 w2"`` when its last word is a prefix, so
 every match starts at a word start and, unless a prefix, ends at a word end.
@@ -11,12 +14,10 @@ Overlapping and nested terms ("Ilham Aliyev" and "Aliyev") are all reported.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Iterable, Sequence
 from typing import NamedTuple
 
-import ahocorasick
-
+from service.matching import _core
 from service.text.normalize import normalize_term
 
 TokenRange = tuple[int, int]  # [first word, last word + 1) in a token list
@@ -48,53 +49,32 @@ Hits = dict[Term, list[TokenRange]]
 
 
 class TermMatcher:
-    """Finds every occurrence of a fixed set of terms in a list of normalised words."""
+    """Finds every occurrence of a fixed set of terms in normalised words.
 
-    def __init__(self, terms: Iterable[Term]) -> None:
-        self._automaton = ahocorasick.Automaton()
-        for term in set(terms):
-            pattern = term.pattern  # value: what a hit needs, computed once
-            last = len(pattern) - len(term.words[-1]) - (0 if term.prefix else 1)
-            self._automaton.add_word(pattern, (term, len(pattern) - 1, len(term.words), last))
-        self.term_count = len(self._automaton)
-        self._empty = self.term_count == 0
-        if not self._empty:
-            self._automaton.make_automaton()
+    Each term has a number (its position in :attr:`terms`); the automaton's
+    value for a term is ``(term, word count, number, is a topic term)``, what
+    the C pass (:mod:`service.matching._core`) needs per hit.
+    """
+
+    def __init__(self, terms: Iterable[Term], topic_terms: Collection[Term] = ()) -> None:
+        self.terms = tuple(dict.fromkeys(terms))
+        self.numbers = {term: number for number, term in enumerate(self.terms)}
+        self._automaton = _core.Automaton(
+            [term.pattern for term in self.terms],
+            tuple((t, len(t.words), n, t in topic_terms) for n, t in enumerate(self.terms)),
+        )
+        self.term_count = len(self.terms)
+        self.nodes = self._automaton.nodes
+        self.size = self._automaton.size  # bytes
+
+    @property
+    def automaton(self) -> _core.Automaton | None:
+        """The automaton, or None when there is no term to find."""
+        return self._automaton if self.term_count else None
 
     def find(self, words: Sequence[str]) -> Hits:
         """Each term found in ``words`` with the token ranges of its occurrences, in order."""
-        if self._empty or not words:
+        if not self.term_count or not words:
             return {}
-        return self.find_joined(" " + " ".join(words) + " ").hits
-
-    def find_joined(self, joined: str) -> Found:
-        """Each term found in ``joined`` (normalised words between single spaces, and at both
-        ends), with the token ranges of its occurrences and where their words start."""
-        if self._empty:
-            return Found({}, {})
-        hits: Hits = {}
-        starts: dict[int, int] = {}
-        spaces = previous = 0  # spaces in joined[:previous]: hits come by increasing end
-        count = joined.count
-        for end, (term, back, size, last) in self._automaton.iter(joined):
-            spaces += count(" ", previous, end)
-            previous = end
-            first = spaces - size  # the last word is number spaces - 1
-            found = hits.get(term)
-            if found is None:
-                hits[term] = [(first, spaces)]
-            else:
-                found.append((first, spaces))
-            offset = end - back
-            starts[first] = offset + 1
-            starts[spaces - 1] = offset + last
-        return Found(hits, starts)
-
-
-@dataclass(frozen=True, slots=True)
-class Found:
-    """What one automaton pass found: ``hits``, and ``starts``: for the first and last word
-    of every occurrence, its offset in the searched text."""
-
-    hits: Hits
-    starts: dict[int, int]
+        hits: Hits = _core.find(self._automaton, " " + " ".join(words) + " ")
+        return hits

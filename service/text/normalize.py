@@ -31,17 +31,25 @@ _ACCENTS_RE = re.compile(
 _FOLD = str.maketrans({"ı": "i", "İ": "i", "ё": "е", "Ё": "е"})
 
 
+MARKS = "".join(
+    char for char in map(chr, range(0x300, 0x10000))
+    if unicodedata.category(char) in _MARK_CATEGORIES
+)  # fmt: skip
+"""Every combining mark of the BMP: what joins the letters before it into one word."""
+
+
 def _mark_ranges() -> str:
     """A regex character class body of every combining mark in the BMP."""
     ranges: list[str] = []
-    start = -1
-    for code in range(0x300, 0x10000):
-        is_mark = unicodedata.category(chr(code)) in _MARK_CATEGORIES
-        if is_mark and start < 0:
+    start = previous = -2
+    for code in map(ord, MARKS):
+        if code != previous + 1:
+            if start >= 0:
+                ranges.append(f"\\u{start:04x}-\\u{previous:04x}")
             start = code
-        elif not is_mark and start >= 0:
-            ranges.append(f"\\u{start:04x}-\\u{code - 1:04x}")
-            start = -1
+        previous = code
+    if start >= 0:
+        ranges.append(f"\\u{start:04x}-\\u{previous:04x}")
     return "".join(ranges)
 
 
