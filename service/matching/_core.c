@@ -206,12 +206,16 @@ static void sort_unique(Triples *list) {
  * Children of node v are edges[first[v]:first[v + 1]], sorted by character; the root's
  * ASCII children are also in a table. output[v]: the key ending at v, or -1; report[v]: the
  * nearest node on v's failure chain (v excluded) where a key ends, or -1. */
+#define DENSE_FROM 6 /* children: nodes with more get a table of their ASCII children */
+
 typedef struct {
     PyObject_HEAD
-    Py_ssize_t nodes, keys;
+    Py_ssize_t nodes, keys, tables;
     int32_t *first, *edge_node, *fail, *output, *report;
+    int32_t *emit;  /* v if a key ends at v, else report[v]: where the reports start */
+    int32_t *table; /* per node: its ASCII table number, or -1 */
+    int32_t *dense; /* tables of 128 children (-1: none) */
     Py_UCS4 *edge_char;
-    int32_t root_ascii[128];
     PyObject *values;   /* per key: (term, words, term number, topic term) */
     int32_t *words, *numbers;
     char *topic;
@@ -223,6 +227,9 @@ static void Automaton_dealloc(Automaton *self) {
     PyMem_Free(self->fail);
     PyMem_Free(self->output);
     PyMem_Free(self->report);
+    PyMem_Free(self->emit);
+    PyMem_Free(self->table);
+    PyMem_Free(self->dense);
     PyMem_Free(self->edge_char);
     PyMem_Free(self->words);
     PyMem_Free(self->numbers);
@@ -232,8 +239,8 @@ static void Automaton_dealloc(Automaton *self) {
 }
 
 static inline int32_t child(const Automaton *a, int32_t node, Py_UCS4 c) {
-    if (node == 0 && c < 128)
-        return a->root_ascii[c];
+    if (c < 128 && a->table[node] >= 0)
+        return a->dense[(Py_ssize_t)a->table[node] * 128 + c];
     int32_t low = a->first[node], high = a->first[node + 1];
     while (high - low > 4) {
         int32_t middle = (low + high) / 2;
@@ -351,11 +358,26 @@ static int freeze(Automaton *a, Trie *t) {
     a->first[n] = (int32_t)edges;
     a->nodes = n;
     PyMem_Free(order);
-    for (int c = 0; c < 128; c++)
-        a->root_ascii[c] = -1;
-    for (int32_t e = a->first[0]; e < a->first[1]; e++)
-        if (a->edge_char[e] < 128)
-            a->root_ascii[a->edge_char[e]] = a->edge_node[e];
+    a->table = PyMem_Malloc(sizeof(int32_t) * n);
+    a->emit = PyMem_Malloc(sizeof(int32_t) * n);
+    if (!a->table || !a->emit) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    a->tables = 0;
+    for (Py_ssize_t v = 0; v < n; v++) /* the root always: every walk passes it */
+        a->table[v] = v == 0 || a->first[v + 1] - a->first[v] > DENSE_FROM ? a->tables++ : -1;
+    a->dense = PyMem_Malloc(sizeof(int32_t) * 128 * a->tables);
+    if (!a->dense) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t k = 0; k < 128 * a->tables; k++)
+        a->dense[k] = -1;
+    for (Py_ssize_t v = 0; v < n; v++)
+        for (int32_t e = a->first[v]; a->table[v] >= 0 && e < a->first[v + 1]; e++)
+            if (a->edge_char[e] < 128)
+                a->dense[(Py_ssize_t)a->table[v] * 128 + a->edge_char[e]] = a->edge_node[e];
     return 0;
 }
 
@@ -381,6 +403,8 @@ static void link_failures(Automaton *a) {
             a->report[w] = a->output[target] >= 0 ? target : a->report[target];
         }
     }
+    for (int32_t v = 0; v < a->nodes; v++)
+        a->emit[v] = a->output[v] >= 0 ? v : a->report[v];
 }
 
 static PyObject *Automaton_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
@@ -445,8 +469,8 @@ static PyObject *Automaton_get_nodes(Automaton *self, void *closure) {
 }
 
 static PyObject *Automaton_get_size(Automaton *self, void *closure) {
-    Py_ssize_t size = sizeof(Automaton) + self->nodes * (4 * sizeof(int32_t) + sizeof(Py_UCS4)) +
-                      self->keys * (2 * sizeof(int32_t) + 1);
+    Py_ssize_t size = sizeof(Automaton) + self->nodes * (7 * sizeof(int32_t) + sizeof(Py_UCS4)) +
+                      self->tables * 128 * sizeof(int32_t) + self->keys * (2 * sizeof(int32_t) + 1);
     return PyLong_FromSsize_t(size);
 }
 
@@ -521,8 +545,8 @@ static const Py_UCS4 ASCII_FOLD[128] = {
 /* One character of the fast fold; 0, or 1 when the tables cannot fold it. A character the
  * tables do not name is a separator when the reference word pattern never takes it into a
  * word: neither a letter nor a digit (str.isalnum), nor a mark right after a word. */
-static inline int fold_char(Scan *scan, const Rules *rules, Py_UCS4 c, Py_ssize_t i,
-                            int *in_word) {
+static inline __attribute__((always_inline)) int
+fold_char(Scan *scan, const Rules *rules, Py_UCS4 c, Py_ssize_t i, int *in_word) {
     Py_UCS4 one = 0;
     const Py_UCS4 *form = &one;
     Py_ssize_t size = 1;
@@ -668,8 +692,7 @@ static int search(const Automaton *a, const Py_UCS4 *chars, Py_ssize_t size, Tri
                 break;
             state = a->fail[state];
         }
-        for (int32_t v = a->output[state] >= 0 ? state : a->report[state]; v >= 0;
-             v = a->report[v]) {
+        for (int32_t v = a->emit[state]; v >= 0; v = a->report[v]) {
             int32_t key = a->output[v];
             Py_ssize_t first = spaces - a->words[key];
             if (found != NULL && triples_add(found, a->numbers[key], (int32_t)first,
@@ -833,6 +856,25 @@ static Py_ssize_t boundary(Scan *scan, int kind, const void *data, Py_ssize_t n,
     return j;
 }
 
+/* The first offset from ``i`` that may start a boundary (a terminal or a line break), or n. */
+static Py_ssize_t next_candidate(int kind, const void *data, Py_ssize_t i, Py_ssize_t n) {
+    if (kind == PyUnicode_1BYTE_KIND) { /* no terminal above U+00FF but the ASCII ones */
+        const Py_UCS1 *chars = data;
+        for (; i < n; i++) {
+            Py_UCS1 c = chars[i];
+            if (c == '.' || c == '\n' || c == '!' || c == '?')
+                return i;
+        }
+        return n;
+    }
+    for (; i < n; i++) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        if (c == '\n' || is_terminal(c))
+            return i;
+    }
+    return n;
+}
+
 /* Every sentence (sentence_spans) and the sentence of every word's start. */
 static int find_sentences(Scan *scan) {
     if (scan->sentenced)
@@ -841,6 +883,9 @@ static int find_sentences(Scan *scan) {
     Py_ssize_t n = PyUnicode_GET_LENGTH(text), count = 0, previous = 0, word = 0;
     int kind = PyUnicode_KIND(text);
     const void *data = PyUnicode_DATA(text);
+    PyMem_Free(scan->sentence_start); /* left by a call that failed */
+    PyMem_Free(scan->sentence_end);
+    PyMem_Free(scan->sentence_of);
     scan->sentence_start = PyMem_Malloc(sizeof(Py_ssize_t) * (n / 2 + 2));
     scan->sentence_end = PyMem_Malloc(sizeof(Py_ssize_t) * (n / 2 + 2));
     scan->sentence_of = PyMem_Malloc(sizeof(Py_ssize_t) * (scan->words + 1));
@@ -851,12 +896,9 @@ static int find_sentences(Scan *scan) {
     for (Py_ssize_t i = 0; i <= n;) {
         Py_ssize_t end = n;
         int ends = 1;
+        if (i < n)
+            i = next_candidate(kind, data, i, n);
         if (i < n) {
-            Py_UCS4 c = PyUnicode_READ(kind, data, i);
-            if (c != '\n' && !is_terminal(c)) {
-                i++;
-                continue;
-            }
             end = boundary(scan, kind, data, n, i, &ends);
             if (end == -2)
                 return -1;

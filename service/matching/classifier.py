@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from functools import partial
 
 from service.config.models import EntityConfig, EventConfig, TopicConfig, Watchlists
-from service.domain import Classification, Document, Evidence, Match
+from service.domain import Classification, Document, Evidence, Match, MatchKind
 from service.errors import ConfigError, ConfigProblem, QuerySyntaxError
 from service.matching import _core
 from service.matching.events import Event
@@ -88,8 +88,9 @@ class _TopicIndex:
         return [self.topics[rank] for rank in sorted(ranks)]
 
 
-def _owners(terms: Sequence[Term], numbers: dict[Term, int], owned: Iterable[tuple[Term, int]]
-            ) -> list[tuple[int, ...]]:
+def _owners(
+    terms: Sequence[Term], numbers: dict[Term, int], owned: Iterable[tuple[Term, int]]
+) -> list[tuple[int, ...]]:
     """Per term number, the entities or events (by number) that use it."""
     owners: list[dict[int, None]] = [{} for _ in terms]
     for term, owner in owned:
@@ -97,8 +98,9 @@ def _owners(terms: Sequence[Term], numbers: dict[Term, int], owned: Iterable[tup
     return [tuple(found) for found in owners]
 
 
-def _roles(matcher: TermMatcher, entities: Sequence[_Entity], events: Sequence[Event]
-           ) -> _core.Roles:
+def _roles(
+    matcher: TermMatcher, entities: Sequence[_Entity], events: Sequence[Event]
+) -> _core.Roles:
     """Which entity each term names or excludes and which event it triggers, for C."""
     terms, numbers = matcher.terms, matcher.numbers
     return _core.Roles(
@@ -111,6 +113,7 @@ def _roles(matcher: TermMatcher, entities: Sequence[_Entity], events: Sequence[E
 
 
 Quote = Callable[[], tuple[Evidence, ...]]
+_Found = tuple[MatchKind, str, str, tuple[str, ...], Quote]  # kind, id, name, participants
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,11 +121,15 @@ class Decision:
     """Which topics, entities and events one document matches, and how to quote why.
 
     ``matches`` carry no evidence (routing needs none); :meth:`quoted` builds
-    it for the matches asked for, :meth:`classification` for all of them.
+    it for the matches asked for, :meth:`classification` for all of them (each
+    match made once, with its evidence: the pipeline quotes every match).
     """
 
-    matches: tuple[Match, ...]
-    _quotes: dict[tuple[str, str], Quote]
+    found: tuple[_Found, ...]
+
+    @property
+    def matches(self) -> tuple[Match, ...]:
+        return tuple(Match(kind, id_, name, (), who) for kind, id_, name, who, _ in self.found)
 
     @property
     def bare(self) -> Classification:
@@ -131,17 +138,18 @@ class Decision:
 
     def quoted(self, matches: Iterable[Match]) -> tuple[Match, ...]:
         """``matches`` (of this decision) with their evidence."""
-        quotes = self._quotes
+        quotes = {(kind, id_): quote for kind, id_, _, _, quote in self.found}
         return tuple(
             Match(m.kind, m.id, m.name, quotes[m.kind, m.id](), m.participants) for m in matches
         )
 
     def classification(self) -> Classification:
         """Every match with its evidence."""
-        return Classification(self.quoted(self.matches))
-
-
-_Found = tuple[Match, Quote]
+        return Classification(
+            tuple(
+                Match(kind, id_, name, quote(), who) for kind, id_, name, who, quote in self.found
+            )
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,13 +171,13 @@ class Classifier:
         """Every topic, entity and event ``doc`` matches; evidence on demand."""
         fields = self._analyse(doc)
         mentions, events = _core.decide(self.roles, tuple(f.scan for f in fields))
-        found = [
-            *self._topic_matches(fields),
-            *self._entity_matches(fields, mentions),
-            *self._event_matches(fields, events),
-        ]
-        quotes: dict[tuple[str, str], Quote] = {(m.kind, m.id): quote for m, quote in found}
-        return Decision(tuple(match for match, _ in found), quotes)
+        return Decision(
+            (
+                *self._topic_matches(fields),
+                *self._entity_matches(fields, mentions),
+                *self._event_matches(fields, events),
+            )
+        )
 
     def _analyse(self, doc: Document) -> list[Field]:
         texts = {"title": doc.title, "summary": doc.summary, "content": doc.content}
@@ -186,7 +194,7 @@ class Classifier:
             hits = topic.evaluate(field_hits, found)
             if hits is not None:
                 quote = partial(_topic_evidence, by_name, hits)
-                matches.append((Match("topic", topic.id, topic.name), quote))
+                matches.append(("topic", topic.id, topic.name, (), quote))
         return matches
 
     def _entity_matches(self, fields: Sequence[Field], mentions: FieldMentions) -> list[_Found]:
@@ -194,7 +202,10 @@ class Classifier:
         entities = self.entities
         return [
             (
-                Match("entity", entities[n].id, entities[n].name),
+                "entity",
+                entities[n].id,
+                entities[n].name,
+                (),
                 partial(_entity_evidence, n, fields, mentions),
             )
             for n in mentioned
@@ -205,8 +216,9 @@ class Classifier:
         for number, participants, quotes in events:
             event = self.events[number]
             ids = tuple(sorted(self.entities[n].id for n in participants))
-            match = Match("event", event.id, event.name, (), ids)
-            matches.append((match, partial(_event_evidence, fields, quotes)))
+            matches.append(
+                ("event", event.id, event.name, ids, partial(_event_evidence, fields, quotes))
+            )
         return matches
 
 

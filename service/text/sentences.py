@@ -1,5 +1,10 @@
 """Sentence spans for news text in English, French, Azerbaijani and Russian.
 
+The classifier finds sentences in C (``find_sentences`` in
+:mod:`service.matching._core`), rule for rule as here; this module is the
+reference it is tested against (tests/test_folded.py) and what the plain
+reference classifier reads.
+
 Events are recognised per sentence and evidence quotes a sentence, so the
 splitter errs on the side of not splitting: a period after a known
 abbreviation ("Mr.", "M.", "Gen.", "г."), after an initial ("J. Smith") or
@@ -71,72 +76,9 @@ def _trimmed(text: str, start: int, end: int) -> Span | None:
     return (start, end) if start < end else None
 
 
-def sentence_around(text: str, offset: int) -> Span:
-    """The span of :func:`sentence_spans` that holds the word starting at ``offset``
-    (the reference the classifier's line-by-line reading is tested against).
-
-    Only the text near ``offset`` is read: a boundary never covers a letter or
-    digit, so scanning from one finds the boundaries a scan from the start
-    finds after it.
-    """
-    start = _sentence_start(text, offset)
-    for match in _BOUNDARY_RE.finditer(text, offset):
-        if _ends_sentence(text, match):
-            end = match.end()
-            break
-    else:
-        end = len(text)
-    span = _trimmed(text, start, end)
-    return span if span is not None else (offset, offset)
-
-
-def _sentence_start(text: str, offset: int) -> int:
-    """Where the sentence holding ``offset`` starts, looking back further until it is found."""
-    reach = _LOOK_BACK
-    while True:
-        scan = _word_start(text, max(0, offset - reach), offset)
-        start = None
-        for match in _BOUNDARY_RE.finditer(text, scan):
-            if match.start() >= offset:
-                break
-            if _ends_sentence(text, match):
-                start = match.end()
-        if start is not None or scan == 0:
-            return start or 0
-        reach *= 4
-
-
-def _word_start(text: str, pos: int, limit: int) -> int:
-    """The first offset from ``pos`` that holds a letter or digit (at most ``limit``), or 0."""
-    while 0 < pos < limit and not text[pos].isalnum():
-        pos += 1
-    return pos
-
-
-_LOOK_BACK = 150
-
-
 def sentence_ends(text: str) -> list[Span]:
     """The (start, end) offsets of every boundary of ``text`` that ends a sentence."""
     return [m.span() for m in _BOUNDARY_RE.finditer(text) if _ends_sentence(text, m)]
-
-
-def sentence_ends_within(text: str, start: int, stop: int) -> list[Span]:
-    """The boundaries that end a sentence and start in [start, stop) (``start``: not inside
-    a boundary, e.g. a word's start or just after a line break)."""
-    found: list[Span] = []
-    for match in _BOUNDARY_RE.finditer(text, start):
-        if match.start() >= stop:
-            break
-        if _ends_sentence(text, match):
-            found.append(match.span())
-    return found
-
-
-def trimmed(text: str, start: int, end: int, offset: int) -> Span:
-    """[start, end) of ``text`` without surrounding space; (offset, offset) if only space."""
-    span = _trimmed(text, start, end)
-    return span if span is not None else (offset, offset)
 
 
 def sentence_spans(text: str) -> list[Span]:
