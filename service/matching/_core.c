@@ -438,10 +438,11 @@ static PyObject *Automaton_new(PyTypeObject *type, PyObject *args, PyObject *kwd
         Py_ssize_t words, number;
         PyObject *term;
         int topic;
-        if (!PyUnicode_Check(key) || PyUnicode_GET_LENGTH(key) == 0 ||
+        if (!PyUnicode_Check(key) || PyUnicode_GET_LENGTH(key) < 2 ||
+            PyUnicode_READ_CHAR(key, 0) != ' ' ||
             !PyArg_ParseTuple(value, "Onnp", &term, &words, &number, &topic)) {
             if (!PyErr_Occurred())
-                PyErr_SetString(PyExc_ValueError, "Automaton: keys are non-empty strings");
+                PyErr_SetString(PyExc_ValueError, "Automaton: keys are words after a space");
             failed = 1;
             break;
         }
@@ -542,11 +543,19 @@ static const Py_UCS4 ASCII_FOLD[128] = {
     ['V'] = 'v', ['W'] = 'w', ['X'] = 'x', ['Y'] = 'y', ['Z'] = 'z',
 };
 
+/* The fold's state: where the next character of ``joined`` and the next word go. */
+typedef struct {
+    Py_UCS4 *out;
+    Py_ssize_t at, words;
+    Py_ssize_t *starts, *ends;
+    int in_word;
+} Folding;
+
 /* One character of the fast fold; 0, or 1 when the tables cannot fold it. A character the
  * tables do not name is a separator when the reference word pattern never takes it into a
  * word: neither a letter nor a digit (str.isalnum), nor a mark right after a word. */
 static inline __attribute__((always_inline)) int
-fold_char(Scan *scan, const Rules *rules, Py_UCS4 c, Py_ssize_t i, int *in_word) {
+fold_char(Folding *f, const Rules *rules, Py_UCS4 c, Py_ssize_t i) {
     Py_UCS4 one = 0;
     const Py_UCS4 *form = &one;
     Py_ssize_t size = 1;
@@ -558,38 +567,45 @@ fold_char(Scan *scan, const Rules *rules, Py_UCS4 c, Py_ssize_t i, int *in_word)
             form = rules->letters + rules->offsets[k - LETTER];
             size = rules->offsets[k - LETTER + 1] - rules->offsets[k - LETTER];
             one = 1;
-        } else if (k == MARK ? *in_word : (k == 0 && Py_UNICODE_ISALNUM(c))) {
+        } else if (k == MARK ? f->in_word : (k == 0 && Py_UNICODE_ISALNUM(c))) {
             return 1;
         }
     }
     if (one == 0) { /* a separator */
-        if (*in_word) {
-            scan->ends[scan->words - 1] = i;
-            scan->joined[scan->joined_size++] = ' ';
-            *in_word = 0;
+        if (f->in_word) {
+            f->ends[f->words - 1] = i;
+            f->out[f->at++] = ' ';
+            f->in_word = 0;
         }
         return 0;
     }
-    if (!*in_word) {
-        scan->starts[scan->words++] = i;
-        *in_word = 1;
+    if (!f->in_word) {
+        f->starts[f->words++] = i;
+        f->in_word = 1;
+    }
+    if (size == 1) {
+        f->out[f->at++] = *form;
+        return 0;
     }
     for (Py_ssize_t k = 0; k < size; k++)
-        scan->joined[scan->joined_size++] = form[k];
+        f->out[f->at++] = form[k];
     return 0;
 }
 
 #define FOLD_ALL(TYPE)                                                                      \
-    for (Py_ssize_t i = 0; i < n; i++)                                                      \
-        if (fold_char(scan, rules, ((const TYPE *)data)[i], i, &in_word))                   \
-            return 0;
+    do {                                                                                    \
+        const TYPE *chars = data;                                                           \
+        for (Py_ssize_t i = 0; i < n; i++)                                                  \
+            if (fold_char(&f, rules, chars[i], i))                                          \
+                return 0;                                                                   \
+    } while (0)
 
 /* The fast fold: 1 done, 0 a character the tables cannot fold, -1 error. */
 static int fold(Scan *scan) {
     PyObject *text = scan->text;
-    Rules *rules = scan->rules;
+    const Rules *rules = scan->rules;
     Py_ssize_t n = PyUnicode_GET_LENGTH(text);
-    int kind = PyUnicode_KIND(text), in_word = 0;
+    int kind = PyUnicode_KIND(text);
     const void *data = PyUnicode_DATA(text);
     scan->joined = PyMem_Malloc(sizeof(Py_UCS4) * (n * rules->longest + 2));
     scan->starts = PyMem_Malloc(sizeof(Py_ssize_t) * (n / 2 + 1));
@@ -598,20 +614,22 @@ static int fold(Scan *scan) {
         PyErr_NoMemory();
         return -1;
     }
-    scan->joined[scan->joined_size++] = ' ';
-    if (kind == PyUnicode_1BYTE_KIND) {
-        FOLD_ALL(Py_UCS1)
-    } else if (kind == PyUnicode_2BYTE_KIND) {
-        FOLD_ALL(Py_UCS2)
-    } else {
-        FOLD_ALL(Py_UCS4)
+    Folding f = {scan->joined, 0, 0, scan->starts, scan->ends, 0};
+    f.out[f.at++] = ' ';
+    if (kind == PyUnicode_1BYTE_KIND)
+        FOLD_ALL(Py_UCS1);
+    else if (kind == PyUnicode_2BYTE_KIND)
+        FOLD_ALL(Py_UCS2);
+    else
+        FOLD_ALL(Py_UCS4);
+    if (f.in_word) {
+        f.ends[f.words - 1] = n;
+        f.out[f.at++] = ' ';
     }
-    if (in_word) {
-        scan->ends[scan->words - 1] = n;
-        scan->joined[scan->joined_size++] = ' ';
-    }
-    if (scan->words == 0)
-        scan->joined[scan->joined_size++] = ' '; /* "  ", as " " + " ".join([]) + " " */
+    if (f.words == 0)
+        f.out[f.at++] = ' '; /* "  ", as " " + " ".join([]) + " " */
+    scan->words = f.words;
+    scan->joined_size = f.at;
     return 1;
 }
 
@@ -682,6 +700,11 @@ static int search(const Automaton *a, const Py_UCS4 *chars, Py_ssize_t size, Tri
     Py_ssize_t spaces = 0; /* in chars[:i] */
     for (Py_ssize_t i = 0; i < size; i++) {
         Py_UCS4 c = chars[i];
+        if (state == 0 && c != ' ') { /* every key starts with a space: skip to the next */
+            while (i + 1 < size && chars[i + 1] != ' ')
+                i++;
+            continue;
+        }
         for (;;) {
             int32_t next = child(a, state, c);
             if (next >= 0) {
@@ -859,13 +882,11 @@ static Py_ssize_t boundary(Scan *scan, int kind, const void *data, Py_ssize_t n,
 /* The first offset from ``i`` that may start a boundary (a terminal or a line break), or n. */
 static Py_ssize_t next_candidate(int kind, const void *data, Py_ssize_t i, Py_ssize_t n) {
     if (kind == PyUnicode_1BYTE_KIND) { /* no terminal above U+00FF but the ASCII ones */
+        static const uint8_t candidate[256] = {['.'] = 1, ['\n'] = 1, ['!'] = 1, ['?'] = 1};
         const Py_UCS1 *chars = data;
-        for (; i < n; i++) {
-            Py_UCS1 c = chars[i];
-            if (c == '.' || c == '\n' || c == '!' || c == '?')
-                return i;
-        }
-        return n;
+        while (i < n && !candidate[chars[i]])
+            i++;
+        return i;
     }
     for (; i < n; i++) {
         Py_UCS4 c = PyUnicode_READ(kind, data, i);

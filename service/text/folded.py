@@ -37,7 +37,7 @@ SEPARATORS = frozenset(
     "\u00a0\u2002\u2003\u2009\u200a\u202f\u3000\u2028\u2029\u0085\u200b"  # spaces
     "\u3001\u3002\u300c\u300d\uff01\uff08\uff09\uff1f\uff0c"  # CJK punctuation
 )
-_LETTER_BLOCKS = ((0x00C0, 0x02B0), (0x0370, 0x0530), (0x1E00, 0x1F00))
+_LETTER_BLOCKS = ((0x00C0, 0x0300), (0x0370, 0x0530), (0x1E00, 0x1F00))
 
 
 def _folds_alone(char: str) -> bool:
