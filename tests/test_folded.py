@@ -3,14 +3,16 @@ offsets and sentences of the Python reference (words, word_spans, sentence_spans
 
 from __future__ import annotations
 
+import dataclasses
 import unicodedata
 
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from service.domain import Evidence, Match
 from service.matching import _core
-from service.matching.field import RULES
+from service.matching.field import EVIDENCE, MATCH, RULES, record
 from service.text.folded import FOLDED_LETTERS, SEPARATORS
 from service.text.normalize import normalize_word, word_spans, words
 from service.text.sentences import sentence_spans
@@ -128,3 +130,33 @@ def test_sentences_around_abbreviations_and_quotes_are_the_reference_sentences(
     scan = scanned(text)
     for token, (start, _) in enumerate(word_spans(text)):
         assert scan.sentence(token) == sentence_of(text, start)
+
+
+def test_values_made_without_init_are_the_values_init_makes() -> None:
+    evidence = EVIDENCE("title", "Aliyev met Macron.", ((0, 6), (11, 17)))
+    assert evidence == Evidence("title", "Aliyev met Macron.", ((0, 6), (11, 17)))
+    assert hash(evidence) == hash(Evidence("title", "Aliyev met Macron.", ((0, 6), (11, 17))))
+    assert repr(evidence) == repr(Evidence("title", "Aliyev met Macron.", ((0, 6), (11, 17))))
+    match = MATCH("event", "pardon", "Pardon", (evidence,), ("aliyev",))
+    assert match == Match("event", "pardon", "Pardon", (evidence,), ("aliyev",))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        match.id = "other"  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        EVIDENCE("title", "too few")  # type: ignore[call-arg]
+    with pytest.raises(TypeError):
+        record(Unslotted)  # no slots to set
+    with pytest.raises(TypeError):
+        record(Checked)  # its __init__ does more than set fields
+
+
+@dataclasses.dataclass(frozen=True)
+class Unslotted:
+    a: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Checked:
+    a: str
+
+    def __post_init__(self) -> None:
+        assert self.a

@@ -21,6 +21,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <structmember.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1519,6 +1520,94 @@ done:
     return result;
 }
 
+/* ------------------------------------------------------------------ records */
+
+/* Record(cls, names): makes instances of a slotted dataclass without its generated
+ * __init__, for the ~30 Evidence and Match values an article at 10,000 terms yields (a
+ * frozen dataclass's __init__ sets each field through object.__setattr__, ~4,000
+ * instructions a value). Only for classes whose __init__ does nothing else: every name
+ * must be a writable object slot of ``cls``, and record(*values) sets each in turn. */
+#define RECORD_FIELDS 8
+
+typedef struct {
+    PyObject_HEAD
+    PyTypeObject *type;
+    Py_ssize_t count;
+    Py_ssize_t offsets[RECORD_FIELDS];
+    vectorcallfunc vectorcall;
+} Record;
+
+static PyObject *Record_vectorcall(PyObject *self, PyObject *const *args, size_t nargsf,
+                                   PyObject *kwnames) {
+    Record *record = (Record *)self;
+    Py_ssize_t count = PyVectorcall_NARGS(nargsf);
+    if (kwnames != NULL || count != record->count) {
+        PyErr_Format(PyExc_TypeError, "%s record: %zd positional values", record->type->tp_name,
+                     record->count);
+        return NULL;
+    }
+    PyObject *made = record->type->tp_alloc(record->type, 0);
+    if (made == NULL)
+        return NULL;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        Py_INCREF(args[i]);
+        *(PyObject **)((char *)made + record->offsets[i]) = args[i];
+    }
+    return made;
+}
+
+static void Record_dealloc(Record *self) {
+    Py_XDECREF(self->type);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *Record_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
+    PyObject *cls, *names;
+    if (kwds != NULL || !PyArg_ParseTuple(args, "O!O!", &PyType_Type, &cls, &PyTuple_Type, &names))
+        return NULL;
+    Py_ssize_t count = PyTuple_GET_SIZE(names);
+    if (count > RECORD_FIELDS) {
+        PyErr_SetString(PyExc_ValueError, "Record: too many fields");
+        return NULL;
+    }
+    Record *self = (Record *)type->tp_alloc(type, 0);
+    if (self == NULL)
+        return NULL;
+    Py_INCREF(cls);
+    self->type = (PyTypeObject *)cls;
+    self->count = count;
+    self->vectorcall = Record_vectorcall;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *descriptor = PyObject_GetAttr(cls, PyTuple_GET_ITEM(names, i));
+        if (descriptor == NULL) {
+            Py_DECREF(self);
+            return NULL;
+        }
+        PyMemberDef *member = PyObject_TypeCheck(descriptor, &PyMemberDescr_Type)
+                                  ? ((PyMemberDescrObject *)descriptor)->d_member : NULL;
+        if (member == NULL || member->type != T_OBJECT_EX || (member->flags & READONLY)) {
+            Py_DECREF(descriptor);
+            Py_DECREF(self);
+            PyErr_SetString(PyExc_TypeError, "Record: every name an object slot of the class");
+            return NULL;
+        }
+        self->offsets[i] = member->offset;
+        Py_DECREF(descriptor);
+    }
+    return (PyObject *)self;
+}
+
+static PyTypeObject RecordType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "service.matching._core.Record",
+    .tp_doc = PyDoc_STR("Record(cls, names): record(*values) is a cls with those slots set."),
+    .tp_basicsize = sizeof(Record),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_VECTORCALL,
+    .tp_new = Record_new,
+    .tp_dealloc = (destructor)Record_dealloc,
+    .tp_call = PyVectorcall_Call,
+    .tp_vectorcall_offset = offsetof(Record, vectorcall),
+};
+
 /* ------------------------------------------------------------------ module */
 
 static PyMethodDef module_methods[] = {
@@ -1540,7 +1629,7 @@ static struct PyModuleDef module = {
 
 PyMODINIT_FUNC PyInit__core(void) {
     if (PyType_Ready(&RulesType) < 0 || PyType_Ready(&ScanType) < 0 ||
-        PyType_Ready(&AutomatonType) < 0 ||
+        PyType_Ready(&AutomatonType) < 0 || PyType_Ready(&RecordType) < 0 ||
         PyType_Ready(&RolesType) < 0)
         return NULL;
     PyObject *m = PyModule_Create(&module);
@@ -1549,6 +1638,7 @@ PyMODINIT_FUNC PyInit__core(void) {
     if (PyModule_AddObjectRef(m, "Rules", (PyObject *)&RulesType) < 0 ||
         PyModule_AddObjectRef(m, "Scan", (PyObject *)&ScanType) < 0 ||
         PyModule_AddObjectRef(m, "Automaton", (PyObject *)&AutomatonType) < 0 ||
+        PyModule_AddObjectRef(m, "Record", (PyObject *)&RecordType) < 0 ||
         PyModule_AddObjectRef(m, "Roles", (PyObject *)&RolesType) < 0) {
         Py_DECREF(m);
         return NULL;

@@ -16,6 +16,10 @@ class Automaton:
     @property
     def keys(self) -> int: ...
 
+class Record:
+    def __init__(self, cls: type, names: tuple[str, ...], /) -> None: ...
+    def __call__(self, *values: Any) -> Any: ...
+
 class Rules:
     def __init__(
         self,

@@ -27,7 +27,7 @@ from service.domain import Classification, Document, Evidence, Match, MatchKind
 from service.errors import ConfigError, ConfigProblem, QuerySyntaxError
 from service.matching import _core
 from service.matching.events import Event
-from service.matching.field import MAX_EVIDENCE, Field
+from service.matching.field import MATCH, MAX_EVIDENCE, Field
 from service.matching.query import FIELDS, FieldHits, Hit, Query, Requirements, parse_query
 from service.matching.terms import Term, TermMatcher, TokenRange
 
@@ -147,7 +147,7 @@ class Decision:
         """Every match with its evidence."""
         return Classification(
             tuple(
-                Match(kind, id_, name, quote(), who) for kind, id_, name, who, quote in self.found
+                MATCH(kind, id_, name, quote(), who) for kind, id_, name, who, quote in self.found
             )
         )
 
