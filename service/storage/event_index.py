@@ -22,6 +22,8 @@ import zlib
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
+from functools import lru_cache
+from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -159,13 +161,27 @@ def prune_index(connection: Connection, before: datetime) -> int:
     not updated since ``before`` also loses its exact-copy keys (past the
     window nothing joins it any more).
     """
-    old = select(ArticleSketchRow.article_id).where(ArticleSketchRow.created_at < before)
-    for table in (StoryBandRow, StoryTermRow):
-        connection.execute(delete(table).where(table.article_id.in_(old)))
-    connection.execute(delete(FeedSegmentRow).where(FeedSegmentRow.article_id.in_(old)))
-    pruned = connection.execute(
-        delete(ArticleSketchRow).where(ArticleSketchRow.created_at < before))
-    stale = select(StoryRow.id).where(StoryRow.updated_at < before)
-    connection.execute(delete(StoryKeyRow).where(StoryKeyRow.story_id.in_(stale)))
-    connection.execute(delete(TermFrequencyRow).where(TermFrequencyRow.day < day_number(before)))
+    *rows, sketches, keys, counts = _prune_statements()
+    values = {"before": before}
+    for statement in rows:
+        connection.execute(statement, values)
+    pruned = connection.execute(sketches, values)
+    connection.execute(keys, values)
+    connection.execute(counts, {"day": day_number(before)})
     return int(pruned.rowcount or 0)
+
+
+@lru_cache(maxsize=1)
+def _prune_statements() -> tuple[Any, ...]:
+    """Built once (building them cost more than running them on an index with nothing
+    to prune); bound to ``before`` (and ``day`` for the counts)."""
+    before = bindparam("before")
+    old = select(ArticleSketchRow.article_id).where(ArticleSketchRow.created_at < before)
+    stale = select(StoryRow.id).where(StoryRow.updated_at < before)
+    return (
+        *(delete(table).where(table.article_id.in_(old))
+          for table in (StoryBandRow, StoryTermRow, FeedSegmentRow)),
+        delete(ArticleSketchRow).where(ArticleSketchRow.created_at < before),
+        delete(StoryKeyRow).where(StoryKeyRow.story_id.in_(stale)),
+        delete(TermFrequencyRow).where(TermFrequencyRow.day < bindparam("day")),
+    )
