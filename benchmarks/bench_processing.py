@@ -35,9 +35,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import service.pipeline as pipeline  # noqa: E402
-from benchmarks.pipeline_support import cpu_now  # noqa: E402
 import service.storage.batch_rows as rows  # noqa: E402
 import service.storage.processing as processing  # noqa: E402
+from benchmarks.pipeline_support import cpu_now  # noqa: E402
 from service.config import load_config  # noqa: E402
 from service.domain import FeedEntry  # noqa: E402
 from service.storage.articles import ArticleStore  # noqa: E402
