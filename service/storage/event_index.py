@@ -175,7 +175,7 @@ def prune_index(connection: Connection, before: datetime) -> int:
 def _prune_statements() -> tuple[Any, ...]:
     """Built once (building them cost more than running them on an index with nothing
     to prune); bound to ``before`` (and ``day`` for the counts)."""
-    before = bindparam("before")
+    before: Any = bindparam("before")
     old = select(ArticleSketchRow.article_id).where(ArticleSketchRow.created_at < before)
     stale = select(StoryRow.id).where(StoryRow.updated_at < before)
     return (
