@@ -19,7 +19,7 @@ vectorised lookups. The counts go into py3langid's own matrix product in
 the order its Counter lists them (first occurrence), so the scores are the
 same floats. The model's weights ship as float16, which numpy widens to
 float32 for every product, slowly (~4 ns a value, 50,000 values a text):
-they are widened once at load (57 MB instead of 28 MB; the same floats).
+they are widened once at load (57 MB more per process; the same floats).
 """
 
 from __future__ import annotations
