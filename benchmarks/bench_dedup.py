@@ -1,7 +1,8 @@
 """Near-duplicate stories: quality on real pairs, a real replay, and throughput.
 
     .venv/bin/python benchmarks/bench_dedup.py [--articles 100000] [--queries 5000]
-        [--threshold 0.5] [--skip semeval,rumca,throughput]
+        [--threshold 0.5] [--event-threshold 0.17] [--event-probability 0.78]
+        [--skip semeval,rumca,throughput]
 
 1. SemEval 2022 task 8 (../shared/corpora/dedup/semeval2022_task8): pairs
    with Overall <= 1.5 are the same story, >= 3.5 different; a pair is
@@ -237,7 +238,8 @@ def run_semeval(event_threshold: float, event_probability_: float, embeddings: b
     print("training set, monolingual pairs, by event threshold (the only tuning):")
     print("    thr     P      R      F1   (copies only: "
           + "P {:.3f} R {:.3f} F1 {:.3f})".format(*_tally(train, None, mono=True).scores()))
-    for threshold in (0.1, 0.125, 0.15, 0.175, 0.2, 0.225, 0.25, 0.3, 0.35, 0.4):
+    for threshold in sorted({0.1, 0.125, 0.15, 0.175, 0.2, 0.225, 0.25, 0.3, 0.35, 0.4,
+                             event_threshold}):
         p, r, f = _tally(train, lexical(threshold), mono=True).scores()
         print(f"    {threshold:5.3f}  {p:.3f}  {r:.3f}  {f:.3f}")
     test = score_split("testing_set.csv", embeddings)

@@ -111,7 +111,7 @@ class DedupSettings(_Strict):
     threshold: float = Field(default=0.5, gt=0, le=1)
     window: Duration = timedelta(days=7)  # only stories updated within it are joined
     # opt-in: other outlets' own articles about the same event join too (TF-IDF of
-    # salient terms). Off by default: a story is copies (DESIGN.md), and at ~0.88
+    # salient terms). Off by default: a story is copies (DESIGN.md), and at ~0.93
     # precision on SemEval 2022 a wrong merge would hold back an alert
     same_event: bool = False
     # TF-IDF cosine (text 0.8, title 0.2; less a penalty for days apart) at which two
