@@ -72,5 +72,5 @@ def near_duplicate(
         parts=tuple(parts), threshold=settings.threshold, since=now - settings.window,
         title_parts=title_parts,
         event_threshold=settings.event_threshold if settings.same_event else None,
-        event_probability=settings.event_probability, embedding=embedding,
+        event_probability=settings.event_probability, embedding=embedding, seen=now,
     )

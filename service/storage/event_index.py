@@ -66,7 +66,8 @@ _EVENT_CANDIDATES = (
     .order_by(_HITS.desc(), StoryTermRow.article_id)
     .limit(MAX_CANDIDATES)
 )
-_EVENT_VECTORS = select(ArticleSketchRow.article_id, ArticleSketchRow.event).where(
+_EVENT_VECTORS = select(ArticleSketchRow.article_id, ArticleSketchRow.event,
+                        ArticleSketchRow.created_at).where(
     _any(ArticleSketchRow.article_id, "ids"), ArticleSketchRow.event.is_not(None))
 _FREQUENCIES = (
     select(TermFrequencyRow.term, func.sum(TermFrequencyRow.documents))
@@ -106,7 +107,8 @@ def find_event_story(
     stored = sorted(a for a in stories if a not in known)
     if stored:
         rows = connection.execute(_EVENT_VECTORS, {"ids": stored})
-        found += [EventCandidate(a, stories[a], decode(blob)) for a, blob in rows if blob]
+        found += [EventCandidate(a, stories[a], decode(blob, seen.timestamp()))
+                  for a, blob, seen in rows if blob]
     return best_event_story(near.vector, found, near.event_rule)
 
 
