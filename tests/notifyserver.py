@@ -23,6 +23,7 @@ from typing import Any
 
 from aiohttp import web
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP
 
 from tests.feedserver import FeedServer
 
@@ -33,8 +34,29 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+class _CountingController(Controller):
+    """aiosmtpd's controller, counting the connections its server accepts."""
+
+    def __init__(self, inbox: SmtpInbox, **kwargs: Any) -> None:
+        super().__init__(inbox, **kwargs)
+        self._inbox = inbox
+
+    def factory(self) -> SMTP:
+        inbox = self._inbox
+
+        class Counting(SMTP):
+            def connection_made(self, transport: Any) -> None:
+                with inbox._lock:
+                    inbox.connections += 1
+                super().connection_made(transport)
+
+        return Counting(self.handler, **self.SMTP_kwargs)
+
+
 class SmtpInbox:
     """A real SMTP server on loopback; every message is parsed and kept.
+
+    ``connections`` counts the SMTP connections clients opened.
 
     ``tls``: None (plain), ``"starttls"`` (STARTTLS required) or ``"ssl"``
     (implicit TLS), with a throwaway self-signed certificate from ``certificate``.
@@ -45,6 +67,7 @@ class SmtpInbox:
         self.messages: list[EmailMessage] = []
         self.envelopes: list[tuple[str, list[str]]] = []
         self.encrypted: list[bool] = []  # per message: did it arrive over TLS
+        self.connections = 0
         self._lock = threading.Condition()
         self.port = _free_port()
         options: dict[str, Any] = {}
@@ -54,7 +77,8 @@ class SmtpInbox:
             context.load_cert_chain(*certificate)
             options = ({"tls_context": context, "require_starttls": True} if tls == "starttls"
                        else {"ssl_context": context})
-        self._controller = Controller(self, hostname="127.0.0.1", port=self.port, **options)
+        self._controller = _CountingController(self, hostname="127.0.0.1", port=self.port,
+                                               **options)
         logging.getLogger("mail.log").setLevel(logging.WARNING)  # one line per connection
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
@@ -77,6 +101,8 @@ class SmtpInbox:
 
     def __enter__(self) -> SmtpInbox:
         self._controller.start()
+        with self._lock:
+            self.connections = 0  # not the controller's own probe at start
         return self
 
     def __exit__(self, *exc_info: object) -> None:
