@@ -50,6 +50,7 @@ from service.notify.schedule import (
 )
 from service.rendering import ChannelKind, Limits, Message, Renderer, default_renderer
 from service.storage.alerts import AlertStore, Deferred, Marks, Outcomes
+from service.storage.ops_messages import OpsOutbox
 from service.storage.records import AlertView
 
 log = structlog.get_logger("newswatch.notify")
@@ -178,6 +179,7 @@ class AlertSender:
         self, alerts: AlertStore, recipients: Mapping[str, Recipient],
         entity_names: Mapping[str, str], settings: AlertSettings,
         rng: random.Random | None = None, ops: OpsNotifier | None = None,
+        ops_outbox: OpsOutbox | None = None,
     ) -> None:
         self._alerts = alerts
         self._recipients = recipients
@@ -185,6 +187,7 @@ class AlertSender:
         self._settings = settings
         self._rng = rng or random.Random()
         self._ops = ops or OpsNotifier(())
+        self._ops_outbox = ops_outbox
         self._pacing = Pacing()
 
     def send_due(
@@ -197,6 +200,8 @@ class AlertSender:
         run is the retry); never before a lease or a Retry-After ends.
         ``flush_digests`` sends every digest backlog now (quiet hours still hold them).
         """
+        if self._ops_outbox is not None:  # notices a killed process or failing channel left
+            self._ops.resume(self._ops_outbox, now())
         with self._alerts.marking() as marks:
             run = _Pass(SendReport(), marks)
             claimed_at = self._send_instant(now, run, ignore_schedule)
