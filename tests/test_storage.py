@@ -108,7 +108,7 @@ def test_failed_alert_stays_pending_until_sent(database: Database) -> None:
     later = NOW + timedelta(minutes=5)
     dead = alerts.mark_failed(view.id, error="boom", delivered=[0], next_attempt_at=later,
                               max_attempts=8)
-    assert dead is False
+    assert dead is None  # not dead-lettered: pending again
     assert alerts.due(NOW) == []
     (retry,) = alerts.due(NOW, ignore_schedule=True)
     assert (retry.attempts, retry.delivered) == (1, (0,))

@@ -362,22 +362,26 @@ class AlertSender:
         if outcome.retry_after is not None:  # the service's wish is a floor, capped
             floor = min(outcome.retry_after, RETRY_AFTER_CAP)
             wait = max(wait, floor)
-        dead = self._alerts.mark_failed(
+        subject = f"alert {view.id} dead-lettered"
+        body = (f"Alert {view.id} of subscription {view.subscription_id} ({view.title!r}) "
+                f"was not delivered after {attempts} attempts: {error}")
+        notice = self._ops.notice(subject, body)
+        stored = self._alerts.mark_failed(
             view.id, error=error, delivered=sorted(outcome.delivered),
             next_attempt_at=now + wait, max_attempts=self._settings.max_attempts,
-            not_before=now + floor if floor is not None else None,
+            not_before=now + floor if floor is not None else None, notice=notice, now=now,
         )
+        dead = stored is not None
         report.dead += dead
         report.failed += not dead
         report.errors.append(f"alert {view.id} ({view.subscription_id}): {error}")
         log.warning("alert not delivered", alert=view.id, subscription=view.subscription_id,
                     attempts=attempts, dead=dead, error=error, retry_in=str(wait))
-        if dead:
-            self._ops.notify(
-                f"alert {view.id} dead-lettered",
-                f"Alert {view.id} of subscription {view.subscription_id} ({view.title!r}) "
-                f"was not delivered after {attempts} attempts: {error}",
-            )
+        if stored is not None:
+            if self._ops_outbox is None:  # nowhere to keep it: told, not kept
+                self._ops.notify(subject, body)
+            else:
+                self._ops.tell(self._ops_outbox, notice, stored)
 
 
 def _earliest(current: datetime | None, candidate: datetime | None) -> datetime | None:

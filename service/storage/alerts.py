@@ -51,6 +51,7 @@ from sqlalchemy.orm import Session
 from service.domain import Evidence, Match, MatchKind
 from service.storage.database import Database
 from service.storage.models import AlertRow, ArticleRow, FeedRow, MatchRow, SubscriptionStateRow
+from service.storage.ops_messages import OpsNotice, StoredNotice, add_notice
 from service.storage.records import AlertSummary, AlertView
 
 LEASE = timedelta(minutes=5)
@@ -219,23 +220,31 @@ class AlertStore:
     def mark_failed(
         self, alert_id: int, *, error: str, delivered: Sequence[int],
         next_attempt_at: datetime, max_attempts: int, not_before: datetime | None = None,
-    ) -> bool:
+        notice: OpsNotice | None = None, now: datetime | None = None,
+    ) -> list[StoredNotice] | None:
         """Record a failed attempt: pending again later, or dead after the last one.
 
         ``not_before``: the service asked not to be tried before then (Retry-After).
-        Returns True when this attempt dead-lettered the alert (exactly once).
+        When this attempt dead-lettered the alert (exactly once): ``notice`` for ops
+        stored with it (as of ``now``), and the stored notices returned (empty without
+        one); else None.
         """
         with self._db.session() as session, session.begin():
             row = session.get_one(AlertRow, alert_id, with_for_update=True)
             if row.state != "pending":
-                return False
+                return None
             row.attempts += 1
             row.last_error = error
             row.delivered = list(delivered)
             row.next_attempt_at = next_attempt_at
             row.not_before = not_before
             row.state = "dead" if row.attempts >= max_attempts else "pending"
-            return row.state == "dead"
+            if row.state != "dead":
+                return None
+            if notice is None:
+                return []
+            session.flush()
+            return add_notice(session.connection(), notice, now or next_attempt_at)
 
     def defer(
         self, alert_ids: Sequence[int], delivered: Sequence[int], until: datetime, reason: str
