@@ -104,7 +104,6 @@ class Service:
         self._in_flight: dict[str, asyncio.Task[PollOutcome]] = {}  # polls running, by URL
         self._resources: PollResources | None = None  # while `run_forever` polls
         self._replan = asyncio.Event()
-        self._latency_mark = 0  # alerts up to this id are in the latency histogram
         self.metrics = Metrics()
         self.metrics.watch_state(self._state_counts)
         self.websub = WebSub(config.settings.websub, config.settings.fetch,
@@ -279,10 +278,8 @@ class Service:
             count = getattr(report, outcome)
             if count:
                 self.metrics.alerts.labels(outcome).inc(count)
-        # every pass, not only when this process sent: workers send alerts too
-        for alert_id, seconds in stats.sent_latencies(self.database, self._latency_mark):
+        for seconds in report.latencies:  # what this process sent; workers observe theirs
             self.metrics.seen_to_sent.observe(seconds)
-            self._latency_mark = max(self._latency_mark, alert_id)
 
     def _observe_poll(self, task: asyncio.Task[PollOutcome]) -> None:
         if task.cancelled() or task.exception() is not None:
@@ -300,7 +297,6 @@ class Service:
         del schedule  # the queue keeps only (due, url) per feed
         settle_heap()
         self._resume()
-        self._latency_mark = await asyncio.to_thread(stats.last_alert_id, self.database)
         sender = asyncio.create_task(self._send_until(stop))
         reloader = asyncio.create_task(self._reload_until(stop))
         sweeper = asyncio.create_task(self._sweep_until(stop))

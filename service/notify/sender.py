@@ -74,6 +74,9 @@ class SendReport:
     deferred: int = 0  # a channel paused (pacing, Retry-After): no attempt made, none counted
     resume_at: datetime | None = None  # when the first deferred alert is due again
     errors: list[str] = field(default_factory=list)
+    # per alert sent: seconds from its entry stored to its send (the process that sends
+    # observes them in its entry-to-alert histogram, whatever the order of the ids)
+    latencies: list[float] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -345,6 +348,8 @@ class AlertSender:
         if not outcome.failures:
             run.marks.sent(ids, now, delivered)
             report.sent += len(ids)
+            report.latencies.extend((now - v.seen_at).total_seconds() for v in views
+                                    if v.seen_at is not None)
             log.info("digest sent" if digest else "alert sent", alerts=ids,
                      subscription=recipient.subscription.id)
             return True

@@ -392,8 +392,8 @@ def _views(session: Session, alerts: Sequence[Any]) -> list[AlertView]:
     article_ids = sorted({a.article_id for a in alerts})
     articles = {row.id: row for row in session.execute(
         select(ArticleRow.id, ArticleRow.title, ArticleRow.url, ArticleRow.published_at,
-               FeedRow.id.label("feed_id"), FeedRow.name, FeedRow.title.label("feed_title"),
-               FeedRow.url.label("feed_url"))
+               ArticleRow.fetched_at, FeedRow.id.label("feed_id"), FeedRow.name,
+               FeedRow.title.label("feed_title"), FeedRow.url.label("feed_url"))
         .join(FeedRow, FeedRow.id == ArticleRow.feed_id).where(ArticleRow.id.in_(article_ids)))}
     matches: dict[int, list[Match]] = {}
     for row in session.execute(
@@ -413,6 +413,7 @@ def _views(session: Session, alerts: Sequence[Any]) -> list[AlertView]:
             url=article.url, source=_outlet_of(article.name, article.feed_title, article.feed_url),
             published_at=article.published_at, matches=tuple(matches.get(article.id, ())),
             other_outlets=tuple(sorted(others)), created_at=alert.created_at, digest=alert.digest,
+            seen_at=article.fetched_at,
         ))
     return views
 
