@@ -8,6 +8,7 @@ a condition instead of sleeping.
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import json
@@ -48,6 +49,7 @@ class _CountingController(Controller):
             def connection_made(self, transport: Any) -> None:
                 with inbox._lock:
                     inbox.connections += 1
+                    inbox._transports.append(transport)
                 super().connection_made(transport)
 
         return Counting(self.handler, **self.SMTP_kwargs)
@@ -68,6 +70,7 @@ class SmtpInbox:
         self.envelopes: list[tuple[str, list[str]]] = []
         self.encrypted: list[bool] = []  # per message: did it arrive over TLS
         self.connections = 0
+        self._transports: list[Any] = []  # server ends of client connections
         self._lock = threading.Condition()
         self.port = _free_port()
         options: dict[str, Any] = {}
@@ -105,7 +108,20 @@ class SmtpInbox:
             self.connections = 0  # not the controller's own probe at start
         return self
 
+    def hang_up(self) -> None:
+        """Drop every client connection, as a server does with idle clients."""
+        async def abort() -> None:
+            with self._lock:
+                transports, self._transports = self._transports, []
+            for transport in transports:
+                transport.abort()  # at once, TLS too (no close_notify exchange)
+
+        asyncio.run_coroutine_threadsafe(abort(), self._controller.loop).result(10)
+
     def __exit__(self, *exc_info: object) -> None:
+        # a client may keep its connection open (newswatch does): the server hangs up
+        # first, as a real one shutting down does, so no transport is left unclosed
+        self.hang_up()
         self._controller.stop()
 
 

@@ -93,6 +93,7 @@ class OpsChannel:
         while True:
             with self._idle:
                 if not self._queue:
+                    self.channel.close()  # an SMTP connection is not kept for the next one
                     self._thread = None
                     self._idle.notify_all()
                     return

@@ -209,6 +209,9 @@ class AlertSender:
             run = _Pass(SendReport(), marks)
             claimed_at = self._send_instant(now, run, ignore_schedule)
             self._send_digests(now(), run, ignore_schedule=ignore_schedule, flush=flush_digests)
+        for recipient in self._recipients.values():  # no SMTP connection kept open for long
+            for channel in recipient.channels:
+                channel.close_idle()
         # turns that came after the last claim are due now: the next pass comes at once
         run.report.resume_at = _earliest(run.report.resume_at,
                                          self._pacing.next_turn(claimed_at))
