@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import redis
 
-from workers.settings import QUEUE
-
+# the Celery queue workers consume (workers.settings names it from here: the health
+# and metrics endpoints read its depth without importing Celery)
+QUEUE = "newswatch"
 TIMEOUT = 3.0
 
 

@@ -10,7 +10,7 @@ import asyncio
 import os
 import signal
 from datetime import UTC
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -20,8 +20,10 @@ from service import __version__, cli_alerts, cli_backtest, cli_feeds, cli_storie
 from service.config import Config, ConfigError, find_config_dir, load_config
 from service.errors import NewswatchError, StorageError
 from service.logs import LogFormat, configure_logging
-from service.notify.sender import Waiting
-from service.runner import RunSummary, Service
+
+if TYPE_CHECKING:  # the service's body loads only for the commands that run it
+    from service.notify.sender import Waiting
+    from service.runner import RunSummary, Service
 
 app = typer.Typer(help="newswatch: news monitoring and alerting.", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)
@@ -51,6 +53,8 @@ def _load(config_dir: str | None) -> Config:
 
 
 def _open_service(config: Config, *, once: bool) -> Service:
+    from service.runner import Service
+
     try:
         return Service(config, once=once, environ=os.environ)
     except StorageError as e:

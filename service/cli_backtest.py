@@ -11,24 +11,17 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from service.backtest import (
-    BacktestArticle,
-    BacktestInputError,
-    BacktestReport,
-    WouldAlert,
-    read_input_file,
-    read_stored,
-    run_backtest,
-)
 from service.config.durations import parse_duration
 from service.config.models import Config
 from service.domain import Match
 from service.errors import StorageError
-from service.matching.classifier import compile_watchlists
+
+if TYPE_CHECKING:  # loaded by the command itself: other commands need not import them
+    from service.backtest import BacktestArticle, BacktestReport, WouldAlert
 
 
 def backtest(
@@ -43,7 +36,9 @@ def backtest(
     ] = None,
 ) -> None:
     """Run the watchlists over past articles and print what would have alerted."""
+    from service.backtest import BacktestInputError, run_backtest
     from service.cli import EXIT_CONFIG, EXIT_STORAGE, _load, err
+    from service.matching.classifier import compile_watchlists
 
     config = _load(directory)
     subscriptions = [
@@ -68,6 +63,8 @@ def backtest(
 def _articles(
     config: Config, since: str, input_file: Path | None
 ) -> tuple[list[BacktestArticle], str]:
+    from service.backtest import read_input_file, read_stored
+
     if input_file is not None:
         return read_input_file(input_file), str(input_file)
     from service.runner import utcnow

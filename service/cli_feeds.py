@@ -15,22 +15,22 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 import yaml
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
-from sqlalchemy.exc import SQLAlchemyError
 
 from service.config import ConfigError, load_config
 from service.config.models import Config
 from service.errors import FetchError, StorageError
-from service.poller.opml import OpmlFeed, read_opml, write_opml, yaml_entries
-from service.storage.database import Database
-from service.storage.feeds import FeedStore
-from service.storage.records import FeedFailure, FeedState
+
+if TYPE_CHECKING:  # OPML and the stores load with the commands that use them
+    from service.poller.opml import OpmlFeed
+    from service.storage.feeds import FeedStore
+    from service.storage.records import FeedFailure, FeedState
 
 feeds_app = typer.Typer(help="Feeds: OPML import/export, status, re-enabling.",
                         no_args_is_help=True)
@@ -57,6 +57,7 @@ def import_opml(
 ) -> None:
     """Add the feeds of an OPML file to feeds.yaml (feeds already there are left alone)."""
     from service.cli import EXIT_CONFIG, err
+    from service.poller.opml import read_opml
 
     config = _load(config_dir)
     try:
@@ -78,6 +79,7 @@ def import_opml(
 def _append_feeds(feeds_file: Path, new: list[OpmlFeed], config: Config) -> None:
     """Append to the ``feeds:`` list; the result must load, else the file is restored."""
     from service.cli import EXIT_CONFIG, err
+    from service.poller.opml import yaml_entries
 
     original = feeds_file.read_text(encoding="utf-8") if feeds_file.exists() else ""
     feeds_file.write_text(_with_entries(original, yaml_entries(new)), encoding="utf-8")
@@ -101,6 +103,8 @@ def _with_entries(original: str, entries: str) -> str:
     existing = doc.get("feeds") if isinstance(doc, dict) else None
     if existing and original.rstrip().splitlines()[-1].startswith((" ", "-")):
         return original.rstrip("\n") + "\n" + entries
+    from service.poller.opml import OpmlFeed, yaml_entries
+
     kept = yaml_entries([OpmlFeed(str(f["url"]), f.get("name")) for f in existing or ()])
     return "feeds:\n" + kept + entries
 
@@ -121,6 +125,8 @@ def export_opml(
                                                 help="File to write [default: stdout]")] = None,
 ) -> None:
     """Write the configured feeds as OPML 2.0."""
+    from service.poller.opml import OpmlFeed, write_opml
+
     config = _load(config_dir)
     titles = _stored_titles(config)
     feeds = [OpmlFeed(f.url, f.name or titles.get(f.url)) for f in config.feeds]
@@ -133,6 +139,11 @@ def export_opml(
 
 def _stored_titles(config: Config) -> dict[str, str]:
     """Feed titles seen when polling, when the database is at hand (else none)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from service.storage.database import Database
+    from service.storage.feeds import FeedStore
+
     try:
         database = Database.open(config.settings.database_url, migrate=False)
     except StorageError:
@@ -250,6 +261,8 @@ def enable(
 def _feed_store(config: Config) -> Iterator[FeedStore]:
     """A FeedStore on the configured database; a database error exits 3."""
     from service.cli import EXIT_STORAGE, err
+    from service.storage.database import Database
+    from service.storage.feeds import FeedStore
 
     try:
         database = Database.open(config.settings.database_url)

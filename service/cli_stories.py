@@ -8,7 +8,7 @@ text is printed as plain text, never as console markup.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -16,7 +16,9 @@ from rich.table import Table
 from rich.text import Text
 
 from service.cli_support import cutoff, read_database
-from service.storage.stories import StorySummary
+
+if TYPE_CHECKING:
+    from service.storage.stories import StorySummary
 
 
 def stories(

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import typer
 
 from service.config import Config
 from service.config.durations import parse_duration
 from service.errors import StorageError
-from service.storage.database import Database
+
+if TYPE_CHECKING:
+    from service.storage.database import Database
 
 T = TypeVar("T")
 
@@ -27,6 +29,7 @@ def cutoff(since: str, now: datetime) -> datetime:
 def read_database(config: Config, read: Callable[[Database], T]) -> T:
     """Open the configured database, read, close; exit 3 when it cannot be reached."""
     from service.cli import EXIT_STORAGE, err
+    from service.storage.database import Database
 
     try:
         database = Database.open(config.settings.database_url)

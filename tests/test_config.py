@@ -183,6 +183,28 @@ def test_unknown_keys_everywhere(tmp_path: Path) -> None:
     assert str(problems[3]) == f"{root}/watchlists/w.yaml:7: subscriptions[0].colour: unknown key"
 
 
+def test_a_misspelt_key_names_the_key_meant_at_its_spot(tmp_path: Path) -> None:
+    settings = "fetch:\n  timout_seconds: 5\npol:\n  default_interval: 5m\n"
+    feeds = "feeds:\n  - url: https://a.example/rss\n    intervall: 5m\n"
+    watch = (
+        "entities:\n  - {id: e, name: E, alias: [x]}\nevents:\n  - {id: v, trigger: [y]}\n"
+        "subscriptions:\n  - id: s\n    notify: ['console://']\n    entities: [e]\n"
+        "    digest: {every: 1d, att: '08:00', colour: red}\n"
+    )
+    root = write(tmp_path, {"newswatch.yaml": settings, "feeds.yaml": feeds,
+                            "watchlists/w.yaml": watch})
+    unknown = {p.key: p.message for p in problems_of(root) if p.message.startswith("unknown")}
+    assert unknown == {
+        "fetch.timout_seconds": "unknown key (did you mean 'timeout_seconds'?)",
+        "pol": "unknown key (did you mean 'poll'?)",
+        "feeds[0].intervall": "unknown key (did you mean 'interval'?)",
+        "entities[0].alias": "unknown key (did you mean 'aliases'?)",
+        "events[0].trigger": "unknown key (did you mean 'triggers'?)",
+        "subscriptions[0].digest.att": "unknown key (did you mean 'at'?)",
+        "subscriptions[0].digest.colour": "unknown key",  # nothing close: no guess
+    }
+
+
 def test_wrong_type(tmp_path: Path) -> None:
     root = feeds_only(tmp_path, **{"newswatch.yaml": "fetch:\n  timeout_seconds: fast\n"})
     [problem] = problems_of(root)

@@ -35,6 +35,7 @@ from packaging.specifiers import SpecifierSet
 from typer.testing import CliRunner
 
 import workers
+from service.broker import QUEUE
 from service.broker import TIMEOUT as BROKER_TIMEOUT
 from service.cli import app as cli_app
 from service.config import Config, ConfigError, load_config
@@ -361,8 +362,8 @@ def check_celery(where: str, words: list[str]) -> None:
     sub = celery_cli.commands[subcommands[0]]
     check_options(where, sub, words[at + 1 :])
     if subcommands[0] == "worker":
-        assert celery_queues(words) == [worker_settings.QUEUE], (
-            f"{where}: worker must consume queue {worker_settings.QUEUE!r}: {words}"
+        assert celery_queues(words) == [QUEUE], (
+            f"{where}: worker must consume queue {QUEUE!r}: {words}"
         )
 
 
@@ -414,7 +415,7 @@ def test_every_role_runs_the_expected_command() -> None:
     assert worker[:4] == ["celery", "-A", "workers", "worker"]
     k8s_worker = pod_spec(deployment("newswatch-worker"))["containers"][0]["command"]
     assert k8s_worker[:4] == ["celery", "-A", "workers", "worker"]
-    assert celery_queues(k8s_worker) == [worker_settings.QUEUE]
+    assert celery_queues(k8s_worker) == [QUEUE]
     (job,) = k8s_kind("Job")
     assert pod_spec(job)["containers"][0]["command"] == ["newswatch", "db", "upgrade"]
     assert exec_form(dict(final_stage())["CMD"]) == ["newswatch", "run"]

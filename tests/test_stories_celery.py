@@ -23,12 +23,12 @@ import pytest
 from celery import Celery
 from sqlalchemy import func, select
 
+from service.broker import QUEUE
 from service.storage import ArticleStore, Database
 from service.storage.models import AlertRow, ArticleRow
 from tests.conftest import ROOT
 from tests.test_stories_concurrency import ROUNDS, _config_dir, _store_entries
 from tests.waiting import wait_until
-from workers.settings import QUEUE
 from workers.tasks import PROCESS_ARTICLES
 
 DEADLINE = 120.0  # seconds for any one condition; reached only when something is broken

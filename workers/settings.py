@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from service.broker import QUEUE
 from service.config.models import Settings
 
 VISIBILITY_TIMEOUT = 3600  # seconds a reserved message stays invisible in Redis
 TASK_TIME_LIMIT = 600  # hard limit per task: well below the visibility timeout
 TASK_SOFT_TIME_LIMIT = 540
-QUEUE = "newswatch"
 
 
 def celery_settings(settings: Settings) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from pydantic_core import ErrorDetails
 from service.config.cross_checks import check_feed_urls, check_ops_notify, check_watchlists
 from service.config.memory import release_free_memory
 from service.config.models import Config, FeedsFile, Settings, WatchlistFile, Watchlists
+from service.config.suggestions import did_you_mean
 from service.config.yaml_lines import YamlDocument, YamlPath, parse_yaml
 from service.errors import ConfigError, ConfigProblem
 
@@ -202,16 +203,22 @@ def _validate(model: type[_M], doc: YamlDocument) -> _M | None:
         return model.model_validate(doc.data)
     except ValidationError as exc:
         for error in exc.errors():
-            _report(doc, error)
+            _report(model, doc, error)
         return None
 
 
-def _report(doc: YamlDocument, error: ErrorDetails) -> None:
+def _report(model: type[BaseModel], doc: YamlDocument, error: ErrorDetails) -> None:
     path: YamlPath = tuple(error["loc"])
     if any(path[:end] in doc.refused for end in range(len(path) + 1)):
         return
     at = path[:-1] if error["type"] == "missing" else path
-    doc.add(path, _message(error, secret=path in doc.substituted), doc.line_of(at))
+    message = _message(error, secret=path in doc.substituted)
+    if error["type"] in _UNKNOWN_KEY:
+        message += did_you_mean(model, path)
+    doc.add(path, message, doc.line_of(at))
+
+
+_UNKNOWN_KEY = frozenset({"extra_forbidden", "unexpected_keyword_argument"})
 
 
 _PLAIN_MESSAGES = {
