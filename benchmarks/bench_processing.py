@@ -9,7 +9,9 @@ a fresh PostgreSQL database (the local server, as the tests use it). Prints
 CPU ms per article of this process for the whole run and per stage; stages
 nest (``prepare`` holds ``analyse_text``, which holds ``language``), so they
 do not add up. The stage timers wrap the pipeline's own functions for the
-run; PostgreSQL's own CPU is not counted (bench_pipeline reports it).
+run. On PostgreSQL the CPU of the server processes serving the benchmark's
+database over the processing is printed too (the backends' own CPU time;
+other sessions' work on the machine is not counted).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ sys.path.insert(0, str(ROOT))
 import service.pipeline as pipeline  # noqa: E402
 import service.storage.batch_rows as rows  # noqa: E402
 import service.storage.processing as processing  # noqa: E402
+from benchmarks.pipeline_support import _stat  # noqa: E402
 from service.config import load_config  # noqa: E402
 from service.domain import FeedEntry  # noqa: E402
 from service.storage.articles import ArticleStore  # noqa: E402
@@ -148,21 +151,39 @@ def run(url: str, directory: Path, args: argparse.Namespace) -> None:
     pipeline.warm_up(config)
     report = pipeline.BatchReport()
     with timers.installed():
+        server_began = _backends_cpu(url)
         began = time.process_time()
         for start in range(0, len(ids), args.batch):
             report.add(pipeline.process_articles(database, processor,
                                                  ids[start : start + args.batch],
                                                  lambda: datetime.now(UTC)))
         spent = time.process_time() - began
+        server = _backends_cpu(url) - server_began
     database.close()
     name = url.split(":")[0].split("+")[0]
     print(f"{name}: {len(ids)} articles in batches of {args.batch}, {report.processed} processed,"
           f" {report.alerts} alerts: {1000 * spent / len(ids):.2f} ms CPU per article"
           f"  (load {'/'.join(f'{x:.1f}' for x in os.getloadavg())})")
+    if name == "postgresql":
+        print(f"  {'PostgreSQL backends of this database':<42} "
+              f"{1000 * server / len(ids):6.3f} ms")
     labels = [label for _, _, label in STAGES]
     for label in [*labels[:2], "    language", *labels[2:5], "  classify", *labels[5:]]:
         if label in timers.spent:
             print(f"  {label:<42} {1000 * timers.spent[label] / len(ids):6.3f} ms")
+
+
+def _backends_cpu(url: str) -> float:
+    """CPU seconds so far of the PostgreSQL backends connected to ``url``'s database
+    (0 for SQLite): the server's share of the work, apart from other sessions'."""
+    if not url.startswith("postgresql"):
+        return 0.0
+    name = url.rsplit("/", 1)[1]
+    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+        pids = [row[0] for row in admin.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            (name,))]
+    return sum(stat[2] for pid in pids if (stat := _stat(str(pid))) is not None)
 
 
 def main() -> None:

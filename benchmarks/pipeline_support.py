@@ -4,8 +4,9 @@ CPU is read from /proc: the benchmark samples the CPU time of every process
 it started (and their children: parse pool, Celery's pool) and of the
 PostgreSQL server every 100 ms, so the CPU spent between the first entry
 stored and the last alert sent can be read off afterwards, start-up excluded.
-PostgreSQL's figure counts every postgres process on the machine (other work
-included), so it is an upper bound.
+PostgreSQL's figure counts every live postgres process on the machine (other
+work included), so it is an upper bound, except for backends that exit within
+the window (theirs is lost with them).
 """
 
 from __future__ import annotations
@@ -41,8 +42,8 @@ def feed_body(feed: int, items: int, vocabulary: list[str], alert_fraction: floa
             "</channel></rss>").encode()
 
 
-def _stat(pid: str) -> tuple[int, str, float] | None:
-    """(parent pid, command, CPU seconds incl. reaped children) of one process."""
+def _stat(pid: str) -> tuple[int, str, float, float] | None:
+    """(parent pid, command, own CPU seconds, those of its reaped children) of one process."""
     try:
         with open(f"/proc/{pid}/stat") as f:
             data = f.read()
@@ -50,24 +51,27 @@ def _stat(pid: str) -> tuple[int, str, float] | None:
         return None
     command = data[data.index("(") + 1 : data.rindex(")")]
     fields = data[data.rindex(")") + 2 :].split()
-    # own time and that of children already reaped (a parse worker that exited)
-    return int(fields[1]), command, sum(int(f) for f in fields[11:15]) / _TICK
+    own, reaped = (sum(int(f) for f in fields[i : i + 2]) / _TICK for i in (11, 13))
+    return int(fields[1]), command, own, reaped
 
 
 def cpu_now(roots: Sequence[int]) -> tuple[dict[int, float], float]:
     """CPU seconds so far of each live root and its descendants, and of all postgres."""
     stats = {int(p): s for p in os.listdir("/proc") if p.isdigit() and (s := _stat(p))}
     children: dict[int, list[int]] = {}
-    for pid, (parent, _, _) in stats.items():
+    for pid, (parent, _, _, _) in stats.items():
         children.setdefault(parent, []).append(pid)
     ours: dict[int, float] = {}
     for root in roots:
         todo = [root] if root in stats else []
         while todo:
             pid = todo.pop()
-            ours[root] = ours.get(root, 0.0) + stats[pid][2]
+            # own time and that of children already reaped (a parse worker that exited)
+            ours[root] = ours.get(root, 0.0) + stats[pid][2] + stats[pid][3]
             todo.extend(c for c in children.get(pid, ()) if c in stats)
-    postgres = sum(cpu for _, command, cpu in stats.values() if command == "postgres")
+    # own time only: the postmaster's reaped children are every backend that ever
+    # exited (other sessions' included), which would jump into the window
+    postgres = sum(own for _, command, own, _ in stats.values() if command == "postgres")
     return ours, postgres
 
 

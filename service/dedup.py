@@ -21,7 +21,7 @@ from datetime import datetime
 from service.config.models import DedupSettings
 from service.stories import NearDuplicate, article_parts
 from service.stories.embedding import embed
-from service.text.normalize import words
+from service.text.folded import FoldedText
 
 MIN_WORDS_FOR_TEXT_KEY = 25
 _GLOBAL_GUID = re.compile(r"^(?:https?://[^/\s]+/\S+|urn:\S+|tag:\S+)$", re.IGNORECASE)
@@ -41,11 +41,23 @@ def story_keys(article: ArticleIdentity) -> list[str]:
         keys.append("url:" + article.canonical_url)
     if _GLOBAL_GUID.match(article.guid):
         keys.append("guid:" + article.guid)
-    text_words = words(article.text)
-    if len(text_words) >= MIN_WORDS_FOR_TEXT_KEY:
-        normalised = " ".join(words(article.title) + text_words)
+    text_words = _joined_words(article.text)
+    if _count(text_words) >= MIN_WORDS_FOR_TEXT_KEY:
+        title_words = _joined_words(article.title)
+        normalised = f"{title_words} {text_words}" if title_words else text_words
         keys.append("text:" + hashlib.sha256(normalised.encode()).hexdigest())
     return keys
+
+
+def _joined_words(text: str) -> str:
+    """``" ".join(words(text))``, folded as a whole (``FoldedText``: the same words,
+    several times faster than a call per word)."""
+    return FoldedText(text).joined[1:-1]
+
+
+def _count(joined: str) -> int:
+    """How many words ``joined`` (words joined by single spaces) holds."""
+    return joined.count(" ") + 1 if joined else 0
 
 
 def near_duplicate(
@@ -60,5 +72,5 @@ def near_duplicate(
         parts=tuple(parts), threshold=settings.threshold, since=now - settings.window,
         title_parts=title_parts,
         event_threshold=settings.event_threshold if settings.same_event else None,
-        event_probability=settings.event_probability, embedding=embedding,
+        event_probability=settings.event_probability, embedding=embedding, seen=now,
     )

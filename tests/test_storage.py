@@ -192,3 +192,37 @@ def test_a_poll_record_keeps_what_the_poll_did_not_bring(database: Database) -> 
     assert (state.etag, state.last_modified, state.last_status) == (None, "Mon", 304)
     assert state.learned_interval == timedelta(minutes=20)
     assert state.next_poll_at == now + timedelta(hours=2)
+
+
+def test_migration_0014_drops_the_band_foreign_key_and_keeps_the_rows(database: Database) -> None:
+    """Down to 0011 (the key back, the rows kept) and up again (the key gone, rows kept)."""
+    from alembic import command
+    from alembic.config import Config as AlembicConfig
+    from sqlalchemy import inspect, text
+
+    from service.storage.engine import MIGRATIONS
+
+    engine = database.engine
+    with engine.begin() as connection:
+        connection.execute(text(
+            "INSERT INTO feeds (url, enabled, created_at, consecutive_failures, items_seen)"
+            " VALUES ('https://a.example/', true, CURRENT_TIMESTAMP, 0, 0)"))
+        connection.execute(text(
+            "INSERT INTO articles (feed_id, guid, title, summary, content, fetched_at, state,"
+            " attempts) SELECT id, 'g', 't', 's', 'c', CURRENT_TIMESTAMP, 'new', 0 FROM feeds"))
+        connection.execute(text("INSERT INTO story_bands (band, article_id)"
+                                " SELECT 7, id FROM articles"))
+    found: list[tuple[int, list[str]]] = []
+    for target in ("0011", "heads"):
+        with engine.begin() as connection:
+            config = AlembicConfig()
+            config.set_main_option("script_location", str(MIGRATIONS))
+            config.attributes["connection"] = connection
+            (command.downgrade if target == "0011" else command.upgrade)(config, target)
+        with engine.connect() as connection:
+            bands = connection.execute(text("SELECT count(*) FROM story_bands")).scalar_one()
+        schema = inspect(engine)
+        keys = [k["referred_table"] for k in schema.get_foreign_keys("story_bands")]
+        found.append((bands, keys))
+        assert "ix_story_bands_article" in {i["name"] for i in schema.get_indexes("story_bands")}
+    assert found == [(1, ["articles"]), (1, [])]

@@ -8,6 +8,7 @@ from other outlets.
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -26,7 +27,14 @@ from service.storage.models import (
     StoryTermRow,
     TermFrequencyRow,
 )
-from service.stories.events import MIN_DOCUMENTS
+from service.stories import DEFAULT_EVENT_PROBABILITY, DEFAULT_EVENT_THRESHOLD, EventRule
+from service.stories.events import (
+    DAY,
+    MIN_DOCUMENTS,
+    EventVector,
+    event_score,
+    same_event,
+)
 from service.stories.memory import MemoryIndex
 from tests.story_texts import VOCABULARY, sentences
 from tests.test_stories_store import NOW
@@ -157,3 +165,43 @@ def test_index_rows_older_than_the_window_are_pruned_on_insert(
     assert days == {(later.date() - datetime(1970, 1, 1).date()).days}
     assert old.story_id not in keys  # past the window nothing joins the old story
     assert _count(database, StoryTermRow) == 0  # (too few documents for salient terms)
+
+
+def _pair_index() -> tuple[MemoryIndex, EventVector, EventVector]:
+    """The background, then two outlets' own articles about one event (their vectors)."""
+    index = MemoryIndex(event_threshold=DEFAULT_EVENT_THRESHOLD)
+    for n in range(MIN_DOCUMENTS):
+        own = VOCABULARY[3000 + 20 * n : 3000 + 20 * n + 20]
+        index.add(f"bg{n % 5}", sentences(own[:5]), _words(n, own, []))
+    first = len(index)
+    index.add("outlet", *_article(1, EVENT))
+    index.add("wire", *_article(2, EVENT[:3] + OTHER_EVENT[:3]))
+    return index, index.vectors[first], index.vectors[first + 1]
+
+
+def test_articles_arriving_days_apart_need_more_in_common() -> None:
+    _, a, b = _pair_index()
+    at = [event_score(replace(a, seen=0.0), replace(b, seen=days * DAY)) for days in (0, 1, 3, 7)]
+    assert at[0] == event_score(a, b)  # arrival unknown: as if together
+    assert at[0] > at[1] > at[2] > at[3] == event_score(
+        replace(a, seen=0.0), replace(b, seen=30 * DAY))  # counted up to DAYS_CAP
+    rule = EventRule((at[0] + at[2]) / 2, DEFAULT_EVENT_PROBABILITY)
+    assert same_event(replace(a, seen=0.0), replace(b, seen=DAY / 24), rule) is not None
+    assert same_event(replace(a, seen=0.0), replace(b, seen=3 * DAY), rule) is None
+    assert same_event(replace(a, seen=3 * DAY), replace(b, seen=0.0), rule) is None
+
+
+@pytest.mark.parametrize(("later", "joins"), [(timedelta(hours=1), True),
+                                              (timedelta(days=6), False)])
+def test_the_service_counts_days_apart_from_the_articles_arrivals(
+    database: Database, later: timedelta, joins: bool,
+) -> None:
+    _, a, b = _pair_index()  # the same articles in memory: a threshold halfway between
+    together = event_score(a, b)  # their score when they arrive together and 6 days apart
+    apart = event_score(replace(a, seen=0.0), replace(b, seen=6 * DAY))
+    settings = DedupSettings(same_event=True, event_threshold=(together + apart) / 2)
+    _background(database)
+    first = _story(database, "outlet", "a1", *_article(1, EVENT), settings=settings)
+    other = _story(database, "wire", "w1", *_article(2, EVENT[:3] + OTHER_EVENT[:3]),
+                   now=NOW + later, settings=settings)
+    assert (other.story_id == first.story_id) == joins

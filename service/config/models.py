@@ -26,7 +26,7 @@ from pydantic.dataclasses import dataclass as pydantic_dataclass
 
 from service.config.durations import Duration
 from service.stories import embedding
-from service.stories.event_model import DEFAULT_EVENT_PROBABILITY
+from service.stories.event_model import DEFAULT_EVENT_PROBABILITY, DEFAULT_EVENT_THRESHOLD
 
 _ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
 
@@ -111,11 +111,12 @@ class DedupSettings(_Strict):
     threshold: float = Field(default=0.5, gt=0, le=1)
     window: Duration = timedelta(days=7)  # only stories updated within it are joined
     # opt-in: other outlets' own articles about the same event join too (TF-IDF of
-    # salient terms). Off by default: a story is copies (DESIGN.md), and at ~0.88
+    # salient terms). Off by default: a story is copies (DESIGN.md), and at ~0.93
     # precision on SemEval 2022 a wrong merge would hold back an alert
     same_event: bool = False
-    # TF-IDF cosine (text 0.8, title 0.2) at which two articles tell the same event
-    event_threshold: float = Field(default=0.2, gt=0, le=1)
+    # TF-IDF cosine (text 0.8, title 0.2; less a penalty for days apart) at which two
+    # articles tell the same event
+    event_threshold: float = Field(default=DEFAULT_EVENT_THRESHOLD, gt=0, le=1)
     # with same_event: sentence embeddings decide instead (service.stories.embedding;
     # needs the optional extra newswatch[embeddings]), at this model probability
     event_embeddings: bool = False

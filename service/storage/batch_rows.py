@@ -20,11 +20,14 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 from sqlalchemy import Connection, Table, bindparam, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from service.domain import Match
 from service.storage.event_index import event_blob
+from service.storage.listed import int_array
 from service.storage.models import AlertRow, ArticleRow, ArticleSketchRow, MatchRow
 from service.storage.stories import SketchedArticle, encode_sketch
 
@@ -32,7 +35,7 @@ _CHUNK = 500  # rows per multi-row statement
 _BANDS_SQLITE = "INSERT OR IGNORE INTO story_bands (band, article_id) VALUES (?, ?)"
 _BANDS_POSTGRES = (
     "INSERT INTO story_bands (band, article_id) "
-    "SELECT * FROM unnest(%s::bigint[], %s::bigint[]) ON CONFLICT DO NOTHING"
+    "SELECT * FROM unnest(%s::text::bigint[], %s::text::bigint[]) ON CONFLICT DO NOTHING"
 )
 
 
@@ -97,15 +100,29 @@ def _write_sketches(connection: Connection, claimed: Sequence[Claimed]) -> None:
          "created_at": c.now, "event": event_blob(c.near.vector)}
         for c in indexed if c.near is not None
     ])
-    bands = sorted({(int(band), c.article_id) for c in indexed if c.near is not None
-                    for band in c.near.sketch.bands})
-    if not bands:
+    bands, articles = _band_rows(indexed)
+    if not len(bands):
         return
     if connection.dialect.name == "postgresql":
-        connection.exec_driver_sql(
-            _BANDS_POSTGRES, ([b for b, _ in bands], [a for _, a in bands]))
+        connection.exec_driver_sql(_BANDS_POSTGRES, (int_array(bands.tolist()),
+                                                     int_array(articles.tolist())))
     else:
-        connection.exec_driver_sql(_BANDS_SQLITE, bands)
+        connection.exec_driver_sql(_BANDS_SQLITE, list(zip(bands.tolist(), articles.tolist(),
+                                                           strict=True)))
+
+
+def _band_rows(indexed: Sequence[Claimed]) -> tuple[npt.NDArray[np.int64],
+                                                    npt.NDArray[np.int64]]:
+    """The (band, article) pairs of the batch, unique and sorted (numpy: 6,400 a batch)."""
+    per_article = [c.near.sketch.bands for c in indexed if c.near is not None]
+    bands = np.fromiter((b for keys in per_article for b in keys), dtype=np.int64)
+    articles = np.repeat(np.array([c.article_id for c in indexed if c.near is not None],
+                                  dtype=np.int64), [len(keys) for keys in per_article])
+    order = np.lexsort((articles, bands))
+    bands, articles = bands[order], articles[order]
+    keep = np.ones(len(bands), dtype=bool)
+    keep[1:] = (bands[1:] != bands[:-1]) | (articles[1:] != articles[:-1])
+    return bands[keep], articles[keep]
 
 
 def article_values(

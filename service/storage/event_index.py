@@ -22,6 +22,8 @@ import zlib
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
+from functools import lru_cache
+from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -64,7 +66,8 @@ _EVENT_CANDIDATES = (
     .order_by(_HITS.desc(), StoryTermRow.article_id)
     .limit(MAX_CANDIDATES)
 )
-_EVENT_VECTORS = select(ArticleSketchRow.article_id, ArticleSketchRow.event).where(
+_EVENT_VECTORS = select(ArticleSketchRow.article_id, ArticleSketchRow.event,
+                        ArticleSketchRow.created_at).where(
     _any(ArticleSketchRow.article_id, "ids"), ArticleSketchRow.event.is_not(None))
 _FREQUENCIES = (
     select(TermFrequencyRow.term, func.sum(TermFrequencyRow.documents))
@@ -104,7 +107,8 @@ def find_event_story(
     stored = sorted(a for a in stories if a not in known)
     if stored:
         rows = connection.execute(_EVENT_VECTORS, {"ids": stored})
-        found += [EventCandidate(a, stories[a], decode(blob)) for a, blob in rows if blob]
+        found += [EventCandidate(a, stories[a], decode(blob, seen.timestamp()))
+                  for a, blob, seen in rows if blob]
     return best_event_story(near.vector, found, near.event_rule)
 
 
@@ -159,13 +163,27 @@ def prune_index(connection: Connection, before: datetime) -> int:
     not updated since ``before`` also loses its exact-copy keys (past the
     window nothing joins it any more).
     """
-    old = select(ArticleSketchRow.article_id).where(ArticleSketchRow.created_at < before)
-    for table in (StoryBandRow, StoryTermRow):
-        connection.execute(delete(table).where(table.article_id.in_(old)))
-    connection.execute(delete(FeedSegmentRow).where(FeedSegmentRow.article_id.in_(old)))
-    pruned = connection.execute(
-        delete(ArticleSketchRow).where(ArticleSketchRow.created_at < before))
-    stale = select(StoryRow.id).where(StoryRow.updated_at < before)
-    connection.execute(delete(StoryKeyRow).where(StoryKeyRow.story_id.in_(stale)))
-    connection.execute(delete(TermFrequencyRow).where(TermFrequencyRow.day < day_number(before)))
+    *rows, sketches, keys, counts = _prune_statements()
+    values = {"before": before}
+    for statement in rows:
+        connection.execute(statement, values)
+    pruned = connection.execute(sketches, values)
+    connection.execute(keys, values)
+    connection.execute(counts, {"day": day_number(before)})
     return int(pruned.rowcount or 0)
+
+
+@lru_cache(maxsize=1)
+def _prune_statements() -> tuple[Any, ...]:
+    """Built once (building them cost more than running them on an index with nothing
+    to prune); bound to ``before`` (and ``day`` for the counts)."""
+    before: Any = bindparam("before")
+    old = select(ArticleSketchRow.article_id).where(ArticleSketchRow.created_at < before)
+    stale = select(StoryRow.id).where(StoryRow.updated_at < before)
+    return (
+        *(delete(table).where(table.article_id.in_(old))
+          for table in (StoryBandRow, StoryTermRow, FeedSegmentRow)),
+        delete(ArticleSketchRow).where(ArticleSketchRow.created_at < before),
+        delete(StoryKeyRow).where(StoryKeyRow.story_id.in_(stale)),
+        delete(TermFrequencyRow).where(TermFrequencyRow.day < bindparam("day")),
+    )

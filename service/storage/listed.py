@@ -6,12 +6,18 @@ more to build in SQLAlchemy than to run (profiled: ~1 ms per article on
 PostgreSQL), and SQLite caps how many one statement takes. Bound as one
 value instead: a PostgreSQL array (``= ANY(:values)``) or a JSON array that
 SQLite unpacks (``IN (SELECT value FROM json_each(:values))``).
+
+``int_array`` writes integers as the text of a PostgreSQL array, for a
+statement that casts it once (``unnest(%s::text::bigint[])``): psycopg dumps
+a list of 6,400 integers item by item in Python. Not in a condition: a cast
+there is evaluated again for every row a scan reads (seen: a band index read
+of 40 s instead of 10 ms).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import BigInteger, String, any_, bindparam, column, func, select
@@ -34,3 +40,8 @@ def in_listed(
         return target == wanted, list
     values: Any = select(column("value")).select_from(func.json_each(bindparam(name)))
     return target.in_(values.scalar_subquery()), json.dumps
+
+
+def int_array(values: Iterable[int]) -> str:
+    """A PostgreSQL array literal of integers (``{1,2,3}``), to cast with ``::bigint[]``."""
+    return "{" + ",".join(map(str, values)) + "}"

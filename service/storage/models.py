@@ -216,15 +216,17 @@ class SubscriptionStateRow(Base):
 
 # migration 0004: the shared near-duplicate story index (service.storage.stories)
 class StoryBandRow(Base):
-    """One LSH band key of an indexed article: articles sharing a key are candidates."""
+    """One LSH band key of an indexed article: articles sharing a key are candidates.
+
+    No foreign key to articles (migration 0014): 64 rows an article, each
+    checked by a trigger on PostgreSQL, for articles that are never deleted.
+    """
 
     __tablename__ = "story_bands"
     __table_args__ = (Index("ix_story_bands_article", "article_id"),)  # migration 0011: pruning
 
     band: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    article_id: Mapped[int] = mapped_column(
-        ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True
-    )
+    article_id: Mapped[int] = mapped_column(BigId, primary_key=True)
 
 
 class ArticleSketchRow(Base):

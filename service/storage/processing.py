@@ -226,7 +226,8 @@ def _sketched(
         return SketchedArticle(sketch, near.threshold, near.since)
     terms = article_terms(parts, boilerplate, near.title_parts)
     known = frequencies(connection, terms.distinct, near.since)
-    vector = (event_vector(terms, known, near.embedding)
+    seen = near.seen.timestamp() if near.seen is not None else None
+    vector = (event_vector(terms, known, near.embedding, seen)
               if known[DOCUMENTS] >= MIN_DOCUMENTS else None)
     return SketchedArticle(sketch, near.threshold, near.since, terms, vector, rule)
 

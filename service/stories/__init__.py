@@ -9,7 +9,7 @@ Pure: text in, values out. For one article::
     story = best_story(sketch.shingles, candidates, threshold)   # exact check
     # no copy: another article about the same event? (``events``)
     terms = article_terms(parts, boilerplate, title_parts)      # counted term hashes
-    vector = event_vector(terms, <document frequencies of the window>)   (storage)
+    vector = event_vector(terms, <document frequencies of the window>, embedding, seen)
     candidates = <indexed articles sharing salient terms>               (storage)
     story = best_event_story(vector, candidates, rule)   # threshold, or the model with embeddings
 
@@ -25,9 +25,8 @@ from datetime import datetime
 
 from service.stories.boilerplate import Segment, kept_segments, segments, strip_boilerplate
 from service.stories.embedding import Embedding
-from service.stories.event_model import DEFAULT_EVENT_PROBABILITY
+from service.stories.event_model import DEFAULT_EVENT_PROBABILITY, DEFAULT_EVENT_THRESHOLD
 from service.stories.events import (
-    DEFAULT_EVENT_THRESHOLD,
     EventRule,
     EventVector,
     Terms,
@@ -51,6 +50,7 @@ class NearDuplicate:
     event_threshold: float | None = None  # None: copies only, no same-event path
     event_probability: float = DEFAULT_EVENT_PROBABILITY  # with embeddings
     embedding: Embedding | None = None  # None: the same-event path is lexical
+    seen: datetime | None = None  # when the article arrived (days apart: the same event?)
 
     @property
     def event_rule(self) -> EventRule | None:

@@ -10,13 +10,20 @@ vector keeps its ``VECTOR_TERMS`` heaviest terms and the title's, and its
 sharing at least ``MIN_SHARED`` of them is a candidate, and joins when
 
     score = (1 - TITLE_WEIGHT) * cos(texts) + TITLE_WEIGHT * cos(titles)
+            - TIME_PENALTY * log(1 + days apart)
 
-reaches the event threshold (``dedup.event_threshold``, tuned on SemEval 2022
-task 8's training pairs by benchmarks/bench_dedup.py). On either path the
+reaches the event threshold (``dedup.event_threshold``). Days apart are those
+between the two articles' arrivals (``EventVector.seen``), counted up to
+``event_model.DAYS_CAP``: articles about one event arrive within a day or two,
+different stories of one topic (a person, a town, a match series) are spread
+over weeks; of the training pairs' different stories sharing salient terms,
+half arrived more than 9 days apart, of the same stories three quarters within
+1.1 days. ``TIME_PENALTY`` and the threshold were fitted on SemEval 2022 task
+8's training pairs by benchmarks/fit_event_model.py. On either path the
 texts must be at least ``MIN_TEXT_COSINE`` alike (``same_event``). With sentence
 embeddings (``dedup.event_embeddings``, ``service.stories.embedding``) a
 candidate joins instead when the probability of ``event_model`` (the
-embeddings' cosine and the text's TF-IDF cosine) reaches
+embeddings' cosine, the text's TF-IDF cosine and the days apart) reaches
 ``dedup.event_probability``; the salient terms still choose the candidates.
 Until the window holds
 ``MIN_DOCUMENTS`` articles the frequencies say too little (every word looks
@@ -36,10 +43,13 @@ import numpy as np
 import numpy.typing as npt
 
 from service.stories.embedding import Embedding
-from service.stories.event_model import event_probability
+from service.stories.event_model import (
+    DAYS_CAP,
+    TIME_PENALTY,
+    event_probability,
+)
 from service.stories.shingles import fmix64, word_hashes
 
-DEFAULT_EVENT_THRESHOLD = 0.2
 TITLE_WEIGHT = 0.2
 VECTOR_TERMS = 200
 TITLE_TERMS = 24
@@ -50,6 +60,7 @@ MIN_DOCUMENTS = 50
 # lowest 0.185), so free there
 MIN_TEXT_COSINE = 0.15
 DOCUMENTS = 0  # the term hash under which the number of documents is counted
+DAY = 86400.0
 
 
 _PAIR = np.uint64(0x9E3779B97F4A7C15)
@@ -120,11 +131,13 @@ class Weighted:
 
 @dataclass(frozen=True, slots=True, eq=False)
 class EventVector:
-    """Unit TF-IDF vectors of an article's text and title, and its embedding if any."""
+    """Unit TF-IDF vectors of an article's text and title, its embedding if any, and
+    when it arrived (POSIX seconds; None: unknown, taken as the same time)."""
 
     text: Weighted
     title: Weighted
     embedding: Embedding | None = None
+    seen: float | None = None
 
     @property
     def salient(self) -> list[int]:
@@ -153,8 +166,9 @@ def _unit(counted: Counted, frequencies: npt.NDArray[np.int64], documents: int,
 
 
 def event_vector(terms: Terms, frequencies: Mapping[int, int],
-                 embedding: Embedding | None = None) -> EventVector:
-    """The article's vectors given document frequencies (``DOCUMENTS`` -> their count)."""
+                 embedding: Embedding | None = None, seen: float | None = None) -> EventVector:
+    """The article's vectors given document frequencies (``DOCUMENTS`` -> their count)
+    and its arrival time (POSIX seconds)."""
     documents = max(frequencies.get(DOCUMENTS, 0), 1)
     text = terms.text.terms.tolist()
     known = np.fromiter(map(frequencies.get, text, repeat(0)), dtype=np.int64, count=len(text))
@@ -163,6 +177,7 @@ def event_vector(terms: Terms, frequencies: Mapping[int, int],
         _unit(terms.text, known, documents, VECTOR_TERMS),
         _unit(terms.title, known[in_title], documents, TITLE_TERMS),
         embedding,
+        seen,
     )
 
 
@@ -177,8 +192,21 @@ def text_cosine(a: EventVector, b: EventVector) -> float:
     return _cosine(a.text, b.text)
 
 
+def days_apart(a: EventVector, b: EventVector) -> float:
+    """Days between the two arrivals, at most ``DAYS_CAP`` (0 when a time is unknown)."""
+    if a.seen is None or b.seen is None:
+        return 0.0
+    return min(abs(a.seen - b.seen) / DAY, DAYS_CAP)
+
+
 def event_score(a: EventVector, b: EventVector) -> float:
-    return (1 - TITLE_WEIGHT) * _cosine(a.text, b.text) + TITLE_WEIGHT * _cosine(a.title, b.title)
+    """The lexical score: titles and texts alike, less the penalty for days apart."""
+    return lexical_score(_cosine(a.text, b.text), _cosine(a.title, b.title), days_apart(a, b))
+
+
+def lexical_score(text: float, title: float, days: float) -> float:
+    return ((1 - TITLE_WEIGHT) * text + TITLE_WEIGHT * title
+            - TIME_PENALTY * math.log1p(min(days, DAYS_CAP)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,10 +228,11 @@ def same_event(a: EventVector, b: EventVector, rule: EventRule) -> float | None:
     text = text_cosine(a, b)
     if text < MIN_TEXT_COSINE:
         return None
+    days = days_apart(a, b)
     if a.embedding is not None and b.embedding is not None:
-        found = event_probability(float(np.dot(a.embedding, b.embedding)), text)
+        found = event_probability(float(np.dot(a.embedding, b.embedding)), text, days)
         return found if found >= rule.probability else None
-    score = (1 - TITLE_WEIGHT) * text + TITLE_WEIGHT * _cosine(a.title, b.title)
+    score = lexical_score(text, _cosine(a.title, b.title), days)
     return score if score >= rule.threshold else None
 
 
@@ -218,7 +247,8 @@ def encode(vector: EventVector) -> bytes:
     return head.tobytes() + terms.tobytes() + weights.tobytes() + embedding
 
 
-def decode(blob: bytes) -> EventVector:
+def decode(blob: bytes, seen: float | None = None) -> EventVector:
+    """The stored vectors; ``seen`` (not stored in the blob) is the article's arrival."""
     head = int(np.frombuffer(blob[:8], dtype="<i8")[0])
     split, dimensions = head & 0xFFFFFFFF, head >> 32
     end = len(blob) - 4 * dimensions
@@ -227,4 +257,4 @@ def decode(blob: bytes) -> EventVector:
     weights = np.frombuffer(blob[8 + 8 * count : end], dtype="<f4").astype(np.float64)
     embedding = np.frombuffer(blob[end:], dtype="<f4").astype(np.float32) if dimensions else None
     return EventVector(Weighted(terms[:split], weights[:split]),
-                       Weighted(terms[split:], weights[split:]), embedding)
+                       Weighted(terms[split:], weights[split:]), embedding, seen)

@@ -52,8 +52,9 @@ class MemoryIndex:
     def __len__(self) -> int:
         return len(self._sketches)
 
-    def add(self, feed: str, title: str, text: str) -> int:
-        """Index one article; return its story (the article number of the first)."""
+    def add(self, feed: str, title: str, text: str, seen: float | None = None) -> int:
+        """Index one article (``seen``: when it arrived, POSIX seconds; None: unknown);
+        return its story (the article number of the first)."""
         parts, title_parts = article_parts(title, text)
         article = len(self._sketches)
         boilerplate = self._learn(feed, article, [p.fingerprint for p in parts])
@@ -62,7 +63,7 @@ class MemoryIndex:
         vector = None
         if self.event_threshold is not None:
             terms = article_terms(parts, boilerplate, title_parts)
-            vector = self.vector(terms, embed(title, text) if self.embeddings else None)
+            vector = self.vector(terms, embed(title, text) if self.embeddings else None, seen)
             if story is None and vector is not None:
                 rule = EventRule(self.event_threshold, self.event_probability)
                 story = best_event_story(vector, self.event_candidates(vector), rule)
@@ -75,11 +76,12 @@ class MemoryIndex:
         self.frequencies.update(terms.distinct)
         self.frequencies[DOCUMENTS] += 1
 
-    def vector(self, terms: Terms, embedding: Embedding | None = None) -> EventVector | None:
+    def vector(self, terms: Terms, embedding: Embedding | None = None,
+               seen: float | None = None) -> EventVector | None:
         """The article's vectors, once the window holds enough documents."""
         if self.frequencies[DOCUMENTS] < MIN_DOCUMENTS:
             return None
-        return event_vector(terms, self.frequencies, embedding)
+        return event_vector(terms, self.frequencies, embedding, seen)
 
     def candidates(self, found: Sketch) -> list[Candidate]:
         hits: Counter[int] = Counter()

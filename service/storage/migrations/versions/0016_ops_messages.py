@@ -1,7 +1,7 @@
 """ops_messages: ops notices kept until their channel took them (dead letters, disabled feeds)
 
 Revision ID: 0016
-Revises: 0011
+Revises: 0014
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0016"
-down_revision = "0011"
+down_revision = "0014"  # chained after main's 0014 (story bands)
 branch_labels = None
 depends_on = None
 
