@@ -1,17 +1,20 @@
 """Alert rendering and delivery speed: what one alert costs newswatch itself.
 
-    .venv/bin/python benchmarks/bench_alerts.py [--alerts 300] [--render 2000]
+    .venv/bin/python benchmarks/bench_alerts.py [--alerts 300] [--render 2000] [--emails 20]
+        [--postgresql postgresql://localhost/test]
 
 1. Rendering: one alert per channel kind (Slack, HTML email with its text
    part, markdown, text), ``--render`` times each, default templates.
 2. Outbox: ``--alerts`` alerts stored in SQLite (as the pipeline writes them)
    and sent by the real sender to a local json:// endpoint (apprise posts
    over HTTP on loopback; the endpoint runs in a thread of this process, so
-   its CPU is counted too).
-3. Email: 20 alerts as multipart email to a local SMTP server (aiosmtpd,
-   same process), apprise's per-channel pacing switched off to measure our
-   own cost; then the pacing apprise applies between two emails of one
-   channel (``request_rate_per_sec``), which bounds a burst in production.
+   its CPU is counted too); with ``--postgresql ADMIN_URL`` also in a fresh
+   PostgreSQL database made (and dropped) through that server.
+3. Email: ``--emails`` alerts as multipart email to a local SMTP server
+   (aiosmtpd, same process, its CPU counted) through one channel,
+   apprise's per-channel pacing switched off to measure our own cost; then
+   the pacing apprise applies between two emails of one channel
+   (``request_rate_per_sec``), which bounds a burst in production.
 
 Prints wall-clock rates, CPU time per alert (time.process_time) and the load
 average, since a shared machine distorts wall-clock figures.
@@ -25,8 +28,13 @@ import random
 import sys
 import tempfile
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+
+import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -73,9 +81,23 @@ def bench_render(count: int) -> None:
               f"{cpu / count * 1e6:6.0f} µs CPU/alert")
 
 
-def bench_outbox(count: int) -> None:
+@contextmanager
+def postgresql(admin_url: str) -> Iterator[str]:
+    """A fresh PostgreSQL database on ``admin_url``'s server, dropped afterwards."""
+    name = f"newswatch_bench_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        base = admin_url.rsplit("/", 1)[0].split("://", 1)[1]
+        yield f"postgresql+psycopg://{base}/{name}"
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def bench_outbox(count: int, url: str | None = None) -> None:
     with tempfile.TemporaryDirectory() as tmp, FeedServer() as server:
-        database = Database.open(f"sqlite:///{Path(tmp) / 'nw.db'}")
+        database = Database.open(url or f"sqlite:///{Path(tmp) / 'nw.db'}")
         endpoint = JsonEndpoint(server)
         store_alerts(database, ["desk"], count, NOW)
         sub = SubscriptionConfig(id="desk", notify=(endpoint.apprise_url,))
@@ -84,7 +106,8 @@ def bench_outbox(count: int) -> None:
         wall, cpu = timed(lambda: sender.send_due(lambda: NOW))
         database.close()
     assert len(endpoint.received) == count, len(endpoint.received)
-    print(f"outbox json://     {count / wall:8.0f} alerts/s  {cpu / count * 1e3:6.2f} ms CPU/alert"
+    print(f"outbox json:// {database.dialect[:6]:<6} {count / wall:5.0f} alerts/s  "
+          f"{cpu / count * 1e3:6.2f} ms CPU/alert"
           f"  (claim, render, POST, mark sent; {count} alerts over {endpoint.connections}"
           f" connection(s))")
 
@@ -99,19 +122,26 @@ def bench_email(count: int) -> None:
             recipient, [view(i)], {}, digest=False), ()) for i in range(count)])
         assert len(inbox.wait_for(count)) == count
     print(f"email multipart    {count / wall:8.0f} alerts/s  {cpu / count * 1e3:6.2f} ms CPU/alert"
-          f"  (SMTP on loopback; apprise paces one channel's emails {pacing} s apart)")
+          f"  (SMTP on loopback, {inbox.connections} connection(s); apprise paces one"
+          f" channel's emails {pacing} s apart)")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--alerts", type=int, default=300)
     parser.add_argument("--render", type=int, default=2000)
+    parser.add_argument("--emails", type=int, default=20)
+    parser.add_argument("--postgresql", metavar="ADMIN_URL",
+                        help="also the outbox on PostgreSQL (a database made on this server)")
     args = parser.parse_args()
     configure_logging("warning", "console")  # not one line per alert sent
     print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     bench_render(args.render)
     bench_outbox(args.alerts)
-    bench_email(20)
+    if args.postgresql:
+        with postgresql(args.postgresql) as url:
+            bench_outbox(args.alerts, url)
+    bench_email(args.emails)
 
 
 if __name__ == "__main__":

@@ -1,10 +1,11 @@
 """Prometheus metrics of one newswatch process, in a registry of its own.
 
 Counters and histograms are observed where the work happens (poller,
-in-process work, sender); totals that workers in other processes change
-(articles, stories, alerts by state, queue depth) are read from the database
-and the broker when Prometheus scrapes, so one `/metrics` tells the whole
-truth in distributed mode too.
+in-process work, sender: the entry-to-alert latency of each alert by the
+process that sent it, a worker on its own ``/metrics``); totals that
+workers in other processes change (articles, stories, alerts by state,
+queue depth) are read from the database and the broker when Prometheus
+scrapes, so one `/metrics` tells the whole truth in distributed mode too.
 """
 
 from __future__ import annotations
@@ -72,7 +73,8 @@ class Metrics:
         self.fetch_seconds = Histogram("newswatch_fetch_seconds", "Time to fetch one feed",
                                        buckets=LATENCY_BUCKETS, registry=r)
         self.seen_to_sent = Histogram(
-            "newswatch_entry_to_alert_seconds", "From entry stored to its alert sent",
+            "newswatch_entry_to_alert_seconds",
+            "From entry stored to its alert sent (alerts this process sent)",
             buckets=LATENCY_BUCKETS, registry=r,
         )
 

@@ -42,6 +42,7 @@ from service.routing import route
 from service.storage.articles import ArticleStore, ProcessedArticle, TextAnalysis
 from service.storage.database import Database
 from service.storage.dead_letters import DeadLetterStore
+from service.storage.ops_messages import OpsOutbox
 from service.storage.records import ArticleRecord
 from service.stories import article_sketch
 
@@ -164,7 +165,7 @@ def process_articles(
     errors: dict[int, str] = {}
     for record in records:
         if record.attempts > max_deliveries:
-            _dead_letter(DeadLetterStore(database), processor.ops, record, now(), report)
+            _dead_letter(database, processor.ops, record, now(), report)
             continue
         try:
             work.append(prepare(processor, record, now()))
@@ -198,23 +199,22 @@ def _failed(record: ArticleRecord, error: BaseException) -> str:
 
 
 def _dead_letter(
-    letters: DeadLetterStore, ops: OpsNotifier, record: ArticleRecord, now: datetime,
+    database: Database, ops: OpsNotifier, record: ArticleRecord, now: datetime,
     report: BatchReport,
 ) -> None:
-    """Move a poison article aside and tell ops, once."""
+    """Move a poison article aside and tell ops, once (the notice is stored with it)."""
     error = record.last_error or "processing failed"
-    letter = letters.dead_letter_article(
-        record.id, error=error, attempts=record.attempts - 1, now=now
-    )
+    attempts = record.attempts - 1
     report.dead += 1
     log.error("article dead-lettered", article=record.id, feed=record.feed_name,
-              attempts=record.attempts - 1, error=error)
-    if letter is None:
-        return
+              attempts=attempts, error=error)
     body = (f"Article {record.id} ({record.title!r} from {record.feed_name}) failed "
-            f"{letter.attempts} times and was set aside.\nLast error: {error}")
-    if ops.notify("article dead-lettered", body):
-        letters.mark_notified(letter.id, now)
+            f"{attempts} times and was set aside.\nLast error: {error}")
+    notice = ops.notice("article dead-lettered", body)
+    stored = DeadLetterStore(database).dead_letter_article(
+        record.id, error=error, attempts=attempts, now=now, notice=notice)
+    if stored is not None:  # a new dead letter (not one a redelivery found again)
+        ops.tell(OpsOutbox(database), notice, stored[1])
 
 
 def prepare(processor: Processor, record: ArticleRecord, now: datetime) -> ProcessedArticle:

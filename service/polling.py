@@ -50,6 +50,7 @@ from service.scheduling import (
 )
 from service.storage.articles import ArticleStore
 from service.storage.feeds import FeedStore
+from service.storage.ops_messages import OpsOutbox
 from service.storage.records import FeedState
 
 log = structlog.get_logger("newswatch.poll")
@@ -305,14 +306,16 @@ async def announce_disabled(
     ctx: PollContext, feed_id: int, name: str, url: str, reason: str,
     error: FetchError | None,
 ) -> None:
-    """Tell ops that a feed was disabled: once, whoever and however often it is called."""
-    if not await asyncio.to_thread(ctx.feeds.claim_ops_notice, feed_id, ctx.now()):
-        return
+    """Tell ops that a feed was disabled: once, whoever and however often it is called
+    (the notice is stored with the claim, and sent by the ops channels' threads)."""
     last = f"\nLast error: {error.kind}: {error.message}" if error is not None else ""
     body = (f"Feed {name} ({url}) is disabled: {reason}.{last}\n"
             f"It is polled again when its entry in feeds.yaml changes, or after "
             f"`newswatch feeds enable {url}`.")
-    await asyncio.to_thread(ctx.ops.notify, f"feed disabled: {name}", body)
+    notice = ctx.ops.notice(f"feed disabled: {name}", body)
+    stored = await asyncio.to_thread(ctx.feeds.claim_ops_notice, feed_id, ctx.now(), notice)
+    if stored is not None:
+        ctx.ops.tell(OpsOutbox(ctx.feeds.database), notice, stored)
 
 
 async def announce_unannounced(ctx: PollContext) -> None:

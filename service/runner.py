@@ -7,27 +7,26 @@
     --once:   poll every feed, wait for the work, send alerts, exit 0 (digests
               not yet due wait for a later run, unless --flush-digests)
     forever:  poll each feed when due, send alerts as they come, until a signal
+
+What ops see of it (web listener, readiness, metrics) is ``run_surface``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import structlog
-from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
-from service import __version__, broker
+from service import __version__, run_surface
 from service.config import ConfigError
 from service.config.models import Config, FeedConfig
 from service.dispatch import CeleryDispatcher, EmbeddedDispatcher, make_dispatcher
 from service.errors import NewswatchError, StorageError
-from service.health import HealthChecker
 from service.metrics import Metrics, StateCounts
 from service.notify.ops import OpsNotifier
 from service.notify.recipients import alert_sender
@@ -43,14 +42,13 @@ from service.polling import (
     poll_many,
 )
 from service.reload import config_changes
-from service.storage import stats
 from service.storage.articles import ArticleStore
 from service.storage.database import Database
 from service.storage.feeds import FeedStore
 from service.storage.websub import WebSubStore
 from service.web import WebContext, WebServer
 from service.websub import WebSub
-from service.webui import Runtime, StatusSource, WebFace, check_access
+from service.webui import Runtime, StatusSource, WebFace
 
 log = structlog.get_logger("newswatch.run")
 
@@ -104,7 +102,6 @@ class Service:
         self._in_flight: dict[str, asyncio.Task[PollOutcome]] = {}  # polls running, by URL
         self._resources: PollResources | None = None  # while `run_forever` polls
         self._replan = asyncio.Event()
-        self._latency_mark = 0  # alerts up to this id are in the latency histogram
         self.metrics = Metrics()
         self.metrics.watch_state(self._state_counts)
         self.websub = WebSub(config.settings.websub, config.settings.fetch,
@@ -229,69 +226,31 @@ class Service:
                 await web_server.stop()
 
     async def _start_web(self) -> WebServer | None:
-        settings = self.config.settings.web
-        if not settings.enabled:
-            if self.websub.enabled:
-                log.warning("websub.callback_url is set but web.enabled is false: "
-                            "hubs cannot verify or push; feeds are polled")
-            return None
-        check_access(settings.host, settings.token)
-        context = WebContext(metrics=self.metrics, readiness=self.readiness, version=__version__,
-                             face=self._web_face())
-        server = WebServer(context, settings.host, settings.port)
-        try:
-            port = await server.start()
-        except OSError as e:
-            raise NewswatchError(
-                f"cannot serve /healthz, /readyz, /metrics on {settings.host}:{settings.port}: "
-                f"{e.strerror or e} (set web.port, or web.enabled: false)"
-            ) from e
-        log.info("ops endpoints listening", url=f"http://{settings.host}:{port}/",
-                 endpoints="/healthz /readyz /metrics")
-        return server
+        return await run_surface.start_web(self.config.settings.web, self._web_context,
+                                           websub=self.websub.enabled)
 
-    def _web_face(self) -> WebFace:
-        """The status page, the API and the WebSub callback of this process."""
+    def _web_context(self) -> WebContext:
+        """The ops endpoints, status page, API and WebSub callback of this process."""
         status = StatusSource(self.database, lambda: Runtime(
             __version__, self.config.version, self.last_reload_error))
-        return WebFace(status=status, now=self.now, token=self.config.settings.web.token,
+        face = WebFace(status=status, now=self.now, token=self.config.settings.web.token,
                        environ=self.environ, websub=self.websub if self.websub.enabled else None)
+        return WebContext(metrics=self.metrics, readiness=self.readiness, version=__version__,
+                          face=face)
 
     def readiness(self) -> list[str]:
         """Why this process cannot work right now (database, broker); empty when ready."""
-        return HealthChecker(self.database.engine, self.config.settings.broker_url).problems()
+        return run_surface.readiness(self.database, self.config.settings.broker_url)
 
     def _state_counts(self) -> StateCounts:
-        db = self.database
-        depth = None
-        if isinstance(self.dispatcher, EmbeddedDispatcher):
-            depth = self.dispatcher.queued
-        elif self.config.settings.broker_url:
-            with contextlib.suppress(RedisError):
-                depth = broker.queue_depth(self.config.settings.broker_url)
-        return StateCounts(
-            articles=stats.article_counts(db), alerts=stats.alert_counts(db),
-            stories=stats.story_count(db), feeds=stats.feed_counts(db), queue_depth=depth,
-        )
+        return run_surface.state_counts(self.database, self.dispatcher,
+                                        self.config.settings.broker_url)
 
     def _observe_sends(self, report: SendReport) -> None:
-        for outcome in ("sent", "failed", "dead", "held", "digested", "deferred"):
-            count = getattr(report, outcome)
-            if count:
-                self.metrics.alerts.labels(outcome).inc(count)
-        # every pass, not only when this process sent: workers send alerts too
-        for alert_id, seconds in stats.sent_latencies(self.database, self._latency_mark):
-            self.metrics.seen_to_sent.observe(seconds)
-            self._latency_mark = max(self._latency_mark, alert_id)
+        run_surface.observe_sends(self.metrics, report)
 
     def _observe_poll(self, task: asyncio.Task[PollOutcome]) -> None:
-        if task.cancelled() or task.exception() is not None:
-            return
-        outcome = task.result()
-        self.metrics.polls.labels(outcome.status).inc()
-        self.metrics.new_entries.inc(outcome.new_entries)
-        if outcome.error_kind:
-            self.metrics.fetch_errors.labels(outcome.error_kind).inc()
+        run_surface.observe_poll(self.metrics, task)
 
     async def _serve(self, stop: asyncio.Event) -> None:
         await asyncio.to_thread(self.feeds.register, self.config.feeds, self.now())
@@ -300,7 +259,6 @@ class Service:
         del schedule  # the queue keeps only (due, url) per feed
         settle_heap()
         self._resume()
-        self._latency_mark = await asyncio.to_thread(stats.last_alert_id, self.database)
         sender = asyncio.create_task(self._send_until(stop))
         reloader = asyncio.create_task(self._reload_until(stop))
         sweeper = asyncio.create_task(self._sweep_until(stop))

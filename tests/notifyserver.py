@@ -8,6 +8,7 @@ a condition instead of sleeping.
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import json
@@ -23,6 +24,7 @@ from typing import Any
 
 from aiohttp import web
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP
 
 from tests.feedserver import FeedServer
 
@@ -33,8 +35,30 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+class _CountingController(Controller):
+    """aiosmtpd's controller, counting the connections its server accepts."""
+
+    def __init__(self, inbox: SmtpInbox, **kwargs: Any) -> None:
+        super().__init__(inbox, **kwargs)
+        self._inbox = inbox
+
+    def factory(self) -> SMTP:
+        inbox = self._inbox
+
+        class Counting(SMTP):
+            def connection_made(self, transport: Any) -> None:
+                with inbox._lock:
+                    inbox.connections += 1
+                    inbox._transports.append(transport)
+                super().connection_made(transport)
+
+        return Counting(self.handler, **self.SMTP_kwargs)
+
+
 class SmtpInbox:
     """A real SMTP server on loopback; every message is parsed and kept.
+
+    ``connections`` counts the SMTP connections clients opened.
 
     ``tls``: None (plain), ``"starttls"`` (STARTTLS required) or ``"ssl"``
     (implicit TLS), with a throwaway self-signed certificate from ``certificate``.
@@ -45,6 +69,8 @@ class SmtpInbox:
         self.messages: list[EmailMessage] = []
         self.envelopes: list[tuple[str, list[str]]] = []
         self.encrypted: list[bool] = []  # per message: did it arrive over TLS
+        self.connections = 0
+        self._transports: list[Any] = []  # server ends of client connections
         self._lock = threading.Condition()
         self.port = _free_port()
         options: dict[str, Any] = {}
@@ -54,7 +80,8 @@ class SmtpInbox:
             context.load_cert_chain(*certificate)
             options = ({"tls_context": context, "require_starttls": True} if tls == "starttls"
                        else {"ssl_context": context})
-        self._controller = Controller(self, hostname="127.0.0.1", port=self.port, **options)
+        self._controller = _CountingController(self, hostname="127.0.0.1", port=self.port,
+                                               **options)
         logging.getLogger("mail.log").setLevel(logging.WARNING)  # one line per connection
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
@@ -77,9 +104,24 @@ class SmtpInbox:
 
     def __enter__(self) -> SmtpInbox:
         self._controller.start()
+        with self._lock:
+            self.connections = 0  # not the controller's own probe at start
         return self
 
+    def hang_up(self) -> None:
+        """Drop every client connection, as a server does with idle clients."""
+        async def abort() -> None:
+            with self._lock:
+                transports, self._transports = self._transports, []
+            for transport in transports:
+                transport.abort()  # at once, TLS too (no close_notify exchange)
+
+        asyncio.run_coroutine_threadsafe(abort(), self._controller.loop).result(10)
+
     def __exit__(self, *exc_info: object) -> None:
+        # a client may keep its connection open (newswatch does): the server hangs up
+        # first, as a real one shutting down does, so no transport is left unclosed
+        self.hang_up()
         self._controller.stop()
 
 

@@ -24,6 +24,7 @@ from service.notify.ops import OpsNotifier
 from service.notify.sender import AlertSender, Recipient
 from service.rendering import Renderer
 from service.storage import AlertStore, Database
+from service.storage.ops_messages import OpsOutbox
 from tests.feedserver import FeedServer
 from tests.notifyserver import JsonEndpoint, SmtpInbox, store_alerts
 
@@ -56,7 +57,8 @@ def _sender(
                              **options)  # type: ignore[arg-type]
     recipients = {"desk": Recipient(sub, build_channels(sub.notify))}
     return AlertSender(AlertStore(database), recipients, NAMES,
-                       AlertSettings(max_attempts=max_attempts), rng=random.Random(6), ops=ops)
+                       AlertSettings(max_attempts=max_attempts), rng=random.Random(6), ops=ops,
+                       ops_outbox=OpsOutbox(database))
 
 
 def test_500_500_500_200_delivers_exactly_once(database: Database, server: FeedServer) -> None:

@@ -139,8 +139,10 @@ class Harness:
 
 
 @pytest.fixture
-def harness(database: Database, server: FeedServer) -> Harness:
-    return Harness(database, server, AlertInbox(server, "/ops"))
+def harness(database: Database, server: FeedServer) -> Iterator[Harness]:
+    harness = Harness(database, server, AlertInbox(server, "/ops"))
+    yield harness
+    assert harness.ops.drain(30)  # ops threads use the database: done before it closes
 
 
 async def ops_subjects(harness: Harness) -> list[str]:

@@ -10,8 +10,10 @@ Without ``prepare_multiprocess`` (a task called in-process, as tests and the
 embedded mode do) the values simply stay in that process.
 
 Totals that other processes change too (articles by state, alerts in the
-outbox) and the entry-to-alert latency of every alert, whoever sent it, are
-the run process's ``/metrics``; a worker counts its own work.
+outbox) are the run process's ``/metrics``; a worker counts its own work,
+and observes the entry-to-alert latency of each alert it sent itself
+(``newswatch_entry_to_alert_seconds``, as the run process does for its own
+sends: sum the two across targets for every alert).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, values
 from prometheus_client import multiprocess as multiprocess_mode
 
+from service.metrics import LATENCY_BUCKETS
 from service.notify.sender import SendReport
 from service.pipeline import BatchReport
 
@@ -44,6 +47,7 @@ class WorkerMetrics:
     alerts: Counter
     batch_seconds: Histogram
     batch_size: Histogram
+    seen_to_sent: Histogram
 
 
 @lru_cache(maxsize=1)
@@ -65,6 +69,9 @@ def metrics() -> WorkerMetrics:
                                 buckets=TASK_BUCKETS, registry=r),
         batch_size=Histogram("newswatch_worker_batch_articles", "Articles per batch",
                              buckets=(1, 5, 10, 25, 50, 100, 250, 500), registry=r),
+        seen_to_sent=Histogram("newswatch_entry_to_alert_seconds",
+                               "From entry stored to its alert sent (alerts this worker sent)",
+                               buckets=LATENCY_BUCKETS, registry=r),
     )
 
 
@@ -95,6 +102,8 @@ def observe_sends(report: SendReport) -> None:
         count = getattr(report, outcome)
         if count:
             m.alerts.labels(outcome).inc(count)
+    for seconds in report.latencies:
+        m.seen_to_sent.observe(seconds)
 
 
 def prepare_multiprocess() -> Path:

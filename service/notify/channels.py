@@ -98,6 +98,16 @@ class Channel:
                              rate_limit_wait(self.plugin, now)) if w is not None]
         return Delivery(ok=False, retry_after=max(waits, default=None))
 
+    def close_idle(self) -> None:
+        """Close a connection kept open (SMTP) that has waited too long for a message."""
+        if isinstance(self.plugin, MultipartEmail):
+            self.plugin.close_idle()
+
+    def close(self) -> None:
+        """Close a connection kept open (SMTP), if any."""
+        if isinstance(self.plugin, MultipartEmail):
+            self.plugin.close()
+
     def _notify_plugin(self, message: Message) -> bool:
         """Through the plugin's own ``notify()``; like ``Apprise.notify``, never raises."""
         try:

@@ -12,11 +12,26 @@ refuses CR or LF in any header value, on top of the cleaning the renderer
 already does, so a title cannot inject headers. Nothing is registered with
 apprise: ``channels`` builds this object for plain SMTP URLs; PGP URLs keep
 apprise's own plugin (signing covers a message apprise builds).
+
+One SMTP connection per channel is kept open between messages (apprise's
+plugin opens one per message: TLS context, connect, EHLO, login and QUIT
+were most of an email's CPU), for at most ``IDLE_FOR`` without a message
+(servers drop idle clients after a few minutes; RFC 5321 §4.5.3.2 lets
+them after 5). A kept connection is tried with NOOP before a message
+goes over it; one the server dropped is replaced before anything of the
+message was sent, so a reconnect never sends a message twice. A message
+that fails on its way (after MAIL FROM) is reported failed, never retried
+here, and its connection closed; the outbox retries it with backoff.
 """
 
 from __future__ import annotations
 
+import contextlib
 import smtplib
+import threading
+import time
+import weakref
+from collections.abc import Callable
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.policy import SMTP
@@ -28,12 +43,24 @@ from apprise.plugins.email import NotifyEmail
 from apprise.plugins.email.base import PGP_MODE_DEFAULT
 from apprise.plugins.email.smtp import AppriseSMTPController
 
+IDLE_FOR = 60.0  # seconds a kept SMTP connection may wait for its next message
+_FAILURES = (OSError, smtplib.SMTPException, RuntimeError, ValueError,
+             AppriseImproperlyConfigured)
 _OURS = frozenset({"subject", "from", "to", "cc", "bcc", "reply-to", "message-id", "date",
                    "mime-version", "content-type", "content-transfer-encoding"})
 
 
 class MultipartEmail(NotifyEmail):  # type: ignore[no-untyped-call]
-    """apprise's SMTP email, sending our own text and HTML parts."""
+    """apprise's SMTP email, sending our own text and HTML parts over a kept connection."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[no-untyped-call]
+        self.clock: Callable[[], float] = time.monotonic
+        self.connections = 0  # opened so far (for tests and benchmarks)
+        self._kept: Any = None  # an open AppriseSMTPController, or None
+        self._used_at = 0.0  # on ``clock``: the kept connection's last message
+        self._lock = threading.Lock()  # one message at a time over the connection
+        self._finalizer: weakref.finalize[Any, Any] | None = None  # closes a dropped plugin's
 
     def send_alternative(self, title: str, text: str, html: str) -> bool:
         """Send ``text`` and ``html`` as alternatives to every recipient; True if all took it."""
@@ -42,24 +69,74 @@ class MultipartEmail(NotifyEmail):  # type: ignore[no-untyped-call]
             return False
         subject = " ".join(title.split())  # one header line (RFC 5322 §2.2.3)
         me.throttle()
-        try:
-            with AppriseSMTPController(
-                host=me.smtp_host, port=me.port, secure_mode=me.secure_mode,
-                user=me.user, password=me.password,
-                verify_certificate=me.verify_certificate,
-                socket_connect_timeout=me.socket_connect_timeout,
-            ) as controller:
-                smtp: Any = controller
-                ok = True
+        with self._lock:
+            try:
+                smtp = self._connection()
+            except _FAILURES:
+                return False
+            ok = True
+            try:
                 for to_name, to_addr in me.targets:
                     message = self._message(subject, text, html, to_name, to_addr)
                     recipients = [to_addr, *sorted(me.cc - {to_addr}),
                                   *sorted(me.bcc - {to_addr})]
-                    ok &= bool(smtp.sendmail(me.from_addr[1], recipients, message))
-                return ok
-        except (OSError, smtplib.SMTPException, RuntimeError, ValueError,
-                AppriseImproperlyConfigured):
+                    ok &= not smtp.sendmail(me.from_addr[1], recipients, message)
+            except _FAILURES:  # on its way: not retried here (it may have arrived)
+                self._close()
+                return False
+            self._used_at = self.clock()
+            return ok
+
+    def close_idle(self) -> None:
+        """Close the kept connection if it waited longer than ``IDLE_FOR``."""
+        with self._lock:
+            if self._kept is not None and self.clock() - self._used_at > IDLE_FOR:
+                self._close()
+
+    def close(self) -> None:
+        with self._lock:
+            self._close()
+
+    def _connection(self) -> Any:
+        """The kept connection if it is fresh and answers NOOP, else a new one (nothing
+        of the message has gone out yet either way)."""
+        if self._kept is not None:
+            if self.clock() - self._used_at <= IDLE_FOR and self._answers():
+                return self._kept._socket
+            self._close()
+        me: Any = self
+        controller = AppriseSMTPController(
+            host=me.smtp_host, port=me.port, secure_mode=me.secure_mode,
+            user=me.user, password=me.password,
+            verify_certificate=me.verify_certificate,
+            socket_connect_timeout=me.socket_connect_timeout,
+        )
+        controller.__enter__()  # connect, TLS, login; closes itself if any of it fails
+        self._kept, self.connections = controller, self.connections + 1
+        smtp: Any = controller._socket
+        # a channel dropped (a reload, the end of a test) closes its socket, no QUIT
+        self._finalizer = weakref.finalize(self, smtp.close)
+        # apprise's controller keeps its smtplib.SMTP here and only offers a sendmail
+        # that swallows exceptions; ours must tell a failed message from a dead socket
+        return smtp
+
+    def _answers(self) -> bool:
+        try:
+            code, _ = self._kept._socket.noop()
+        except _FAILURES:
             return False
+        return bool(code == 250)
+
+    def _close(self) -> None:
+        if self._finalizer is not None:
+            self._finalizer.detach()
+            self._finalizer = None
+        if self._kept is not None:
+            with contextlib.suppress(*_FAILURES):
+                self._kept.__exit__(None, None, None)  # QUIT
+            with contextlib.suppress(*_FAILURES):
+                self._kept._socket.close()
+            self._kept = None
 
     def _message(self, subject: str, text: str, html: str, to_name: Any, to_addr: str) -> bytes:
         me: Any = self

@@ -18,6 +18,7 @@ from service.notify.sender import AlertSender, Recipient
 from service.rendering import Renderer, default_renderer
 from service.storage.alerts import AlertStore
 from service.storage.database import Database
+from service.storage.ops_messages import OpsOutbox
 
 
 def template_dir(config: Config, subscription: SubscriptionConfig) -> Path | None:
@@ -76,7 +77,8 @@ def alert_sender(config: Config, database: Database, *, sender_paces: bool = Fal
     """The outbox sender of a configuration: its recipients, entity names and ops channel.
 
     The run process and every worker build it the same way, so any of them may
-    send (claims are leased: one alert is never sent by two of them).
+    send (claims are leased: one alert is never sent by two of them), and each pass
+    also sends the ops notices nobody is sending (``OpsNotifier.resume``).
     ``sender_paces``: a paced channel is paused between sends and its alerts
     deferred meanwhile (a long-running sender); without it apprise sleeps
     between them, as a single pass that must send everything due needs.
@@ -85,4 +87,5 @@ def alert_sender(config: Config, database: Database, *, sender_paces: bool = Fal
         AlertStore(database), build_recipients(config, sender_paces=sender_paces),
         {entity.id: entity.name for entity in config.watchlists.entities},
         config.settings.alerts, ops=OpsNotifier.from_urls(config.settings.ops.notify),
+        ops_outbox=OpsOutbox(database),
     )

@@ -2,9 +2,9 @@
 
     claim due instant alerts (a lease; SKIP LOCKED on PostgreSQL), a batch at a time
       each: digest mode / quiet hours / hourly cap ─► digest, hold, or send
-      the batch's outcomes recorded together: one statement per kind (sent,
-      deferred, held, digested), at the end of the batch or within
-      ``RECORD_WITHIN`` of the first unrecorded send, whichever comes first
+      a send that a channel took is marked at once (one small UPDATE in
+      autocommit on the pass's own connection); outcomes that sent nothing
+      (held, digested, deferred) are recorded together at the end of the batch
     digest backlogs whose time has come ─► one digest message per subscription
     send: every channel not yet delivered gets the message rendered for its kind
       all accepted ─► sent
@@ -18,10 +18,9 @@ next alerts are deferred, each to its own turn (``pacing``), no attempt
 counted, while other channels' alerts go out at once. ``SendReport.resume_at``
 says when the first deferred one is due.
 
-Recording a batch at once widens the window in which a sender that dies
-after sending has not yet marked what it sent (those alerts go again when
-their lease ends): at most one claim batch, and never more than
-``RECORD_WITHIN`` of sending.
+A sender that dies after a channel took a message but before its mark is
+committed sends that one message again when its lease ends: at most the one
+alert (or digest) in flight per sender, never the rest of its batch.
 """
 
 from __future__ import annotations
@@ -50,7 +49,8 @@ from service.notify.schedule import (
     route_instant,
 )
 from service.rendering import ChannelKind, Limits, Message, Renderer, default_renderer
-from service.storage.alerts import AlertStore, Deferred, Outcomes, Sent
+from service.storage.alerts import AlertStore, Deferred, Marks, Outcomes
+from service.storage.ops_messages import OpsOutbox
 from service.storage.records import AlertView
 
 log = structlog.get_logger("newswatch.notify")
@@ -61,8 +61,6 @@ _SHRINK_TRIES = 5
 # still counts towards max_attempts.
 RETRY_AFTER_CAP = timedelta(hours=1)
 CLAIM_BATCH = 100  # alerts claimed (leased) at a time
-# Sent alerts are marked in batches; none waits longer than this to be marked.
-RECORD_WITHIN = timedelta(seconds=1)
 
 
 @dataclass
@@ -76,6 +74,9 @@ class SendReport:
     deferred: int = 0  # a channel paused (pacing, Retry-After): no attempt made, none counted
     resume_at: datetime | None = None  # when the first deferred alert is due again
     errors: list[str] = field(default_factory=list)
+    # per alert sent: seconds from its entry stored to its send (the process that sends
+    # observes them in its entry-to-alert histogram, whatever the order of the ids)
+    latencies: list[float] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,11 +168,12 @@ def deliver(
 
 @dataclass
 class _Pass:
-    """One ``send_due`` pass: its report, what is not yet recorded, the hourly counts."""
+    """One ``send_due`` pass: its report, its marks, what is not yet recorded, the
+    hourly counts."""
 
     report: SendReport
-    pending: Outcomes = field(default_factory=Outcomes)
-    since: datetime | None = None  # the first unrecorded outcome
+    marks: Marks
+    pending: Outcomes = field(default_factory=Outcomes)  # sent nothing: recorded per batch
     sent_last_hour: dict[str, int] = field(default_factory=dict)  # per capped subscription
 
 
@@ -180,6 +182,7 @@ class AlertSender:
         self, alerts: AlertStore, recipients: Mapping[str, Recipient],
         entity_names: Mapping[str, str], settings: AlertSettings,
         rng: random.Random | None = None, ops: OpsNotifier | None = None,
+        ops_outbox: OpsOutbox | None = None,
     ) -> None:
         self._alerts = alerts
         self._recipients = recipients
@@ -187,6 +190,7 @@ class AlertSender:
         self._settings = settings
         self._rng = rng or random.Random()
         self._ops = ops or OpsNotifier(())
+        self._ops_outbox = ops_outbox
         self._pacing = Pacing()
 
     def send_due(
@@ -199,7 +203,24 @@ class AlertSender:
         run is the retry); never before a lease or a Retry-After ends.
         ``flush_digests`` sends every digest backlog now (quiet hours still hold them).
         """
-        run = _Pass(SendReport())
+        if self._ops_outbox is not None:  # notices a killed process or failing channel left
+            self._ops.resume(self._ops_outbox, now())
+        with self._alerts.marking() as marks:
+            run = _Pass(SendReport(), marks)
+            claimed_at = self._send_instant(now, run, ignore_schedule)
+            self._send_digests(now(), run, ignore_schedule=ignore_schedule, flush=flush_digests)
+        for recipient in self._recipients.values():  # no SMTP connection kept open for long
+            for channel in recipient.channels:
+                channel.close_idle()
+        # turns that came after the last claim are due now: the next pass comes at once
+        run.report.resume_at = _earliest(run.report.resume_at,
+                                         self._pacing.next_turn(claimed_at))
+        return run.report
+
+    def _send_instant(self, now: Callable[[], datetime], run: _Pass, ignore_schedule: bool
+                      ) -> datetime:
+        """Claim and route every due instant alert, a batch at a time; when the last
+        claim was made."""
         after = 0  # claims go on in id order, so no alert is taken twice in one pass
         claimed_at = now()
         while batch := self._alerts.claim(claimed_at, ignore_schedule=ignore_schedule,
@@ -207,21 +228,15 @@ class AlertSender:
             after = batch[-1].id
             for view in batch:
                 self._route_one(view, now(), run)
-                if run.since is not None and now() - run.since >= RECORD_WITHIN:
-                    self._record(run)
             self._record(run)
             if len(batch) < CLAIM_BATCH:  # all that was due; newer ones go next pass
                 break
             claimed_at = now()
-        self._send_digests(now(), run, ignore_schedule=ignore_schedule, flush=flush_digests)
-        # turns that came after the last claim are due now: the next pass comes at once
-        run.report.resume_at = _earliest(run.report.resume_at,
-                                         self._pacing.next_turn(claimed_at))
-        return run.report
+        return claimed_at
 
     def _record(self, run: _Pass) -> None:
         self._alerts.record(run.pending)
-        run.pending, run.since = Outcomes(), None
+        run.pending = Outcomes()
 
     def waiting(self, now: datetime) -> Waiting:
         """What is pending after a pass: how many alerts wait for what, and until when."""
@@ -269,10 +284,10 @@ class AlertSender:
         subscription = recipient.subscription
         decision = route_instant(subscription, now, self._sent_last_hour(subscription, now, run))
         if decision.route == "hold" and decision.until is not None:
-            self._pending(run, now).held.append((view.id, decision.until))
+            run.pending.held.append((view.id, decision.until))
             run.report.held += 1
         elif decision.route == "digest":
-            self._pending(run, now).digested.append((view.id, now))
+            run.pending.digested.append((view.id, now))
             run.report.digested += 1
         elif self._send(recipient, [view], now, run, digest=False) and subscription.max_per_hour:
             run.sent_last_hour[subscription.id] += 1
@@ -287,12 +302,6 @@ class AlertSender:
             run.sent_last_hour[subscription.id] = self._alerts.sent_instantly_since(
                 subscription.id, now - HOUR)
         return run.sent_last_hour[subscription.id]
-
-    @staticmethod
-    def _pending(run: _Pass, now: datetime) -> Outcomes:
-        if run.since is None:
-            run.since = now
-        return run.pending
 
     def _send_digests(
         self, now: datetime, run: _Pass, *, ignore_schedule: bool, flush: bool
@@ -309,7 +318,7 @@ class AlertSender:
             ok = True
             for _, group in groupby(sorted(views, key=_delivered_key), key=_delivered_key):
                 ok &= self._send(recipient, list(group), now, run, digest=True)
-                self._record(run)
+            self._record(run)
             if views and ok:
                 self._alerts.record_digest(subscription_id, now)
                 run.report.digests += 1
@@ -327,8 +336,12 @@ class AlertSender:
             until = self._pacing.turn(((c.key, c.pace) for c in outcome.deferred), max(ids), now)
             reason = (f"deferred until {until:%Y-%m-%d %H:%M:%S} UTC: "
                       + ", ".join(c.name for c in outcome.deferred) + " asked to wait")
-            self._pending(run, now).deferred.extend(Deferred(i, until, delivered, reason)
-                                                    for i in ids)
+            deferred = [Deferred(i, until, delivered, reason) for i in ids]
+            if outcome.delivered - set(views[0].delivered):  # a channel took it: mark now
+                for item in deferred:
+                    run.marks.deferred(item)
+            else:
+                run.pending.deferred.extend(deferred)
             report.deferred += len(ids)
             report.resume_at = _earliest(report.resume_at, until)
             log.info("alert deferred: a channel is paused", alerts=ids,
@@ -336,8 +349,10 @@ class AlertSender:
                      channels=[c.name for c in outcome.deferred])
             return False
         if not outcome.failures:
-            self._pending(run, now).sent.extend(Sent(i, now, delivered) for i in ids)
+            run.marks.sent(ids, now, delivered)
             report.sent += len(ids)
+            report.latencies.extend((now - v.seen_at).total_seconds() for v in views
+                                    if v.seen_at is not None)
             log.info("digest sent" if digest else "alert sent", alerts=ids,
                      subscription=recipient.subscription.id)
             return True
@@ -355,22 +370,26 @@ class AlertSender:
         if outcome.retry_after is not None:  # the service's wish is a floor, capped
             floor = min(outcome.retry_after, RETRY_AFTER_CAP)
             wait = max(wait, floor)
-        dead = self._alerts.mark_failed(
+        subject = f"alert {view.id} dead-lettered"
+        body = (f"Alert {view.id} of subscription {view.subscription_id} ({view.title!r}) "
+                f"was not delivered after {attempts} attempts: {error}")
+        notice = self._ops.notice(subject, body)
+        stored = self._alerts.mark_failed(
             view.id, error=error, delivered=sorted(outcome.delivered),
             next_attempt_at=now + wait, max_attempts=self._settings.max_attempts,
-            not_before=now + floor if floor is not None else None,
+            not_before=now + floor if floor is not None else None, notice=notice, now=now,
         )
+        dead = stored is not None
         report.dead += dead
         report.failed += not dead
         report.errors.append(f"alert {view.id} ({view.subscription_id}): {error}")
         log.warning("alert not delivered", alert=view.id, subscription=view.subscription_id,
                     attempts=attempts, dead=dead, error=error, retry_in=str(wait))
-        if dead:
-            self._ops.notify(
-                f"alert {view.id} dead-lettered",
-                f"Alert {view.id} of subscription {view.subscription_id} ({view.title!r}) "
-                f"was not delivered after {attempts} attempts: {error}",
-            )
+        if stored is not None:
+            if self._ops_outbox is None:  # nowhere to keep it: told, not kept
+                self._ops.notify(subject, body)
+            else:
+                self._ops.tell(self._ops_outbox, notice, stored)
 
 
 def _earliest(current: datetime | None, candidate: datetime | None) -> datetime | None:

@@ -11,11 +11,24 @@ schedule (backoff, quiet hours), which ``run --once`` may bring forward
 never crossed. The outcome (sent, failed with backoff, dead) is
 recorded afterwards; the digest flag and per-subscription digest state live
 here too.
+
+A sender marks each sent alert right after its send (``Marks``): one small
+UPDATE on a connection it holds for its pass, in autocommit (one round trip,
+no BEGIN/COMMIT), the statement compiled once; so a sender killed after a
+send re-sends at most the alert that was in flight. On PostgreSQL that
+connection commits with ``synchronous_commit = off``: a mark does not wait
+for the WAL flush (~4 ms here, more CPU than the send's own work). A sender
+killed after its mark returned never sends that alert again; only a crash of
+the database server itself may forget the marks of its last moments
+(3 x ``wal_writer_delay``, 0.6 s by default), whose alerts then go out again
+when their lease ends: a double, never a loss. Outcomes that sent nothing
+(held, to a digest, deferred) are recorded together at the end of a claim batch.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,6 +36,7 @@ from typing import Any
 from sqlalchemy import (
     BindParameter,
     ColumnElement,
+    Connection,
     Table,
     Update,
     bindparam,
@@ -31,11 +45,13 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from service.domain import Evidence, Match, MatchKind
 from service.storage.database import Database
 from service.storage.models import AlertRow, ArticleRow, FeedRow, MatchRow, SubscriptionStateRow
+from service.storage.ops_messages import OpsNotice, StoredNotice, add_notice
 from service.storage.records import AlertSummary, AlertView
 
 LEASE = timedelta(minutes=5)
@@ -90,6 +106,11 @@ _MARK_SENT = (update(_TABLE).where(AlertRow.id == _ID)
               .values(state="sent", sent_at=bindparam("b_at"),
                       delivered=bindparam("b_delivered"), attempts=AlertRow.attempts + 1,
                       last_error=None, not_before=None))
+# A digest's alerts, marked together (one statement: one message, all or none).
+_MARK_ALL_SENT = (update(_TABLE).where(AlertRow.id.in_(bindparam("b_ids", expanding=True)))
+                  .values(state="sent", sent_at=bindparam("b_at"),
+                          delivered=bindparam("b_delivered"), attempts=AlertRow.attempts + 1,
+                          last_error=None, not_before=None))
 _DEFER = (update(_TABLE).where(AlertRow.id == _ID, _PENDING)
           .values(delivered=bindparam("b_delivered"), next_attempt_at=bindparam("b_until"),
                   not_before=bindparam("b_until"), last_error=bindparam("b_reason")))
@@ -166,21 +187,30 @@ class AlertStore:
 
     def record(self, outcomes: Outcomes) -> None:
         """Record what was decided for these alerts: one transaction, one statement per kind."""
-        batches: list[tuple[Update, list[dict[str, Any]]]] = [
-            (_MARK_SENT, [{"b_id": s.alert_id, "b_at": s.at, "b_delivered": list(s.delivered)}
-                          for s in outcomes.sent]),
-            (_DEFER, [{"b_id": d.alert_id, "b_until": d.until, "b_reason": d.reason,
-                       "b_delivered": list(d.delivered)} for d in outcomes.deferred]),
-            (_HOLD, [{"b_id": i, "b_until": until} for i, until in outcomes.held]),
-            (_TO_DIGEST, [{"b_id": i, "b_until": at} for i, at in outcomes.digested]),
-        ]
-        batches = [(statement, rows) for statement, rows in batches if rows]
+        batches = _statements(outcomes)
         if not batches:
             return
         with self._db.session() as session, session.begin():
             connection = session.connection()
             for statement, rows in batches:
                 connection.execute(statement, rows)
+
+    @contextmanager
+    def marking(self) -> Iterator[Marks]:
+        """A connection held for a sender's pass, to mark each send as it comes."""
+        with self._db.engine.connect() as pooled:
+            connection = pooled.execution_options(isolation_level="AUTOCOMMIT")
+            if connection.dialect.name != "postgresql":
+                yield Marks(connection)
+                return
+            connection.exec_driver_sql("SET synchronous_commit TO off")
+            try:
+                yield Marks(connection)
+            finally:
+                try:  # the pooled connection goes back as it came
+                    connection.exec_driver_sql("RESET synchronous_commit")
+                except SQLAlchemyError:
+                    connection.invalidate()
 
     def mark_sent(
         self, alert_ids: Sequence[int], now: datetime, delivered: Sequence[int]
@@ -190,23 +220,31 @@ class AlertStore:
     def mark_failed(
         self, alert_id: int, *, error: str, delivered: Sequence[int],
         next_attempt_at: datetime, max_attempts: int, not_before: datetime | None = None,
-    ) -> bool:
+        notice: OpsNotice | None = None, now: datetime | None = None,
+    ) -> list[StoredNotice] | None:
         """Record a failed attempt: pending again later, or dead after the last one.
 
         ``not_before``: the service asked not to be tried before then (Retry-After).
-        Returns True when this attempt dead-lettered the alert (exactly once).
+        When this attempt dead-lettered the alert (exactly once): ``notice`` for ops
+        stored with it (as of ``now``), and the stored notices returned (empty without
+        one); else None.
         """
         with self._db.session() as session, session.begin():
             row = session.get_one(AlertRow, alert_id, with_for_update=True)
             if row.state != "pending":
-                return False
+                return None
             row.attempts += 1
             row.last_error = error
             row.delivered = list(delivered)
             row.next_attempt_at = next_attempt_at
             row.not_before = not_before
             row.state = "dead" if row.attempts >= max_attempts else "pending"
-            return row.state == "dead"
+            if row.state != "dead":
+                return None
+            if notice is None:
+                return []
+            session.flush()
+            return add_notice(session.connection(), notice, now or next_attempt_at)
 
     def defer(
         self, alert_ids: Sequence[int], delivered: Sequence[int], until: datetime, reason: str
@@ -297,6 +335,41 @@ class AlertStore:
             ]
 
 
+class Marks:
+    """Sends marked at once on one held autocommit connection (``AlertStore.marking``)."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+
+    def sent(self, alert_ids: Sequence[int], at: datetime, delivered: Sequence[int]) -> None:
+        """Every channel took the message of these alerts (one, or a digest's): sent, now."""
+        if len(alert_ids) == 1:
+            self._connection.execute(_MARK_SENT, {"b_id": alert_ids[0], "b_at": at,
+                                                  "b_delivered": list(delivered)})
+        else:
+            self._connection.execute(_MARK_ALL_SENT, {"b_ids": list(alert_ids), "b_at": at,
+                                                      "b_delivered": list(delivered)})
+
+    def deferred(self, deferred: Deferred) -> None:
+        """Some channels took it, the others asked to wait: who took it, now."""
+        self._connection.execute(_DEFER, {"b_id": deferred.alert_id, "b_until": deferred.until,
+                                          "b_reason": deferred.reason,
+                                          "b_delivered": list(deferred.delivered)})
+
+
+def _statements(outcomes: Outcomes) -> list[tuple[Update, list[dict[str, Any]]]]:
+    """The statements recording ``outcomes`` and their parameters, kinds that have any."""
+    batches: list[tuple[Update, list[dict[str, Any]]]] = [
+        (_MARK_SENT, [{"b_id": s.alert_id, "b_at": s.at, "b_delivered": list(s.delivered)}
+                      for s in outcomes.sent]),
+        (_DEFER, [{"b_id": d.alert_id, "b_until": d.until, "b_reason": d.reason,
+                   "b_delivered": list(d.delivered)} for d in outcomes.deferred]),
+        (_HOLD, [{"b_id": i, "b_until": until} for i, until in outcomes.held]),
+        (_TO_DIGEST, [{"b_id": i, "b_until": at} for i, at in outcomes.digested]),
+    ]
+    return [(statement, rows) for statement, rows in batches if rows]
+
+
 def _not_held_back(now: datetime) -> ColumnElement[bool]:
     """Rows no lease or Retry-After holds back at ``now``."""
     return or_(AlertRow.not_before.is_(None), AlertRow.not_before <= now)
@@ -319,8 +392,8 @@ def _views(session: Session, alerts: Sequence[Any]) -> list[AlertView]:
     article_ids = sorted({a.article_id for a in alerts})
     articles = {row.id: row for row in session.execute(
         select(ArticleRow.id, ArticleRow.title, ArticleRow.url, ArticleRow.published_at,
-               FeedRow.id.label("feed_id"), FeedRow.name, FeedRow.title.label("feed_title"),
-               FeedRow.url.label("feed_url"))
+               ArticleRow.fetched_at, FeedRow.id.label("feed_id"), FeedRow.name,
+               FeedRow.title.label("feed_title"), FeedRow.url.label("feed_url"))
         .join(FeedRow, FeedRow.id == ArticleRow.feed_id).where(ArticleRow.id.in_(article_ids)))}
     matches: dict[int, list[Match]] = {}
     for row in session.execute(
@@ -340,6 +413,7 @@ def _views(session: Session, alerts: Sequence[Any]) -> list[AlertView]:
             url=article.url, source=_outlet_of(article.name, article.feed_title, article.feed_url),
             published_at=article.published_at, matches=tuple(matches.get(article.id, ())),
             other_outlets=tuple(sorted(others)), created_at=alert.created_at, digest=alert.digest,
+            seen_at=article.fetched_at,
         ))
     return views
 

@@ -1,7 +1,9 @@
 """Dead letters: work given up on after too many tries, kept for ops to see.
 
 A poison article (one whose processing keeps failing) is moved here once,
-with its last error; ops are told once (``notified_at`` records it).
+with its last error; the ops notice about it is written in the same
+transaction (``ops_messages``) and ``notified_at`` is set once an ops
+channel took it.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from service.storage.database import Database, insert_ignore
 from service.storage.models import ArticleRow, Base, BigId, UTCDateTime
+from service.storage.ops_messages import OpsNotice, StoredNotice, add_notice
 
 
 class DeadLetterRow(Base):
@@ -50,9 +53,12 @@ class DeadLetterStore:
         self._db = database
 
     def dead_letter_article(
-        self, article_id: int, *, error: str, attempts: int, now: datetime
-    ) -> DeadLetter | None:
-        """Move a poison article aside; the new dead letter, or None if it already was."""
+        self, article_id: int, *, error: str, attempts: int, now: datetime,
+        notice: OpsNotice | None = None,
+    ) -> tuple[DeadLetter, list[StoredNotice]] | None:
+        """Move a poison article aside, and write ``notice`` (for ops) with it; the new
+        dead letter and the notices to send, or None if it already was. With no ops
+        channel to tell, ``notified_at`` is now (ops learn it from the log)."""
         with self._db.session() as session, session.begin():
             session.execute(
                 update(ArticleRow).where(ArticleRow.id == article_id)
@@ -66,13 +72,13 @@ class DeadLetterStore:
             ).scalar_one_or_none()
             if inserted is None:
                 return None
-            return _letter(session.get_one(DeadLetterRow, inserted))
-
-    def mark_notified(self, letter_id: int, now: datetime) -> None:
-        with self._db.session() as session, session.begin():
-            session.execute(
-                update(DeadLetterRow).where(DeadLetterRow.id == letter_id).values(notified_at=now)
-            )
+            stored = []
+            if notice is not None and notice.channels:
+                stored = add_notice(session.connection(), notice, now, dead_letter_id=inserted)
+            else:
+                session.execute(update(DeadLetterRow).where(DeadLetterRow.id == inserted)
+                                .values(notified_at=now))
+            return _letter(session.get_one(DeadLetterRow, inserted)), stored
 
     def all(self, limit: int = 500) -> list[DeadLetter]:
         with self._db.session() as session:

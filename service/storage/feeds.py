@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session
 from service.config.models import FeedConfig
 from service.storage.database import Database, insert_ignore
 from service.storage.models import FeedFailureRow, FeedRow
+from service.storage.ops_messages import OpsNotice, StoredNotice, add_notice
 from service.storage.records import FeedFailure, FeedState
 
 _FEEDS: Table = FeedRow.__table__  # type: ignore[assignment]  # Core, for one-statement writes
@@ -205,8 +206,10 @@ class FeedStore:
         with self._db.engine.connect() as connection:
             return [FeedFailure(*row) for row in connection.execute(query)]
 
-    def claim_ops_notice(self, feed_id: int, now: datetime) -> bool:
-        """True exactly once per disabling: the caller then tells ops."""
+    def claim_ops_notice(self, feed_id: int, now: datetime, notice: OpsNotice
+                         ) -> list[StoredNotice] | None:
+        """Exactly once per disabling: ``notice`` stored for ops (``ops_notified_at``
+        set), and the stored notices returned for the caller to hand over; else None."""
         with self._db.session() as session, session.begin():
             result = session.execute(
                 update(FeedRow)
@@ -214,7 +217,13 @@ class FeedStore:
                        FeedRow.ops_notified_at.is_(None))
                 .values(ops_notified_at=now)
             )
-            return bool(getattr(result, "rowcount", 0))
+            if not getattr(result, "rowcount", 0):
+                return None
+            return add_notice(session.connection(), notice, now)
+
+    @property
+    def database(self) -> Database:
+        return self._db
 
     def unannounced_disabled(self) -> list[FeedState]:
         """Disabled feeds ops were not told about yet (a crash between the two)."""

@@ -84,6 +84,7 @@ class AlertView:
     other_outlets: tuple[str, ...]
     created_at: datetime | None = None
     digest: bool = False  # goes out in the subscription's next digest
+    seen_at: datetime | None = None  # its entry was stored (the latency histogram's start)
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,22 +37,3 @@ def feed_counts(database: Database) -> dict[str, int]:
 def story_count(database: Database) -> int:
     with database.session() as session:
         return int(session.scalar(select(func.count()).select_from(StoryRow)) or 0)
-
-
-def sent_latencies(database: Database, after_id: int) -> list[tuple[int, float]]:
-    """(alert id, seconds from its entry stored to the alert sent) of alerts sent
-    with an id above ``after_id``; the metrics' entry-to-alert histogram."""
-    with database.session() as session:
-        rows = session.execute(
-            select(AlertRow.id, ArticleRow.fetched_at, AlertRow.sent_at)
-            .join(ArticleRow, ArticleRow.id == AlertRow.article_id)
-            .where(AlertRow.id > after_id, AlertRow.state == "sent")
-            .order_by(AlertRow.id)
-        )
-        return [(alert_id, (sent - fetched).total_seconds())
-                for alert_id, fetched, sent in rows if sent is not None]
-
-
-def last_alert_id(database: Database) -> int:
-    with database.session() as session:
-        return int(session.scalar(select(func.max(AlertRow.id))) or 0)
