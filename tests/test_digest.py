@@ -18,6 +18,7 @@ from service.notify.channels import build_channels
 from service.notify.schedule import next_digest, quiet_until, route_instant
 from service.notify.sender import AlertSender, Recipient
 from service.storage import AlertStore, Database
+from tests.clock import Clock
 from tests.feedserver import FeedServer
 from tests.notifyserver import JsonEndpoint, store_alerts
 
@@ -79,14 +80,6 @@ def test_subscription_delivery_options_are_validated() -> None:
         QuietHoursConfig(start="25:00", end="07:00")  # type: ignore[arg-type]
     # YAML 1.1 reads an unquoted 22:00 as the number 1320
     assert QuietHoursConfig(start=1320, end=420).start == time(22)  # type: ignore[arg-type]
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture

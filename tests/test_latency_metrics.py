@@ -20,20 +20,13 @@ from service.config.models import AlertSettings, SubscriptionConfig
 from service.notify.channels import build_channels
 from service.notify.sender import AlertSender, Recipient, SendReport
 from service.storage import AlertStore, Database
+from tests.clock import Clock
 from tests.feedserver import FeedServer
 from tests.notifyserver import JsonEndpoint, store_alerts
 from workers import observe
 
 ALERTS = 4
 SEEN = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture

@@ -25,22 +25,12 @@ from service.notify.sender import AlertSender, Recipient
 from service.rendering import Renderer
 from service.storage import AlertStore, Database
 from service.storage.ops_messages import OpsOutbox
+from tests.clock import Clock
 from tests.feedserver import FeedServer
 from tests.notifyserver import JsonEndpoint, SmtpInbox, store_alerts
 
 T0 = datetime(2026, 5, 27, 12, 0, tzinfo=UTC)
 NAMES = {"ilham-aliyev": "Ilham Aliyev"}
-
-
-class Clock:
-    def __init__(self, now: datetime = T0) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, delta: timedelta) -> None:
-        self.now += delta
 
 
 @pytest.fixture
@@ -64,7 +54,7 @@ def _sender(
 def test_500_500_500_200_delivers_exactly_once(database: Database, server: FeedServer) -> None:
     endpoint = JsonEndpoint(server, statuses=[500, 500, 500])
     store_alerts(database, ["desk"], 1, T0)
-    sender, clock = _sender(database, [endpoint.apprise_url]), Clock()
+    sender, clock = _sender(database, [endpoint.apprise_url]), Clock(T0)
     waits = []
     for _ in range(3):
         report = sender.send_due(clock)
@@ -93,7 +83,7 @@ def test_dead_letter_after_max_attempts_tells_ops_once(
     ops_inbox = JsonEndpoint(server, path="/ops")
     ops = OpsNotifier(build_channels([ops_inbox.apprise_url]))
     store_alerts(database, ["desk"], 1, T0)
-    sender, clock = _sender(database, [endpoint.apprise_url], max_attempts=3, ops=ops), Clock()
+    sender, clock = _sender(database, [endpoint.apprise_url], max_attempts=3, ops=ops), Clock(T0)
     reports = []
     for _ in range(5):
         reports.append(sender.send_due(clock, ignore_schedule=True))
@@ -134,7 +124,7 @@ def test_dead_letters_to_an_email_ops_channel_never_hold_up_the_sender(
         ops = OpsNotifier([channel], wait=lambda seconds: None)  # not waiting out the pace
         store_alerts(database, ["desk"], 3, T0)
         sender = _sender(database, [endpoint.apprise_url], max_attempts=1, ops=ops)
-        report = sender.send_due(Clock())
+        report = sender.send_due(Clock(T0))
         assert report.dead == 3 and ops_smtp.messages == []  # returned while the server waits
         ops_smtp.release.set()
         assert ops.drain(60)
@@ -163,7 +153,7 @@ def test_channel_that_accepted_is_not_sent_to_again(
     good = JsonEndpoint(server, path="/good")
     flaky = JsonEndpoint(server, path="/flaky", statuses=[500])
     store_alerts(database, ["desk"], 1, T0)
-    sender, clock = _sender(database, [good.apprise_url, flaky.apprise_url]), Clock()
+    sender, clock = _sender(database, [good.apprise_url, flaky.apprise_url]), Clock(T0)
     assert sender.send_due(clock).failed == 1
     clock.advance(timedelta(hours=1))
     assert sender.send_due(clock).sent == 1
@@ -241,7 +231,7 @@ def test_a_plugin_s_rate_limit_reset_delays_the_next_attempt(
     channel = next(iter(sender._recipients.values())).channels[0]
     channel.plugin.ratelimit_remaining = 0.0  # what a rate-limit-aware plugin records on 429
     channel.plugin.ratelimit_reset = T0 + timedelta(minutes=45)
-    assert sender.send_due(Clock()).failed == 1
+    assert sender.send_due(Clock(T0)).failed == 1
     (summary,) = AlertStore(database).recent(T0 - timedelta(days=1))
     assert summary.next_attempt_at == T0 + timedelta(minutes=45)  # backoff alone: ~30 s
 
@@ -258,6 +248,6 @@ def test_a_template_failing_at_send_time_fails_that_alert_not_the_sender(
         NAMES, AlertSettings(),
     )
     store_alerts(database, ["desk"], 1, T0)
-    report = sender.send_due(Clock())
+    report = sender.send_due(Clock(T0))
     assert report.failed == 1 and endpoint.attempts == 0
     assert "template: UndefinedError" in report.errors[0]
