@@ -148,8 +148,3 @@ def _identifier() -> FastIdentifier:
 @lru_cache(maxsize=1)
 def default_detector() -> LangidDetector:
     return LangidDetector()
-
-
-def detect_language(text: str) -> str | None:
-    """The language of ``text`` with the default detector (None when unsure)."""
-    return default_detector().detect(text)

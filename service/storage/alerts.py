@@ -260,10 +260,6 @@ class AlertStore:
         """Put alerts back until ``until`` (quiet hours), without counting an attempt."""
         self.record(Outcomes(held=[(i, until) for i in alert_ids]))
 
-    def to_digest(self, alert_ids: Sequence[int], now: datetime) -> None:
-        """Move alerts into their subscription's next digest."""
-        self.record(Outcomes(digested=[(i, now) for i in alert_ids]))
-
     def digest_backlog(
         self, now: datetime, *, ignore_schedule: bool = False
     ) -> dict[str, datetime]:

@@ -148,10 +148,6 @@ class EventVector:
         return sorted(self.text.terms[top].tolist())
 
 
-def idf(documents: int, frequency: int) -> float:
-    return math.log((documents + 1) / (frequency + 1))
-
-
 def _unit(counted: Counted, frequencies: npt.NDArray[np.int64], documents: int,
           keep: int) -> Weighted:
     weights = (1 + np.log(counted.counts)) * np.log((documents + 1) / (frequencies + 1))
