@@ -23,17 +23,11 @@ from typing import NamedTuple
 
 from xxhash import xxh3_64_intdigest
 
-from service.stories.shingles import HAS_UNSPACED, SPACED_WORD, WORD, normalise, words_of
+from service.stories._segments import split
+from service.stories.shingles import normalise
 
-_SIGNED = 1 << 63
 REPOST_MIN_WORDS = 25
 _URL = re.compile(r"\b(?:https?://|www\.)\S+", re.IGNORECASE)
-_DIGITS = re.compile(r"[0-9]+")
-_DIGIT = re.compile(r"[0-9]")
-_WORD_OR_END = re.compile(WORD.pattern + "|\x00")
-_SPACED_WORD_OR_END = re.compile(SPACED_WORD.pattern + "|\x00")
-# a line break, or the space after a sentence's end (abbreviations may split: harmless)
-_SEGMENT_END = re.compile(r"\s*\n\s*|(?<=[.!?…。！？])[\"'»”’)\]]*\s+")
 
 
 class Segment(NamedTuple):
@@ -54,32 +48,16 @@ def mask_urls(text: str) -> str:
     return _URL.sub(" url ", text)
 
 
-def fingerprint(word_list: list[str]) -> int:
-    return _fingerprint(" ".join(word_list))
-
-
-def _fingerprint(joined: str) -> int:
-    if _DIGIT.search(joined):
-        joined = _DIGITS.sub("0", joined)
-    return xxh3_64_intdigest(joined.encode()) - _SIGNED
-
-
 def segments(text: str) -> list[Segment]:
     """The segments of ``text`` that have words, in order.
 
-    One pass for all words (segment ends marked in the text), then one
-    split per segment: an article has dozens of segments.
+    A segment ends at a line break or after a sentence's end (. ! ? … 。！？,
+    then closing quotes or brackets, then a space; abbreviations may split:
+    harmless); its fingerprint is xxh3 of its words joined by spaces, digit
+    runs folded to "0", as a signed 64-bit integer. One pass in C over the
+    normalised text (``_segments``): an article has dozens of segments.
     """
-    normal = normalise(mask_urls(text))
-    marked = _SEGMENT_END.sub(" \x00 ", normal)
-    spaced = normal.isascii() or not HAS_UNSPACED.search(normal)
-    tokens = words_of(marked, _SPACED_WORD_OR_END if spaced else _WORD_OR_END)
-    found: list[Segment] = []
-    for piece in " ".join(tokens).split("\x00"):
-        piece = piece.strip()
-        if piece:
-            found.append(Segment(piece.split(" "), _fingerprint(piece)))
-    return found
+    return split(normalise(mask_urls(text)), Segment, xxh3_64_intdigest)
 
 
 def kept_segments(

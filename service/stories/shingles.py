@@ -7,22 +7,27 @@ normalised so that case, accents and punctuation never split two copies
 at once: shingling reads every word of every article, so it cannot afford a
 call per word).
 Scripts written without spaces (Chinese, Japanese, Thai) count each
-character as a word. The words are hashed all at once with numpy (a
-polynomial over code points, murmur3-finalised) and the three word hashes
-of each shingle mixed likewise: no Python call per word or per shingle
-(sha1 per shingle, datasketch's default, is several times slower).
+character as a word. A word's hash is a polynomial over its code points,
+murmur3-finalised, the same in every process: ``word_hashes`` computes it
+for a whole text at once with numpy (the same-event terms use it), the C
+module ``_sketch`` for the shingles, which mixes the three word hashes of
+each shingle likewise (sha1 per shingle, datasketch's default, is several
+times slower).
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
-SHINGLE_WORDS = 3
+from service.stories import _sketch
+
+SHINGLE_WORDS = 3  # fixed in _sketch.c
 Shingles = npt.NDArray[np.uint32]  # sorted, unique
 
 _UNSPACED = "\u0e00-\u0e7f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af"
@@ -31,8 +36,6 @@ WORD = re.compile(f"[{_UNSPACED}]|[^\\W_{_UNSPACED}]+")
 SPACED_WORD = re.compile(r"[^\W_]+")  # the same, faster, for text without unspaced script
 HAS_UNSPACED = re.compile(f"[{_UNSPACED}]")
 _ACCENTS = re.compile("[\u0300-\u036f\u0483-\u0489]")
-_MASK = np.uint64(0xFFFFFFFF)
-_MIX = (np.uint64(0x9E3779B1), np.uint64(0x85EBCA77), np.uint64(0xC2B2AE3D))
 
 
 def normalise(text: str) -> str:
@@ -67,6 +70,7 @@ def _powers(count: int) -> npt.NDArray[np.uint64]:
 
 
 _BASE = np.uint64(0x100000001B3)  # FNV's 64-bit prime
+_ONE = np.uint64(1)
 _MAX_POSITION = 1 << 10  # characters past it share one power (long words still differ)
 _POWERS = _powers(_MAX_POSITION)
 
@@ -107,43 +111,15 @@ def word_hashes(word_list: list[str]) -> WordHashes:
     return WordHashes(lengths, codes[starts], fmix64(mixed))
 
 
-def _hash_words(word_list: list[str]) -> npt.NDArray[np.uint64]:
-    """32-bit word hashes, for shingles."""
-    return word_hashes(word_list).hashes & _MASK
+def shingles_of(word_list: Sequence[str]) -> Shingles:
+    """The hashed three-word shingles of ``word_list`` (one shingle if shorter).
+
+    Each word hashed as ``word_hashes`` does (low 32 bits), the three word
+    hashes of a shingle mixed and murmur3-finalised, sorted and unique: in C
+    (``_sketch.shingles``), one pass with no call per word or per shingle.
+    """
+    return np.frombuffer(_sketch.shingles(word_list), dtype=np.uint32)
 
 
-_ONE = np.uint64(1)
-
-
-def _fmix32(values: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
-    """murmur3's finaliser: spreads the mixed bits over all 32."""
-    values = values ^ (values >> np.uint64(16))
-    values = (values * np.uint64(0x85EBCA6B)) & _MASK
-    values = values ^ (values >> np.uint64(13))
-    values = (values * np.uint64(0xC2B2AE35)) & _MASK
-    return values ^ (values >> np.uint64(16))
-
-
-def _unique(values: npt.NDArray[np.uint32]) -> Shingles:
-    ordered = np.sort(values)
-    keep = np.empty(len(ordered), dtype=bool)
-    keep[:1] = True
-    np.not_equal(ordered[1:], ordered[:-1], out=keep[1:])
-    return ordered[keep]
-
-
-def shingles_of(word_list: list[str], size: int = SHINGLE_WORDS) -> Shingles:
-    """The hashed ``size``-word shingles of ``word_list`` (one shingle if shorter)."""
-    if not word_list:
-        return np.empty(0, dtype=np.uint32)
-    hashes = _hash_words(word_list)
-    width = min(size, len(hashes))
-    count = len(hashes) - width + 1
-    mixed = np.zeros(count, dtype=np.uint64)
-    for offset in range(width):
-        mixed = ((mixed * _MIX[offset % 3]) & _MASK) ^ hashes[offset : offset + count]
-    return _unique(_fmix32(mixed).astype(np.uint32))
-
-
-def shingles(text: str, size: int = SHINGLE_WORDS) -> Shingles:
-    return shingles_of(tokens(text), size)
+def shingles(text: str) -> Shingles:
+    return shingles_of(tokens(text))

@@ -1,9 +1,10 @@
-"""MinHash signatures and LSH band keys of a story text (datasketch).
+"""MinHash signatures and LSH band keys of a story text (datasketch's scheme, in C).
 
 One datasketch ``MinHash`` permutation table (the affine32 scheme) is built
 once per process and reused for every article; the signature is computed
-from it in one numpy expression, as ``MinHash.update_batch`` does, minus its
-Python call per shingle. The signature is
+from it by the C module ``_sketch`` (what ``MinHash.update_batch`` computes,
+without a Python call per shingle or numpy's 192 x n temporary matrix;
+tests hold it to datasketch and to the former numpy code). The signature is
 cut into ``BANDS`` bands of ``ROWS`` values; two texts share a band key with
 probability 1 - (1 - J^ROWS)^BANDS for Jaccard similarity J: with 64 bands
 of 3 rows that is 0.40 at J = 0.2, 0.94 at J = 0.35 and 0.9998 at J = 0.5
@@ -28,7 +29,8 @@ import numpy.typing as npt
 if TYPE_CHECKING:
     from datasketch import MinHash
 
-from service.stories.shingles import Shingles, fmix64
+from service.stories import _sketch
+from service.stories.shingles import Shingles
 
 NUM_PERM = 192
 BANDS = 64
@@ -50,7 +52,8 @@ class Sketch:
 
 
 @lru_cache(maxsize=1)
-def _permutations() -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32]]:
+def permutations() -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32]]:
+    """datasketch's permutation table (a, b) for ``NUM_PERM`` and ``_SEED``."""
     # imported here: datasketch pulls in scipy (a second of start-up) for its LSH,
     # which newswatch does not use; commands that never sketch never pay for it
     from datasketch import MinHash
@@ -69,49 +72,32 @@ def minhash(shingle_hashes: Shingles) -> MinHash:
 
     signature = MinHash(
         num_perm=NUM_PERM, seed=_SEED, hashfunc=_identity,
-        permutations=_permutations(), scheme=_SCHEME,
+        permutations=permutations(), scheme=_SCHEME,
     )
     signature.update_batch(shingle_hashes.tolist())
     return signature
 
 
-def _fmix32(values: npt.NDArray[np.uint32]) -> npt.NDArray[np.uint32]:
-    values = values ^ (values >> np.uint32(16))
-    values = values * np.uint32(0x85EBCA6B)
-    values = values ^ (values >> np.uint32(13))
-    values = values * np.uint32(0xC2B2AE35)
-    return values ^ (values >> np.uint32(16))
-
-
 def hashvalues(shingle_hashes: Shingles) -> npt.NDArray[np.uint32]:
-    """``minhash(shingle_hashes).hashvalues`` without a Python call per shingle.
-
-    datasketch's affine32 scheme: murmur3-finalise each input, then
-    a * h + b modulo 2^32 per permutation, and the minimum per permutation
-    (tests check the two agree).
-    """
-    a, b = _permutations()
-    mixed = _fmix32(shingle_hashes.astype(np.uint32)).reshape(-1, 1)
-    permuted = mixed * a + b
-    result: npt.NDArray[np.uint32] = permuted.min(axis=0)
-    return result
+    """``minhash(shingle_hashes).hashvalues``: for each permutation (a, b), the
+    minimum of a * fmix32(s) + b modulo 2^32 over the shingles s (not empty)."""
+    a, b = permutations()
+    return np.frombuffer(_sketch.signature(_uint32(shingle_hashes), a, b), dtype=np.uint32)
 
 
 def band_keys(hashvalues: npt.NDArray[np.uint32]) -> tuple[int, ...]:
-    """One signed 64-bit key per band: its rows and its number, mixed (numpy)."""
-    rows = hashvalues[: BANDS * ROWS].astype(np.uint64).reshape(BANDS, ROWS)
-    mixed = _BAND_SEEDS.copy()
-    for row in range(ROWS):
-        mixed = fmix64(mixed ^ rows[:, row])
-    keys: tuple[int, ...] = tuple(mixed.view(np.int64).tolist())
-    return keys
+    """One signed 64-bit key per band: its number and its rows, mixed by fmix64."""
+    return _sketch.band_keys(_uint32(hashvalues), BANDS, ROWS)
 
 
-_BAND_SEEDS = fmix64(np.arange(1, BANDS + 1, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15))
+def _uint32(values: npt.NDArray[np.uint32]) -> npt.NDArray[np.uint32]:
+    return np.ascontiguousarray(values, dtype=np.uint32)
 
 
 def sketch(shingle_hashes: Shingles) -> Sketch:
     """The sketch of a text's shingles (no bands for an empty text)."""
     if len(shingle_hashes) == 0:
         return Sketch(shingle_hashes, ())
-    return Sketch(shingle_hashes, band_keys(hashvalues(shingle_hashes)))
+    a, b = permutations()
+    values = _sketch.signature(shingle_hashes, a, b)
+    return Sketch(shingle_hashes, _sketch.band_keys(values, BANDS, ROWS))
