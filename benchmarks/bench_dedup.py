@@ -423,7 +423,7 @@ def ours(threshold: float, event_threshold: float | None, embeddings: bool = Fal
                         embeddings=embeddings)
     path = "near copies + same event" if event_threshold is not None else "near copies"
     path += " with sentence embeddings" if embeddings else ""
-    return Engine(f"newswatch, {path} (numpy hashing, shared permutations, "
+    return Engine(f"newswatch, {path} (segments and sketch in C, shared permutations, "
                   f"{BANDS}x{ROWS} bands, exact check)",
                   lambda i, title, text: index.add(f"feed{i % 100}", title, text))
 

@@ -671,21 +671,26 @@ def test_dockerfile_is_multistage_slim_non_root_and_installs_from_pyproject() ->
     assert exec_form(dict(final)["CMD"]) == ["newswatch", "run"]
 
 
-def test_the_c_module_is_compiled_in_the_build_stage_and_only_its_result_kept() -> None:
+C_MODULES = ("service/matching/_core.c", "service/stories/_sketch.c",
+             "service/stories/_segments.c")
+
+
+def test_the_c_modules_are_compiled_in_the_build_stage_and_only_their_result_kept() -> None:
     instructions = dockerfile_instructions()
     final = final_stage()
     build = instructions[: len(instructions) - len(final)]
     copied = {src for kw, rest in build if kw == "COPY" for src in copy_sources(rest)}
-    assert "setup.py" in copied, "setup.py builds service/matching/_core.c"
+    assert "setup.py" in copied, "setup.py builds the C modules"
     setup = (ROOT / "setup.py").read_text(encoding="utf-8")
-    assert "service/matching/_core.c" in setup
+    for source in C_MODULES:
+        assert source in setup
+        assert not ignored(source)
+        assert ignored(source.replace(".c", ".cpython-311-x86_64-linux-gnu.so")), "a local build"
     build_runs = " ".join(rest for kw, rest in build if kw == "RUN")
     final_runs = " ".join(rest for kw, rest in final if kw == "RUN")
     assert "build-essential" in build_runs
     assert "build-essential" not in final_runs and "gcc" not in final_runs
     assert any("--from=build" in rest and "/opt/venv" in rest for kw, rest in final if kw == "COPY")
-    assert not ignored("service/matching/_core.c")
-    assert ignored("service/matching/_core.cpython-311-x86_64-linux-gnu.so"), "a local build"
 
 
 def dockerignore_patterns() -> list[str]:
