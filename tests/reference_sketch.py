@@ -48,7 +48,11 @@ def fingerprint(joined: str) -> int:
 
 def segments(text: str) -> list[Segment]:
     """The segments of ``text`` that have words, in order."""
-    normal = normalise(mask_urls(text))
+    return split(normalise(mask_urls(text)))
+
+
+def split(normal: str) -> list[Segment]:
+    """The segments of already normalised text (``_segments.split``'s reference)."""
     marked = _SEGMENT_END.sub(" \x00 ", normal)
     spaced = normal.isascii() or not HAS_UNSPACED.search(normal)
     tokens = words_of(marked, _SPACED_WORD_OR_END if spaced else _WORD_OR_END)

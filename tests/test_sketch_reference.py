@@ -18,8 +18,10 @@ import numpy as np
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
+from xxhash import xxh3_64_intdigest
 
 from service.stories import _sketch, article_parts, article_sketch
+from service.stories._segments import split
 from service.stories.boilerplate import Segment, segments, strip_boilerplate
 from service.stories.shingles import shingles_of
 from service.stories.signature import band_keys, hashvalues, minhash, permutations, sketch
@@ -49,6 +51,15 @@ words = st.text(st.characters(exclude_categories=["Cs"]), min_size=1, max_size=1
 @example(text="x_y 12 34a5 ..  \u2028z")
 def test_segments_are_the_regular_expressions(text: str) -> None:
     assert segments(text) == reference_sketch.segments(text)
+
+
+@pytest.mark.parametrize("template", ["a{}b", "a.{}b", "x.){}y"])
+def test_every_code_point_is_a_letter_space_or_mark_as_for_re(template: str) -> None:
+    """Each character in a word, a space after a sentence end, between: as re's \\w, \\s."""
+    for block in range(0, 0x110000, 0x10000):
+        text = " ".join(template.format(chr(c)) for c in range(block, block + 0x10000)
+                        if not 0xD800 <= c <= 0xDFFF)
+        assert split(text, Segment, xxh3_64_intdigest) == reference_sketch.split(text), hex(block)
 
 
 @MANY
@@ -133,3 +144,4 @@ def test_bad_input_is_named() -> None:
         _sketch.signature(np.arange(3, dtype=np.uint32), a, b[:3])
     with pytest.raises(ValueError, match="65 bands of 3 rows"):
         _sketch.band_keys(a, 65, 3)
+
