@@ -98,6 +98,7 @@ class FullTextFetcher(Protocol):
 
 HOST_REST_SECONDS = 600.0  # a host that did not answer is left alone this long
 BATCH_PAGES_SECONDS = 120.0  # a batch's pages all done or given up by then (task limit: 540 s)
+_REMEMBERED_HOSTS = 1024  # past this, hosts whose rest is over are forgotten
 _HOST_DOWN_KINDS = frozenset({"dns", "connect", "timeout", "refused-private"})
 _HOST_BUSY_STATUSES = frozenset({429, 503})
 
@@ -124,7 +125,12 @@ class HostRest:
         return entry[1]
 
     def failed(self, host: str, now: float, reason: str) -> None:
+        if len(self._until) >= _REMEMBERED_HOSTS:  # months of failing hosts: keep the live ones
+            self._until = {h: e for h, e in self._until.items() if e[0] > now}
         self._until[host] = (now + self._rest, reason)
+
+    def __len__(self) -> int:
+        return len(self._until)
 
     def answered(self, host: str) -> None:
         self._until.pop(host, None)

@@ -298,6 +298,14 @@ def test_host_rest_ends_and_an_answer_forgets_the_failure() -> None:
     assert rest.resting("a.example", 101) is None
 
 
+def test_host_rest_forgets_hosts_whose_rest_is_over_instead_of_growing() -> None:
+    rest = HostRest(rest_seconds=60)
+    for n in range(5000):
+        rest.failed(f"h{n}.example", float(n), "dns")
+    assert len(rest) <= 1024 + 60
+    assert rest.resting("h4999.example", 5000.0) == "dns"
+
+
 def test_thin_entries_of_one_batch_each_get_their_page(
     database: Database, server: FeedServer
 ) -> None:
