@@ -220,13 +220,10 @@ def db_compact(
     except StorageError as e:
         err.print(f"[bold red]database error:[/] {e}")
         raise typer.Exit(EXIT_STORAGE) from e
-    retention, before = ArticleTextRetention(database), datetime.now(UTC) - age
-    total, more = 0, True
+    before = datetime.now(UTC) - age
     with err.status("dropping old article text…") as status:
-        while more:
-            dropped, more = retention.compact_batch(before)
-            total += dropped
-            status.update(f"dropping old article text… {total} articles so far")
+        total = ArticleTextRetention(database).compact(before, progress=lambda done: status.update(
+            f"dropping old article text… {done} articles so far"))
     database.close()
     err.print(f"text dropped from {total} articles fetched before {before:%Y-%m-%d %H:%M} UTC")
 

@@ -27,12 +27,14 @@ FIRST_UPKEEP_AFTER = timedelta(minutes=1)  # start-up (and its first polls) goes
 
 
 def drop_old_text(
-    retention: ArticleTextRetention, settings: RetentionSettings, now: datetime
+    retention: ArticleTextRetention, settings: RetentionSettings, now: datetime,
+    stopping: Callable[[], bool] = lambda: False,
 ) -> int:
-    """One upkeep pass: how many articles lost their text (none when kept forever)."""
+    """One upkeep pass: how many articles lost their text (none when kept forever).
+    ``stopping`` is asked between batches: a shutdown does not wait for a long pass."""
     if settings.article_text is None:
         return 0
-    dropped = retention.compact(now - settings.article_text)
+    dropped = retention.compact(now - settings.article_text, stopping=stopping)
     if dropped:
         log.info("old article text dropped", articles=dropped,
                  older_than=str(settings.article_text))
@@ -50,7 +52,7 @@ async def upkeep_until(
     while not await _stopped_within(stop, wait):
         wait = UPKEEP_EVERY
         try:
-            await asyncio.to_thread(drop_old_text, retention, settings(), now())
+            await asyncio.to_thread(drop_old_text, retention, settings(), now(), stop.is_set)
         except (StorageError, SQLAlchemyError) as e:
             log.error("upkeep: database error; trying again later", error=str(e))
 

@@ -118,6 +118,8 @@ def test_upkeep_keeps_text_forever_when_retention_is_null(database: Database) ->
     retention = ArticleTextRetention(database)
     assert drop_old_text(retention, RetentionSettings(article_text=None), T0 + timedelta(1000)) == 0
     assert drop_old_text(retention, RetentionSettings(), T0 + timedelta(days=89)) == 0
+    stopping = drop_old_text(retention, RetentionSettings(), T0 + timedelta(days=91), lambda: True)
+    assert stopping == 0  # a shutdown asked before the first batch: nothing done
     assert drop_old_text(retention, RetentionSettings(), T0 + timedelta(days=91)) == 1
 
 

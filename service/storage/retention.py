@@ -17,6 +17,7 @@ process walks the older rows once).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from itertools import takewhile
 
@@ -63,13 +64,17 @@ class ArticleTextRetention:
             self._after = old[-1].id
         return blanked, len(old) == len(rows) == self._batch
 
-    def compact(self, before: datetime) -> int:
-        """Batch after batch until the young articles; how many were blanked."""
-        total = 0
-        more = True
-        while more:
+    def compact(
+        self, before: datetime, *, stopping: Callable[[], bool] = lambda: False,
+        progress: Callable[[int], None] = lambda total: None,
+    ) -> int:
+        """Batch after batch until the young articles (or ``stopping()``); how many
+        were blanked (``progress`` hears the running total after each batch)."""
+        total, more = 0, True
+        while more and not stopping():
             blanked, more = self.compact_batch(before)
             total += blanked
+            progress(total)
         return total
 
 
