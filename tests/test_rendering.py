@@ -175,3 +175,20 @@ def test_an_entity_quotes_its_first_sentence_only() -> None:
     body = render_alert(replace(view, matches=(entity,)), SUB, NAMES).body
     assert "> **Aliyev** spoke." in body
     assert "Then Macron" not in body
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_digest_names_the_other_outlets_of_each_story(kind: ChannelKind) -> None:
+    views = [_view(title="Pardon", outlets=("APA", "Trend")), _view(title="Quiet", outlets=())]
+    body = Renderer().digest(kind, views, SUB, NAMES, Limits(body=100_000, title=0)).body
+    assert "also reported by APA, Trend" in body
+    assert body.count("also reported by") == 1
+
+
+def test_a_digest_says_how_many_outlets_it_does_not_name() -> None:
+    outlets = tuple(f"Outlet {n}" for n in range(30))
+    body = Renderer().digest("text", [_view(outlets=outlets)], SUB, NAMES,
+                             Limits(body=100_000, title=0)).body
+    assert "also reported by Outlet 0, Outlet 1" in body
+    named = body.split("also reported by ", 1)[1].split(" and ", 1)[0].count("Outlet")
+    assert f" and {30 - named} more" in body
