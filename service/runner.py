@@ -47,6 +47,7 @@ from service.storage.database import Database
 from service.storage.feeds import FeedStore
 from service.storage.ops_messages import OpsOutbox
 from service.storage.websub import WebSubStore
+from service.upkeep import upkeep_until
 from service.web import WebContext, WebServer
 from service.websub import WebSub
 from service.webui import Runtime, StatusSource, WebFace
@@ -264,6 +265,8 @@ class Service:
         sender = asyncio.create_task(self._send_until(stop))
         reloader = asyncio.create_task(self._reload_until(stop))
         sweeper = asyncio.create_task(self._sweep_until(stop))
+        upkeep = asyncio.create_task(upkeep_until(
+            stop, self.database, lambda: self.config.settings.retention, self.now))
         websub = asyncio.create_task(self.websub.run_until(stop))
         in_flight = self._in_flight
         poll_done = self._replan  # a finished poll or a reload may move the wake-up earlier
@@ -281,6 +284,7 @@ class Service:
         await sender
         await reloader
         await sweeper
+        await upkeep
         await websub
         await asyncio.to_thread(self.sender.send_due, self.now)
         log.info("stopped cleanly")
