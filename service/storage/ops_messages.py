@@ -15,10 +15,11 @@ sends that notice again: at most the one in flight per channel.
 
 A notice of a channel no longer configured (ops replaced their Slack
 webhook, say) is handed to the channels configured now (``reroute``): the
-notice is what matters, not the channel it was first meant for. Its row
-moves to the first configured channel that does not have that notice yet,
-copies go to the others, and a row every configured channel already has a
-copy of is dropped. Only rows left unsent for ``REROUTE_AFTER``: a process
+notice is what matters, not the channel it was first meant for (also one
+the removed channel gave up on: a broken channel is often why it was
+removed). Its row moves to the first configured channel that does not have
+that notice yet, tries counted afresh, copies go to the others, and a row
+every configured channel already has a copy of is dropped. Only rows left unsent for ``REROUTE_AFTER``: a process
 whose configuration is a moment behind (a worker before its next batch)
 must not take a channel just added for one removed.
 """
