@@ -13,13 +13,20 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import update
 
 from service.config.models import AlertSettings, FeedConfig
 from service.notify.channels import build_channels
 from service.notify.ops import OpsNotifier
 from service.notify.sender import AlertSender
 from service.storage import AlertStore, Database, FeedStore
-from service.storage.ops_messages import LEASE, REROUTE_AFTER, OpsOutbox
+from service.storage.ops_messages import (
+    LEASE,
+    MAX_ATTEMPTS,
+    REROUTE_AFTER,
+    OpsMessageRow,
+    OpsOutbox,
+)
 from tests.feedserver import FeedServer
 from tests.notifyserver import JsonEndpoint
 
@@ -173,3 +180,16 @@ def test_a_removed_channels_copy_is_dropped_when_the_others_have_the_notice(
     assert (len(kept.received), removed.attempts) == (1, 0)
     keys = [c.key for c in build_channels([removed.apprise_url, kept.apprise_url])]
     assert OpsOutbox(database).unsent(keys, T0 + 2 * REROUTE_AFTER) == []
+
+
+def test_a_notice_its_removed_channel_gave_up_on_still_reaches_the_configured_one(
+    database: Database, server: FeedServer
+) -> None:
+    removed, configured = JsonEndpoint(server, path="/old-ops"), JsonEndpoint(server, path="/ops")
+    _stored_for(database, [removed.apprise_url], "feed disabled: gone")
+    with database.session() as session, session.begin():  # its five tries all refused
+        session.execute(update(OpsMessageRow).values(attempts=MAX_ATTEMPTS))
+    ops = OpsNotifier(build_channels([configured.apprise_url]))
+    _sender(database, ops).send_due(lambda: T0 + REROUTE_AFTER)
+    assert ops.drain(30)
+    assert [m["title"] for m in configured.received] == ["[newswatch ops] feed disabled: gone"]
