@@ -19,9 +19,10 @@ notice is what matters, not the channel it was first meant for (also one
 the removed channel gave up on: a broken channel is often why it was
 removed). Its row moves to the first configured channel that does not have
 that notice yet, tries counted afresh, copies go to the others, and a row
-every configured channel already has a copy of is dropped. Only rows left unsent for ``REROUTE_AFTER``: a process
-whose configuration is a moment behind (a worker before its next batch)
-must not take a channel just added for one removed.
+every configured channel already has a copy of is dropped. Only rows left
+unsent for ``REROUTE_AFTER`` move: a process whose configuration is a moment
+behind (a worker before its next batch) must not take a channel just added
+for one removed.
 """
 
 from __future__ import annotations
