@@ -18,7 +18,8 @@ of ``newswatch.yaml`` in ``--config`` or ``$NEWSWATCH_CONFIG`` (default
 when the file is not readable YAML: an edit the service refused leaves the
 port it kept unknown, and the default is the likeliest). A service bound to
 one address other than loopback is asked there. Exit 0 when it answers 200,
-1 otherwise (the reason on standard error).
+1 otherwise (the reason on standard error). With ``web.enabled: false``
+there is nothing to ask: the probe runs ``newswatch healthcheck`` instead.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import subprocess
 import sys
 import urllib.error
 import urllib.request
@@ -115,6 +117,11 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     args = parser.parse_args(argv)
     env = os.environ if environ is None else environ
     config_dir = Path(args.config or env.get("NEWSWATCH_CONFIG") or "config")
+    if not args.url and not args.worker and _web_settings(config_dir).get("enabled") is False:
+        # no listener to ask: the full check (configuration, database, broker) instead
+        _note("web.enabled is false: running `newswatch healthcheck`")
+        command = [sys.executable, "-m", "service", "healthcheck", "--config", str(config_dir)]
+        return subprocess.run(command, env=dict(env), check=False).returncode
     try:
         url = args.url or readiness_url(config_dir, env, worker=args.worker)
     except ProbeError as e:

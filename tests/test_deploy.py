@@ -1198,6 +1198,22 @@ def test_the_image_health_check_asks_the_running_service_with_a_light_probe(
     assert "broker unreachable" in said
 
 
+def test_with_the_web_listener_off_the_probe_runs_the_full_health_check(tmp_path: Path) -> None:
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "feeds.yaml").write_text("feeds: []\n")
+    env = image_env({CONFIG_DIR_VARIABLE: str(config)})
+    env.pop("NEWSWATCH_DATABASE_URL", None)
+    for database, healthy in ((f"sqlite:///{tmp_path}/nw.db", True),
+                              ("postgresql+psycopg://nobody@127.0.0.1:9/none", False)):
+        (config / "newswatch.yaml").write_text(
+            f"database_url: {database}\nweb:\n  enabled: false\n")
+        rc, _, said = run_probe([], env)
+        assert (rc == 0) is healthy, said
+        assert "web.enabled is false" in said
+    assert "unhealthy" in said
+
+
 def test_the_probe_passes_while_the_service_keeps_its_config_over_a_refused_edit(
     tmp_path: Path,
 ) -> None:
