@@ -98,6 +98,4 @@ def sketch(shingle_hashes: Shingles) -> Sketch:
     """The sketch of a text's shingles (no bands for an empty text)."""
     if len(shingle_hashes) == 0:
         return Sketch(shingle_hashes, ())
-    a, b = permutations()
-    values = _sketch.signature(shingle_hashes, a, b)
-    return Sketch(shingle_hashes, _sketch.band_keys(values, BANDS, ROWS))
+    return Sketch(shingle_hashes, band_keys(hashvalues(shingle_hashes)))
