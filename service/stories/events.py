@@ -24,7 +24,8 @@ texts must be at least ``MIN_TEXT_COSINE`` alike (``same_event``). With sentence
 embeddings (``dedup.event_embeddings``, ``service.stories.embedding``) a
 candidate joins instead when the probability of ``event_model`` (the
 embeddings' cosine, the text's TF-IDF cosine and the days apart) reaches
-``dedup.event_probability``; the salient terms still choose the candidates.
+``dedup.event_probability``; candidates are then also the articles sharing a
+band key of the embedding (``embedding_keys``): a rewrite in other words.
 Until the window holds
 ``MIN_DOCUMENTS`` articles the frequencies say too little (every word looks
 rare), so the event path waits and only copies are joined.
@@ -43,6 +44,7 @@ import numpy as np
 import numpy.typing as npt
 
 from service.stories.embedding import Embedding
+from service.stories.embedding_keys import embedding_keys
 from service.stories.event_model import (
     DAYS_CAP,
     TIME_PENALTY,
@@ -146,6 +148,15 @@ class EventVector:
             return list(self.text.terms.tolist())
         top = np.argpartition(-self.text.weights, SALIENT_TERMS - 1)[:SALIENT_TERMS]
         return sorted(self.text.terms[top].tolist())
+
+    @property
+    def bands(self) -> list[int]:
+        """The embedding's band keys (``embedding_keys``), if it has one: posted in the
+        same inverted index, one shared band making a candidate as ``MIN_SHARED``
+        salient terms do."""
+        if self.embedding is None:
+            return []
+        return sorted(embedding_keys(self.embedding).tolist())
 
 
 def _unit(counted: Counted, frequencies: npt.NDArray[np.int64], documents: int,
