@@ -1,15 +1,18 @@
 """Fit the same-event decisions on SemEval 2022 task 8's training pairs.
 
     .venv/bin/pip install -e '.[embeddings]'
-    .venv/bin/python benchmarks/fit_event_model.py
+    .venv/bin/python benchmarks/fit_event_model.py [--embedding-cache FILE.npz]
 
-Pairs in one language whose texts share MIN_SHARED salient terms (the
-candidates the service compares) are the examples: same story (Overall <=
+Pairs in one language whose texts share MIN_SHARED salient terms, or (with
+embeddings) a band of their embeddings (the candidates the service compares),
+are the examples: same story (Overall <=
 1.5) or not (>= 3.5). Precision and recall are over all pairs in one
 language, the non-candidates and pairs below the service's text cosine floor
 counted as "different", copies as "same".
 
-- With embeddings: features are the cosine of the two sentence embeddings,
+- With embeddings: first the centre the service takes embeddings from (the
+  mean raw embedding of the training articles, service/stories/embedding_centre.npy,
+  see service.stories.embedding); then features are the cosine of the two sentence embeddings,
   of the two TF-IDF text vectors, and log(1 + days apart) (up to DAYS_CAP).
   A logistic regression (Newton's method, a little L2, features
   standardised, weights then given back on the raw scale) is fitted; five
@@ -29,6 +32,7 @@ service/stories/event_model.py.
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -36,9 +40,18 @@ import numpy as np
 import numpy.typing as npt
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.bench_dedup import Scored, Tally, _monolingual, score_split
+from benchmarks.bench_dedup import (
+    RawEmbeddings,
+    Scored,
+    Tally,
+    _monolingual,
+    score_split,
+    semeval_texts,
+    title_and_text,
+)
+from service.stories import embedding
 from service.stories.event_model import TIME_PENALTY
-from service.stories.events import MIN_TEXT_COSINE
+from service.stories.events import MIN_EMBEDDING_TEXT_COSINE, MIN_TEXT_COSINE
 
 PRECISION = 0.95
 STABLE = 3
@@ -73,10 +86,26 @@ def standardised_fit(features: Matrix, labels: Matrix) -> Matrix:
     return np.array([*raw, weights[-1] - float(raw @ mean)])
 
 
+def fit_centre(name: str, embedder: RawEmbeddings) -> None:
+    """Write the mean raw embedding of the split's articles (``embedding.CENTRE``)."""
+    raw = [embedder.raw_embedding(*title_and_text(t)) for t in semeval_texts(name)]
+    np.save(embedding.CENTRE, np.mean(raw, axis=0).astype(np.float32))
+    embedding.centre.cache_clear()
+
+
 def main() -> None:
-    pairs = [s for s in score_split("training_set.csv", embeddings=True) if _monolingual(s.pair)]
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--embedding-cache", type=Path, default=None,
+                        help="raw embeddings kept between runs (as benchmarks/bench_dedup.py)")
+    embedder = RawEmbeddings(parser.parse_args().embedding_cache)
+    fit_centre("training_set.csv", embedder)
+    embedder.save()
+    pairs = [s for s in score_split("training_set.csv", embeddings=True, embedder=embedder)
+             if _monolingual(s.pair)]
     penalty, threshold, scores = fit_lexical(pairs)
-    candidates = [s for s in pairs if s.candidate and not s.copy]
+    # what the model will judge: candidates over the floor (not the pairs the floor stops)
+    candidates = [s for s in pairs if (s.candidate or s.band) and not s.copy
+                  and s.text >= MIN_EMBEDDING_TEXT_COSINE]
     features = np.array([[s.embedding, s.text, np.log1p(s.days)] for s in candidates],
                         dtype=np.float64)
     labels = np.array([s.same for s in candidates], dtype=np.float64)
@@ -126,7 +155,7 @@ def fit_lexical(pairs: list[Scored]) -> tuple[float, float, str]:
 def _tally(pairs: list[Scored], held_out: dict[int, float], probability: float) -> Tally:
     tally = Tally()
     for s in pairs:
-        joins = s.text >= MIN_TEXT_COSINE and held_out.get(id(s), 0.0) >= probability
+        joins = s.text >= MIN_EMBEDDING_TEXT_COSINE and held_out.get(id(s), 0.0) >= probability
         tally.add(s.same, s.copy or joins)
     return tally
 
