@@ -15,7 +15,9 @@ training pairs, centred e5 embeddings: ``embedding``), 0.19 for 0.26 (the
 median of the different ones). Measured there: 0.75 of the same-story pairs
 share a band, 0.23 of the different ones (which share salient terms, often
 one person or town), 0.07 of two articles drawn at random. The candidates
-are then judged by the model like any other.
+are then judged by the model like any other. With them, 0.90 of the
+training split's same-story pairs are compared (salient terms alone: 0.86),
+of the 0.95 over the text cosine floor ``events.MIN_EMBEDDING_TEXT_COSINE``.
 
 The hyperplanes are +-1 vectors drawn from murmur3's finaliser over a
 counter, not from numpy's generators (whose streams may change between
