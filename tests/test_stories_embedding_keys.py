@@ -20,7 +20,7 @@ from service.storage import Database, event_index
 from service.storage.models import StoryRow, StoryTermRow
 from service.stories.embedding import embed
 from service.stories.embedding_keys import BANDS, embedding_keys
-from service.stories.events import DOCUMENTS, EventVector, Weighted
+from service.stories.events import DOCUMENTS, EventRule, EventVector, Weighted, same_event
 from service.stories.memory import MemoryIndex
 from tests.test_stories_embeddings import OFFENSIVE, SAME_OFFENSIVE, _background
 from tests.test_stories_store import NOW, _story
@@ -94,3 +94,16 @@ def test_the_database_counts_a_shared_band_as_enough_salient_terms(database: Dat
 
         assert candidates(same) == [article]
         assert candidates([]) == []
+
+
+def test_embeddings_of_another_encoder_are_judged_by_the_lexical_score() -> None:
+    text = Weighted(np.array([1, 2], dtype=np.int64), np.array([0.6, 0.8]))
+    other = Weighted(np.array([2, 3], dtype=np.int64), np.array([0.6, 0.8]))  # cosine 0.48
+    rule = EventRule(threshold=0.4, probability=0.99)
+    e5 = _unit(np.ones(384))
+    unlike = _unit(np.resize([1.0, -1.0], 384))  # cosine 0 with e5: the model says no
+    use = _unit(np.ones(512))  # stored before the encoder changed
+    assert same_event(EventVector(text, text, e5), EventVector(other, other, unlike),
+                      rule) is None
+    lexical = same_event(EventVector(text, text, e5), EventVector(other, other, use), rule)
+    assert lexical == pytest.approx(0.48)
