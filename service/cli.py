@@ -192,6 +192,42 @@ def db_upgrade(config_dir: ConfigOption = None) -> None:
     err.print(f"database up to date: {redact_database_url(config.settings.database_url)}")
 
 
+@db_app.command("compact")
+def db_compact(
+    config_dir: ConfigOption = None,
+    older_than: Annotated[str | None, typer.Option(
+        help="Drop the text of processed articles older than this (e.g. 30d) "
+             "[default: retention.article_text]")] = None,
+) -> None:
+    """Drop the text of old processed articles now, keeping their rows (`run` does it hourly)."""
+    from datetime import datetime
+
+    from service.config.durations import parse_duration
+    from service.storage.database import Database
+    from service.storage.retention import ArticleTextRetention
+
+    config = _load(config_dir)
+    try:
+        age = parse_duration(older_than) if older_than else config.settings.retention.article_text
+    except ValueError as e:
+        err.print(f"[bold red]--older-than:[/] {e}")
+        raise typer.Exit(EXIT_CONFIG) from e
+    if age is None:
+        err.print("retention.article_text is null (text kept forever): give --older-than")
+        raise typer.Exit(EXIT_CONFIG)
+    try:
+        database = Database.open(config.settings.database_url)
+    except StorageError as e:
+        err.print(f"[bold red]database error:[/] {e}")
+        raise typer.Exit(EXIT_STORAGE) from e
+    before = datetime.now(UTC) - age
+    with err.status("dropping old article text…") as status:
+        total = ArticleTextRetention(database).compact(before, progress=lambda done: status.update(
+            f"dropping old article text… {done} articles so far"))
+    database.close()
+    err.print(f"text dropped from {total} articles fetched before {before:%Y-%m-%d %H:%M} UTC")
+
+
 @app.command()
 def healthcheck(config_dir: ConfigOption = None) -> None:
     """Exit 0 when the configuration is valid and the database (and broker) answer.

@@ -22,6 +22,7 @@ from service.config.models import DedupSettings
 from service.matching.field import folded_words
 from service.stories import NearDuplicate, article_parts
 from service.stories.embedding import embed
+from service.stories.reposts import last_line_parts
 
 MIN_WORDS_FOR_TEXT_KEY = 25
 _GLOBAL_GUID = re.compile(r"^(?:https?://[^/\s]+/\S+|urn:\S+|tag:\S+)$", re.IGNORECASE)
@@ -70,7 +71,7 @@ def near_duplicate(
     embedding = embed(title, text) if settings.same_event and settings.event_embeddings else None
     return NearDuplicate(
         parts=tuple(parts), threshold=settings.threshold, since=now - settings.window,
-        title_parts=title_parts,
+        title_parts=title_parts, tail_parts=last_line_parts(text),
         event_threshold=settings.event_threshold if settings.same_event else None,
         event_probability=settings.event_probability, embedding=embedding, seen=now,
     )

@@ -1,6 +1,7 @@
 """The per-article work that Celery tasks (or the embedded runner) perform.
 
     load the batch, count one more delivery of each    (storage, one transaction)
+    fetch the pages of its thin entries, together      (I/O)
     for each article:
         dead-letter it after too many deliveries       (decision)
         classify its text                              (pure)
@@ -17,7 +18,7 @@ others and is delivered again later.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
@@ -29,6 +30,7 @@ from service.config.models import Config
 from service.dedup import ArticleIdentity, near_duplicate, story_keys
 from service.domain import Document
 from service.fulltext import (
+    FullText,
     FullTextFetcher,
     FullTextPolicy,
     HttpFullTextFetcher,
@@ -129,18 +131,33 @@ def warm_up(config: Config) -> None:
         article_sketch(list(near.parts))
 
 
-def analyse_text(processor: Processor, record: ArticleRecord) -> TextAnalysis:
-    """Fetch the page of a thin entry (per the feed's ``full_text``) and detect the language."""
-    page = None
+def wants_page(processor: Processor, record: ArticleRecord) -> bool:
+    """Whether the article page of this entry is to be fetched (the feed's ``full_text``)."""
     policy = processor.full_text_policy(record.feed_url)
     min_words = processor.config.settings.full_text.min_words
-    if processor.pages and record.url and policy != "never" and wants_full_text(
+    return bool(processor.pages and record.url and policy != "never" and wants_full_text(
         policy, word_count(record.title, record.summary, record.content, at_most=min_words),
         min_words,
-    ):
-        page = processor.pages.fetch(record.url)
-        if page.error:
-            log.warning("article page not used", article=record.id, error=page.error)
+    ))
+
+
+def fetch_pages(processor: Processor, records: Sequence[ArticleRecord]) -> dict[int, FullText]:
+    """The article pages of a batch's thin entries, fetched together, by article id."""
+    wanted = [record for record in records if wants_page(processor, record)]
+    if not wanted or processor.pages is None:
+        return {}
+    pages = processor.pages.fetch_many([record.url or "" for record in wanted])
+    for record, page in zip(wanted, pages, strict=True):
+        if page.error:  # the reason is also stored with the article
+            report = log.warning if page.attempted else log.debug
+            report("article page not used", article=record.id, error=page.error)
+    return {record.id: page for record, page in zip(wanted, pages, strict=True)}
+
+
+def analyse_text(
+    processor: Processor, record: ArticleRecord, page: FullText | None = None
+) -> TextAnalysis:
+    """Detect the language of the entry's text, or of its page's main text when fetched."""
     full_text = page.text if page else None
     document = document_of(record, full_text)
     text = "\n".join((document.title, document.summary, document.content))
@@ -163,12 +180,14 @@ def process_articles(
     report.skipped += len(ids) - len(records)
     work: list[ProcessedArticle] = []
     errors: dict[int, str] = {}
+    live = [record for record in records if record.attempts <= max_deliveries]
+    pages = fetch_pages(processor, live)
     for record in records:
         if record.attempts > max_deliveries:
             _dead_letter(database, processor.ops, record, now(), report)
             continue
         try:
-            work.append(prepare(processor, record, now()))
+            work.append(prepare(processor, record, now(), pages.get(record.id)))
         except Exception as e:
             errors[record.id] = _failed(record, e)
     by_id = {record.id: record for record in records}
@@ -217,9 +236,11 @@ def _dead_letter(
         ops.tell(OpsOutbox(database), notice, stored[1])
 
 
-def prepare(processor: Processor, record: ArticleRecord, now: datetime) -> ProcessedArticle:
-    """The pure part of one article's work: what to store for it."""
-    analysis = analyse_text(processor, record)
+def prepare(
+    processor: Processor, record: ArticleRecord, now: datetime, page: FullText | None = None,
+) -> ProcessedArticle:
+    """The pure part of one article's work (its page fetched already): what to store for it."""
+    analysis = analyse_text(processor, record, page)
     classification = processor.classifier.classify(document_of(record, analysis.full_text))
     subscriptions = processor.config.watchlists.subscriptions
     routed = route(subscriptions, classification) if is_alertable(record, now, processor) else []

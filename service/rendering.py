@@ -99,6 +99,7 @@ class MatchData:
     name: str
     participants: tuple[str, ...]
     evidence: tuple[Segment, ...]  # the sentence that matched, matched words flagged
+    quotes: tuple[tuple[Segment, ...], ...]  # the sentences that show why (first: evidence)
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,11 +133,35 @@ def segments(evidence: Evidence, limit: int = _MAX_SENTENCE) -> tuple[Segment, .
     return tuple(Segment(one_line(s.text), s.matched) for s in out)
 
 
+def why_sentences(match: Match) -> tuple[Evidence, ...]:
+    """The sentences an alert quotes for a match: enough to show why it matched.
+
+    An entity or an event is shown by its first sentence (the event's holds
+    its trigger and participants). A topic is a query over the whole text:
+    "Azerbaijan" in the title and "France" in the summary make it match
+    together, so each further sentence of its evidence that adds a word not
+    yet shown is quoted too (at most the evidence the classifier kept).
+    """
+    if not match.evidence:
+        return ()
+    if match.kind != "topic":
+        return match.evidence[:1]
+    shown: set[str] = set()
+    chosen: list[Evidence] = []
+    for evidence in match.evidence:
+        words = {evidence.sentence[start:end].casefold() for start, end in evidence.spans}
+        if not chosen or not words <= shown:
+            chosen.append(evidence)
+            shown |= words
+    return tuple(chosen)
+
+
 def _match_data(match: Match, names: Mapping[str, str]) -> MatchData:
+    quotes = tuple(segments(evidence) for evidence in why_sentences(match))
     return MatchData(
         kind=match.kind, label=_KIND_LABELS[match.kind], name=clean(match.name),
         participants=tuple(clean(names.get(p, p)) for p in match.participants),
-        evidence=segments(match.evidence[0]) if match.evidence else (),
+        evidence=quotes[0] if quotes else (), quotes=quotes,
     )
 
 

@@ -45,7 +45,9 @@ from service.reload import config_changes
 from service.storage.articles import ArticleStore
 from service.storage.database import Database
 from service.storage.feeds import FeedStore
+from service.storage.ops_messages import OpsOutbox
 from service.storage.websub import WebSubStore
+from service.upkeep import upkeep_until
 from service.web import WebContext, WebServer
 from service.websub import WebSub
 from service.webui import Runtime, StatusSource, WebFace
@@ -98,7 +100,7 @@ class Service:
         self.rng = random.Random()
         self._feeds_by_url = {feed.url: feed for feed in config.feeds}
         self._queue = PollQueue(config.settings.fetch.concurrency)
-        self._background: set[asyncio.Future[bool]] = set()
+        self._background: set[asyncio.Future[None]] = set()
         self._in_flight: dict[str, asyncio.Task[PollOutcome]] = {}  # polls running, by URL
         self._resources: PollResources | None = None  # while `run_forever` polls
         self._replan = asyncio.Event()
@@ -186,7 +188,8 @@ class Service:
                   problems=[str(p) for p in problems])
         ops = OpsNotifier.from_urls(self.config.settings.ops.notify)
         task = asyncio.get_running_loop().run_in_executor(
-            None, ops.notify, "configuration change refused", self.last_reload_error
+            None, ops.report, OpsOutbox(self.database), "configuration change refused",
+            self.last_reload_error, self.now(),
         )
         self._background.add(task)
         task.add_done_callback(self._background.discard)
@@ -262,6 +265,8 @@ class Service:
         sender = asyncio.create_task(self._send_until(stop))
         reloader = asyncio.create_task(self._reload_until(stop))
         sweeper = asyncio.create_task(self._sweep_until(stop))
+        upkeep = asyncio.create_task(upkeep_until(
+            stop, self.database, lambda: self.config.settings.retention, self.now))
         websub = asyncio.create_task(self.websub.run_until(stop))
         in_flight = self._in_flight
         poll_done = self._replan  # a finished poll or a reload may move the wake-up earlier
@@ -279,6 +284,7 @@ class Service:
         await sender
         await reloader
         await sweeper
+        await upkeep
         await websub
         await asyncio.to_thread(self.sender.send_due, self.now)
         log.info("stopped cleanly")

@@ -70,6 +70,7 @@ class SmtpInbox:
         self.envelopes: list[tuple[str, list[str]]] = []
         self.encrypted: list[bool] = []  # per message: did it arrive over TLS
         self.connections = 0
+        self.refuse_once: set[str] = set()  # recipients refused (550) at their next RCPT
         self._transports: list[Any] = []  # server ends of client connections
         self._lock = threading.Condition()
         self.port = _free_port()
@@ -83,6 +84,15 @@ class SmtpInbox:
         self._controller = _CountingController(self, hostname="127.0.0.1", port=self.port,
                                                **options)
         logging.getLogger("mail.log").setLevel(logging.WARNING)  # one line per connection
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
+                          options: list[str]) -> str:
+        with self._lock:
+            if address in self.refuse_once:
+                self.refuse_once.discard(address)
+                return "550 5.1.1 mailbox unavailable, try again later"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)

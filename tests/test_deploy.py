@@ -41,6 +41,8 @@ from service.cli import app as cli_app
 from service.config import Config, ConfigError, load_config
 from service.config.loader import CONFIG_DIR_VARIABLE, ENVIRONMENT_OVERRIDES, find_config_dir
 from service.metrics import Metrics
+from service.probe import TIMEOUT as PROBE_TIMEOUT
+from service.probe import readiness_url
 from service.web import WebContext, WebServer, make_app
 from workers import settings as worker_settings
 from workers.health import serve_health
@@ -382,8 +384,8 @@ def test_every_newswatch_and_celery_command_exists() -> None:
         seen.setdefault(name, set()).add(where.split()[0])
     assert seen.get("newswatch run", set()) >= {"compose", "Dockerfile", "newswatch-poller"}
     assert seen.get("newswatch db upgrade", set()) >= {"compose", "newswatch-migrate"}
-    # the image's own HEALTHCHECK; compose and Kubernetes ask the HTTP endpoints
-    assert seen.get("newswatch healthcheck", set()) >= {"Dockerfile"}
+    # the image's HEALTHCHECK, compose and Kubernetes ask the HTTP endpoints (see
+    # test_the_image_health_check_asks_the_running_service_with_a_light_probe)
     assert seen.get("celery worker", set()) >= {"compose", "newswatch-worker"}
 
 
@@ -1134,3 +1136,98 @@ def test_readme_covers_build_compose_scaling_and_kubernetes() -> None:
     for needle in ("docker build -f deploy/Dockerfile", "docker compose up",
                    "--scale worker=", "kubectl apply -k deploy/kubernetes"):
         assert needle in text, needle
+
+
+# -- the image's own health check ---------------------------------------------------
+
+HEAVY = ("apprise", "sqlalchemy", "typer", "rich", "pydantic", "celery", "aiohttp", "jinja2",
+         "service.config", "service.storage", "service.cli")
+
+
+def image_health_check() -> tuple[dict[str, str], list[str]]:
+    """The HEALTHCHECK's options (--name=value) and its command."""
+    (rest,) = [rest for kw, rest in final_stage() if kw == "HEALTHCHECK"]
+    options, _, command = rest.partition("CMD ")
+    pairs = (word.removeprefix("--").split("=", 1) for word in shlex.split(options))
+    (words,) = command_lines(exec_form(command.strip()))
+    return {k: v for k, v in pairs}, words
+
+
+def image_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The image's environment with the variables its example configuration needs."""
+    assert dockerfile_env()[CONFIG_DIR_VARIABLE] == "/app/config"  # CONFIG_DIR's copy
+    return {**env_example(), **dockerfile_env(), **(extra or {})}
+
+
+def run_probe(args: list[str], env: Mapping[str, str]) -> tuple[int, list[str], str]:
+    """``python -m service.probe`` as the image runs it: exit code, the heavy modules it
+    imported, what it wrote."""
+    code = ("import json, sys; from service.probe import main; rc = main(sys.argv[1:]); "
+            f"print(json.dumps([rc, sorted(m for m in sys.modules if m.startswith({HEAVY!r}))]))")
+    result = subprocess.run([sys.executable, "-c", code, *args], capture_output=True,
+                            text=True, timeout=60, check=False, cwd=ROOT, env=dict(env))
+    rc, heavy = json.loads(result.stdout)
+    return int(rc), list(heavy), result.stderr
+
+
+def test_the_image_health_check_asks_the_running_service_with_a_light_probe(
+    tmp_path: Path,
+) -> None:
+    options, words = image_health_check()
+    assert words == ["python", "-m", "service.probe"], words
+    # /readyz may wait for the broker's timeout; Docker must wait for the probe
+    assert seconds(options["timeout"]) > PROBE_TIMEOUT >= 10 + BROKER_TIMEOUT
+    # where it asks is where `newswatch run` binds, in the image and in compose
+    for env in (image_env(), compose_env("poller")):
+        host, port = bound_address("poller", load_config(CONFIG_DIR, env))
+        url = urlsplit(readiness_url(CONFIG_DIR, env))
+        assert (url.scheme, url.path, url.port) == ("http", "/readyz", port), url
+        assert host in (*ALL_INTERFACES, url.hostname), host
+    worker_env = compose_env("worker")
+    _, worker_port = bound_address("worker", load_config(CONFIG_DIR, worker_env))
+    assert urlsplit(readiness_url(CONFIG_DIR, worker_env, worker=True)).port == worker_port
+    # against the real server: 0 when ready, 1 when not; nothing heavy imported
+    config = tmp_path / "config"
+    config.mkdir()
+    for problems, healthy in (([], True), (["broker unreachable"], False)):
+        with serving("poller", problems) as free:
+            (config / "newswatch.yaml").write_text(f"web:\n  port: {free}\n")
+            rc, heavy, said = run_probe([], image_env({CONFIG_DIR_VARIABLE: str(config)}))
+        assert (rc == 0) is healthy, (problems, said)
+        assert heavy == [], heavy
+    assert "broker unreachable" in said
+
+
+def test_with_the_web_listener_off_the_probe_runs_the_full_health_check(tmp_path: Path) -> None:
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "feeds.yaml").write_text("feeds: []\n")
+    env = image_env({CONFIG_DIR_VARIABLE: str(config)})
+    env.pop("NEWSWATCH_DATABASE_URL", None)
+    for database, healthy in ((f"sqlite:///{tmp_path}/nw.db", True),
+                              ("postgresql+psycopg://nobody@127.0.0.1:9/none", False)):
+        (config / "newswatch.yaml").write_text(
+            f"database_url: {database}\nweb:\n  enabled: false\n")
+        rc, _, said = run_probe([], env)
+        assert (rc == 0) is healthy, said
+        assert "web.enabled is false" in said
+    assert "unhealthy" in said
+
+
+def test_the_probe_passes_while_the_service_keeps_its_config_over_a_refused_edit(
+    tmp_path: Path,
+) -> None:
+    """`newswatch healthcheck` fails on an on-disk edit the running service refused;
+    the probe asks the service, which is still ready."""
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "newswatch.yaml").write_text("web: {port: [unclosed\n")
+    (config / "feeds.yaml").write_text("feeds: []\n")
+    env = image_env({CONFIG_DIR_VARIABLE: str(config)})
+    with pytest.raises(ConfigError):
+        load_config(config, env)
+    with serving("poller", []) as free:
+        rc, _, said = run_probe([], {**env, "NEWSWATCH_WEB_PORT": str(free)})
+    assert rc == 0, said
+    rc, _, said = run_probe(["--worker"], env)  # nowhere to ask: said so
+    assert rc == 1 and "worker_port" in said

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
+from aiohttp import web
 from sqlalchemy import select
 
 from service.config.models import Config, FeedConfig, FetchSettings, Settings, Watchlists
 from service.domain import FeedEntry
 from service.fulltext import (
     FullTextPolicy,
+    HostRest,
     HttpFullTextFetcher,
     extract_main_text,
     wants_full_text,
@@ -195,3 +199,126 @@ def test_a_failed_page_leaves_the_feed_text_and_records_why(
     assert row.full_text_error == "http: HTTP 404 Not Found"
     assert row.language is None  # four words: too short to tell
     assert _match_ids(database) == {"ilham-aliyev", "pardon"}
+
+
+# --- a batch's pages: together, hosts that do not answer left alone ---------------
+
+
+def test_a_batchs_pages_are_fetched_together(server: FeedServer) -> None:
+    """Each page answers only once all three requests are in: one at a time would fail."""
+    arrived = 0
+    all_in = asyncio.Event()
+
+    async def page(request: web.Request) -> web.StreamResponse:
+        nonlocal arrived
+        arrived += 1
+        if arrived == 3:
+            all_in.set()
+        try:
+            await asyncio.wait_for(all_in.wait(), timeout=5)
+        except TimeoutError:
+            return web.Response(status=504, text="the other pages never came")
+        return web.Response(body=PAGE, content_type="text/html")
+
+    for path in ("/p1", "/p2", "/p3"):
+        server.add(path, page)
+    settings = FetchSettings(allow_private_addresses=True, timeout_seconds=10,
+                             per_host_concurrency=3)
+    pages = HttpFullTextFetcher(settings).fetch_many(
+        [server.url("/p1"), server.url("/p2"), server.url("/p3")]
+    )
+    assert [p.error for p in pages] == [None, None, None]
+    assert all(p.text is not None and "Théo Clerc" in p.text for p in pages)
+    assert [p.url for p in pages] == [server.url(f"/p{n}") for n in (1, 2, 3)]
+
+
+def test_a_host_that_does_not_answer_is_left_alone_then_tried_again(server: FeedServer) -> None:
+    server.reply("/busy", b"busy", status=503)
+    server.reply("/other", b"busy", status=503)
+    now = [1000.0]
+    settings = FetchSettings(allow_private_addresses=True, timeout_seconds=10,
+                             per_host_concurrency=1)
+    fetcher = HttpFullTextFetcher(settings, rest=HostRest(600), clock=lambda: now[0])
+    first = fetcher.fetch_many([server.url("/busy"), server.url("/other"), server.url("/other")])
+    assert len(server.requests) == 1  # per host one at a time: the first 503 stops the rest
+    assert first[0].error == "http: HTTP 503 Service Unavailable"
+    assert first[0].attempted
+    for skipped in first[1:]:
+        assert skipped.text is None and not skipped.attempted
+        assert skipped.error == ("not fetched: 127.0.0.1 is left alone for a while after "
+                                 "http: HTTP 503 Service Unavailable")
+    now[0] += 599
+    fetcher.fetch_many([server.url("/other")])  # the next batch, still within the rest
+    assert len(server.requests) == 1
+    now[0] += 2
+    server.reply("/other", PAGE, headers={"Content-Type": "text/html"})
+    (page,) = fetcher.fetch_many([server.url("/other")])
+    assert page.error is None and page.text is not None
+    assert len(server.requests) == 2
+
+
+def test_a_missing_page_does_not_stop_the_hosts_other_pages(server: FeedServer) -> None:
+    settings = FetchSettings(allow_private_addresses=True, timeout_seconds=10,
+                             per_host_concurrency=1)
+    pages = HttpFullTextFetcher(settings).fetch_many(
+        [server.url("/missing"), server.url("/article")]
+    )
+    assert pages[0].error == "http: HTTP 404 Not Found"
+    assert pages[1].error is None
+    assert len(server.requests) == 2
+
+
+def test_pages_still_out_when_the_batchs_time_is_up_are_given_up(server: FeedServer) -> None:
+    release = threading.Event()
+
+    async def never(request: web.Request) -> web.StreamResponse:
+        await asyncio.get_running_loop().run_in_executor(None, release.wait, 60)
+        return web.Response(body=PAGE, content_type="text/html")
+
+    server.add("/stuck", never)
+    try:
+        fetcher = HttpFullTextFetcher(ALLOW_LOOPBACK, batch_seconds=5)
+        stuck, fine = fetcher.fetch_many([server.url("/stuck"), server.url("/article")])
+    finally:
+        release.set()
+    assert stuck.text is None
+    assert stuck.error == "not fetched: the batch's 5 s for article pages ran out"
+    assert fine.error is None and fine.text is not None
+
+
+def test_host_rest_ends_and_an_answer_forgets_the_failure() -> None:
+    rest = HostRest(rest_seconds=60)
+    assert rest.resting("a.example", 0) is None
+    rest.failed("a.example", 0, "dns: cannot resolve host a.example")
+    assert rest.resting("a.example", 59.9) == "dns: cannot resolve host a.example"
+    assert rest.resting("b.example", 1) is None
+    assert rest.resting("a.example", 60) is None
+    rest.failed("a.example", 100, "timeout")
+    rest.answered("a.example")
+    assert rest.resting("a.example", 101) is None
+
+
+def test_host_rest_forgets_hosts_whose_rest_is_over_instead_of_growing() -> None:
+    rest = HostRest(rest_seconds=60)
+    for n in range(5000):
+        rest.failed(f"h{n}.example", float(n), "dns")
+    assert len(rest) <= 1024 + 60
+    assert rest.resting("h4999.example", 5000.0) == "dns"
+
+
+def test_thin_entries_of_one_batch_each_get_their_page(
+    database: Database, server: FeedServer
+) -> None:
+    config = _config(server.url("/"), "auto")
+    feed_id = FeedStore(database).sync(config.feeds, NOW)[config.feeds[0].url].id
+    entries = [
+        FeedEntry("g1", server.url("/article"), "Azerbaijan frees French national", "", "", NOW),
+        FeedEntry("g2", server.url("/gone"), "Aliyev pardons prisoners", "", "", NOW),
+    ]
+    ids = ArticleStore(database).add_entries(feed_id, entries, NOW)
+    report = process_articles(database, Processor.from_config(config), ids, lambda: NOW)
+    assert report.processed == 2
+    with database.session() as session:
+        found, gone = (session.get_one(ArticleRow, i) for i in ids)
+    assert found.full_text is not None and "Théo Clerc" in found.full_text
+    assert gone.full_text is None and gone.full_text_error == "http: HTTP 404 Not Found"

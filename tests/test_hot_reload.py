@@ -5,9 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from sqlalchemy import select
+
+from service.storage import Database
+from service.storage.ops_messages import OpsMessageRow
 from tests.feedserver import FeedServer
 from tests.scenario import WATCHLIST, AlertInbox, _rss_item, now_utc, scenario_env
 from tests.test_ops_endpoints import RunningService
+from tests.waiting import wait_until
 
 ENTITY_ONLY = """
 entities:
@@ -15,6 +20,17 @@ entities:
 subscriptions:
   - {id: clerc-watch, notify: ["${ALERTS_URL}"], entities: [clerc]}
 """
+
+
+def _refusals_sent(path: Path) -> int:
+    database = Database.open(f"sqlite:///{path}", migrate=False)
+    try:
+        with database.session() as session:
+            rows = session.scalars(select(OpsMessageRow).where(
+                OpsMessageRow.subject == "[newswatch ops] configuration change refused")).all()
+            return sum(row.sent_at is not None for row in rows)
+    finally:
+        database.close()
 
 
 def _feed(guid: str, title: str, body: str) -> bytes:
@@ -45,6 +61,8 @@ def test_valid_edit_applies_and_invalid_edit_keeps_the_last_good(tmp_path: Path)
                                        "stays in force")
             assert "bad.yaml:1: entities[0].colour: unknown key" in str(refused["problems"])
             assert "colour" in str(ops.wait_for(1, timeout=60)[0]["message"])
+            # kept like every ops notice (resent after a kill), and marked once sent
+            wait_until(lambda: _refusals_sent(tmp_path / "nw.db") == 1, "the notice marked sent")
             (config / "watchlists" / "bad.yaml").unlink()
             # a valid edit: a new watchlist and a new feed, picked up live
             (config / "watchlists" / "clerc.yaml").write_text(ENTITY_ONLY)

@@ -56,6 +56,7 @@ def test_a_sender_paced_channel_keeps_apprise_s_interval_and_does_not_sleep(
                           sender_paces=True)
     assert slack.pace == timedelta(seconds=1.2) and slack.plugin.request_rate_per_sec == 0
     assert build_channel(0, "json://127.0.0.1/x", sender_paces=True).pace == timedelta(0)
+    assert build_channel(0, "console://", sender_paces=True).pace == timedelta(0)  # printing
     # apprise's classes keep their rates: only our plugin instances changed
     assert NotifyEmail.request_rate_per_sec == 5.5 and MultipartEmail.request_rate_per_sec == 5.5
     assert NotifySlack.request_rate_per_sec == 1.2

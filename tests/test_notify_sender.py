@@ -160,6 +160,26 @@ def test_channel_that_accepted_is_not_sent_to_again(
     assert (len(good.received), len(flaky.received), flaky.attempts) == (1, 1, 2)
 
 
+@pytest.mark.parametrize("copies", ["", "&cc=copy@example.org"])
+def test_an_email_refused_by_one_recipient_is_retried_to_that_recipient_only(
+    database: Database, copies: str
+) -> None:
+    with SmtpInbox() as inbox:
+        inbox.refuse_once = {"two@example.org"}
+        store_alerts(database, ["desk"], 1, T0)
+        url = inbox.url("one@example.org,two@example.org,three@example.org") + copies
+        sender = _sender(database, [url])
+        report = sender.send_due(Clock(T0))
+        assert (report.sent, report.failed) == (0, 1)
+        assert sender.send_due(Clock(T0), ignore_schedule=True).sent == 1  # the retry
+        inbox.wait_for(3 if not copies else 6)
+        rcpts = sorted(r for _, tos in inbox.envelopes for r in tos)
+    expected = ["one@example.org", "three@example.org", "two@example.org"]
+    if copies:  # apprise sends each To its own message, the Cc on every one
+        expected = sorted(expected + ["copy@example.org"] * 3)
+    assert rcpts == expected  # each once: the retry went to the refused one only
+
+
 def test_a_claimed_alert_is_not_claimed_again_within_its_lease(database: Database) -> None:
     store_alerts(database, ["desk"], 3, T0)
     store = AlertStore(database)

@@ -13,13 +13,20 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import update
 
 from service.config.models import AlertSettings, FeedConfig
 from service.notify.channels import build_channels
 from service.notify.ops import OpsNotifier
 from service.notify.sender import AlertSender
 from service.storage import AlertStore, Database, FeedStore
-from service.storage.ops_messages import LEASE, OpsOutbox
+from service.storage.ops_messages import (
+    LEASE,
+    MAX_ATTEMPTS,
+    REROUTE_AFTER,
+    OpsMessageRow,
+    OpsOutbox,
+)
 from tests.feedserver import FeedServer
 from tests.notifyserver import JsonEndpoint
 
@@ -114,3 +121,75 @@ def test_without_an_ops_channel_a_dead_letter_is_only_logged(database: Database)
     assert stored is not None
     letter, notices = stored
     assert notices == [] and letter.notified_at == T0  # told the log: nothing kept
+
+
+def test_a_refused_reload_is_kept_until_its_channel_takes_it(
+    database: Database, server: FeedServer
+) -> None:
+    endpoint = JsonEndpoint(server, path="/ops", statuses=[503])
+    clock = [T0]
+    ops = OpsNotifier(build_channels([endpoint.apprise_url]), utcnow=lambda: clock[0])
+    ops.report(OpsOutbox(database), "configuration change refused",
+               "bad.yaml:1: entities[0].colour: unknown key", T0)
+    assert ops.drain(30)
+    assert (endpoint.attempts, endpoint.received) == (1, [])  # refused: kept, not lost
+    (kept,) = OpsOutbox(database).unsent([ops.channels[0].key], T0 + LEASE)
+    assert kept.subject == "[newswatch ops] configuration change refused"
+    clock[0] = T0 + LEASE  # a later pass of any process (or after a restart) sends it
+    _sender(database, ops).send_due(lambda: clock[0])
+    assert ops.drain(30)
+    assert [m["title"] for m in endpoint.received] == [kept.subject]
+    assert "colour" in endpoint.received[0]["message"]
+
+
+def _stored_for(database: Database, urls: list[str], subject: str) -> None:
+    """A notice stored for the channels ``urls`` (by a process configured so)."""
+    then = OpsNotifier(build_channels(urls))
+    OpsOutbox(database).add(then.notice(subject, "Feed gone is disabled."), T0)
+
+
+def test_a_notice_of_a_removed_channel_goes_to_the_channels_configured_now(
+    database: Database, server: FeedServer
+) -> None:
+    removed = JsonEndpoint(server, path="/old-ops")
+    now_a, now_b = JsonEndpoint(server, path="/ops-a"), JsonEndpoint(server, path="/ops-b")
+    _stored_for(database, [removed.apprise_url], "feed disabled: gone")
+    ops = OpsNotifier(build_channels([now_a.apprise_url, now_b.apprise_url]))
+    sender = _sender(database, ops)
+    sender.send_due(lambda: T0 + timedelta(minutes=1))  # maybe a process a moment behind
+    assert ops.drain(30)
+    assert (now_a.attempts, now_b.attempts) == (0, 0)
+    sender.send_due(lambda: T0 + REROUTE_AFTER)
+    assert ops.drain(30)
+    subject = "[newswatch ops] feed disabled: gone"
+    assert ([m["title"] for m in now_a.received], [m["title"] for m in now_b.received]) == (
+        [subject], [subject])
+    sender.send_due(lambda: T0 + 2 * REROUTE_AFTER)  # sent: never again
+    assert ops.drain(30)
+    assert (len(now_a.received), len(now_b.received), removed.attempts) == (1, 1, 0)
+
+
+def test_a_removed_channels_copy_is_dropped_when_the_others_have_the_notice(
+    database: Database, server: FeedServer
+) -> None:
+    removed, kept = JsonEndpoint(server, path="/old-ops"), JsonEndpoint(server, path="/ops")
+    _stored_for(database, [removed.apprise_url, kept.apprise_url], "feed disabled: gone")
+    ops = OpsNotifier(build_channels([kept.apprise_url]))
+    _sender(database, ops).send_due(lambda: T0 + REROUTE_AFTER)
+    assert ops.drain(30)
+    assert (len(kept.received), removed.attempts) == (1, 0)
+    keys = [c.key for c in build_channels([removed.apprise_url, kept.apprise_url])]
+    assert OpsOutbox(database).unsent(keys, T0 + 2 * REROUTE_AFTER) == []
+
+
+def test_a_notice_its_removed_channel_gave_up_on_still_reaches_the_configured_one(
+    database: Database, server: FeedServer
+) -> None:
+    removed, configured = JsonEndpoint(server, path="/old-ops"), JsonEndpoint(server, path="/ops")
+    _stored_for(database, [removed.apprise_url], "feed disabled: gone")
+    with database.session() as session, session.begin():  # its five tries all refused
+        session.execute(update(OpsMessageRow).values(attempts=MAX_ATTEMPTS))
+    ops = OpsNotifier(build_channels([configured.apprise_url]))
+    _sender(database, ops).send_due(lambda: T0 + REROUTE_AFTER)
+    assert ops.drain(30)
+    assert [m["title"] for m in configured.received] == ["[newswatch ops] feed disabled: gone"]

@@ -3,6 +3,7 @@ to the channel's limit, and never run as template code."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from jinja2.exceptions import SecurityError
 from service.config.models import SubscriptionConfig
 from service.domain import Evidence, Match
 from service.escaping import clean, escape_markdown, escape_slack, fit, http_url
-from service.rendering import KINDS, Limits, Renderer, render_alert
+from service.rendering import KINDS, ChannelKind, Limits, Renderer, render_alert
 from service.storage.records import AlertView
 
 SENTENCE = "On May 27, Aliyev pardoned French national Théo Clerc."
@@ -138,3 +139,56 @@ def test_override_replaces_only_the_files_it_has(tmp_path: Path) -> None:
     assert "Event: Pardon" in renderer.alert("text", _view(), SUB, NAMES).body
     (tmp_path / "digest.text.txt").write_text("{% for %}")
     assert [p.split(":")[0] for p in Renderer(tmp_path).problems()] == ["digest.text.txt"]
+
+
+TOPIC_SUB = SubscriptionConfig(id="desk", name="Desk", notify=("console://",),
+                               topics=("azerbaijan-france",))
+
+
+def _topic_view(*evidence: Evidence) -> AlertView:
+    topic = Match("topic", "azerbaijan-france", "Azerbaijan–France relations", evidence)
+    return AlertView(
+        id=2, subscription_id="desk", story_id=2, attempts=0, delivered=(),
+        title="Russia calls for halt to fighting", url=None, source="Al Jazeera",
+        published_at=None, matches=(topic,), other_outlets=(),
+    )
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_topic_quotes_each_sentence_that_adds_a_matched_word(kind: ChannelKind) -> None:
+    view = _topic_view(
+        Evidence("title", "Fighting between Azerbaijan and Karabakh", ((17, 27),)),
+        Evidence("summary", "Azerbaijan denied it.", ((0, 10),)),  # nothing new: not quoted
+        Evidence("summary", "France condemned Azerbaijan.", ((0, 6), (17, 27))),
+    )
+    body = render_alert(view, TOPIC_SUB, {}, kind).body
+    assert "Fighting between" in body and "Karabakh" in body
+    assert "condemned" in body
+    assert "denied" not in body
+
+
+def test_an_entity_quotes_its_first_sentence_only() -> None:
+    first = Evidence("title", "Aliyev spoke.", ((0, 6),))
+    second = Evidence("summary", "Then Macron spoke with Aliyev.", ((23, 29),))
+    view = _view()
+    entity = Match("entity", "ilham-aliyev", "Ilham Aliyev", (first, second))
+    body = render_alert(replace(view, matches=(entity,)), SUB, NAMES).body
+    assert "> **Aliyev** spoke." in body
+    assert "Then Macron" not in body
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_digest_names_the_other_outlets_of_each_story(kind: ChannelKind) -> None:
+    views = [_view(title="Pardon", outlets=("APA", "Trend")), _view(title="Quiet", outlets=())]
+    body = Renderer().digest(kind, views, SUB, NAMES, Limits(body=100_000, title=0)).body
+    assert "also reported by APA, Trend" in body
+    assert body.count("also reported by") == 1
+
+
+def test_a_digest_says_how_many_outlets_it_does_not_name() -> None:
+    outlets = tuple(f"Outlet {n}" for n in range(30))
+    body = Renderer().digest("text", [_view(outlets=outlets)], SUB, NAMES,
+                             Limits(body=100_000, title=0)).body
+    assert "also reported by Outlet 0, Outlet 1" in body
+    named = body.split("also reported by ", 1)[1].split(" and ", 1)[0].count("Outlet")
+    assert f" and {30 - named} more" in body

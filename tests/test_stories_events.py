@@ -118,6 +118,41 @@ def test_same_outlet_reposting_under_a_new_url_and_title_joins_the_story(
         first.story_id, True, 0)
 
 
+def test_same_outlet_reposting_with_a_new_lead_and_an_update_title_joins_the_story(
+    database: Database,
+) -> None:
+    """Reuters-style: new GUID and URL, "UPDATE 1-" before the title, a dateline
+    and a new lead sentence; the rest (and the outlet's footer) carried before."""
+    body = sentences(VOCABULARY[10:160])
+    first = _story(database, "outlet", "https://outlet.example/a", "Original headline here",
+                   f"{body}\n{FOOTER}")
+    _story(database, "outlet", "https://outlet.example/b", "Something else",
+           f"{sentences(VOCABULARY[200:240])}\n{FOOTER}")
+    lead = sentences(VOCABULARY[700:720])
+    repost = _story(database, "outlet", "https://outlet.example/c",
+                    "UPDATE 1-Original headline here",
+                    f"LONDON (Reuters) — {lead} {body}\n{FOOTER}")
+    again = _story(database, "outlet", "https://outlet.example/d",
+                   "Original headline here (copy)",
+                   f"{lead} {body}\n{sentences(VOCABULARY[800:815])}\n{FOOTER}")
+    assert (repost.story_id, repost.duplicate, repost.alerts_created) == (first.story_id, True, 0)
+    assert (again.story_id, again.duplicate, again.alerts_created) == (first.story_id, True, 0)
+
+
+def test_same_outlet_stories_under_one_title_sharing_only_a_footer_stay_apart(
+    database: Database,
+) -> None:
+    """Under one title, a footer on its own line and longer than the texts is
+    still not what a re-post shares."""
+    footer = sentences(VOCABULARY[400:460])
+    texts = [sentences(VOCABULARY[10:40]), sentences(VOCABULARY[200:230]),
+             sentences(VOCABULARY[700:730]), sentences(VOCABULARY[800:830])]
+    found = [_story(database, "outlet", f"https://outlet.example/{n}", "Market talk",
+                    f"{text}\n{footer}") for n, text in enumerate(texts)]
+    assert [f.alerts_created for f in found] == [1, 1, 1, 1]
+    assert len({f.story_id for f in found}) == 4
+
+
 def test_headlines_alike_over_unrelated_texts_stay_apart() -> None:
     index = MemoryIndex(event_threshold=0.2)
     for n in range(MIN_DOCUMENTS):

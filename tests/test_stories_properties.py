@@ -57,6 +57,54 @@ def test_different_stories_sharing_a_long_outlet_footer_stay_apart(
     assert first != second
 
 
+RETITLED = ["{}", "{} (copy)", "UPDATE 1-{}", "UPDATE 2-{} Update"]
+
+
+@PROPERTY
+@given(
+    story=stories(0), retitle=st.sampled_from(RETITLED),
+    lead=st.one_of(st.just(""), phrase(8, 30, HEADLINES)),
+    dateline=datelines(), footer=phrase(5, 40, FOOTERS), history=st.integers(0, 2),
+    added=st.one_of(st.just(""), phrase(8, 30, HEADLINES)),
+)
+def test_same_outlet_repost_with_a_new_lead_and_a_changed_title_joins(
+    story: Story, retitle: str, lead: str, dateline: str, footer: str, history: int,
+    added: str,
+) -> None:
+    """The outlet publishes its entry again: new GUID and URL, a dateline on the
+    first sentence, a new lead sentence, perhaps a paragraph more at the end,
+    the title marked as a copy or an update."""
+    index = MemoryIndex()
+    for n in range(history):  # the outlet published before, with the same footer
+        index.add("outlet", f"Earlier news {n}", f"Something else happened {n}.\n{footer}")
+    first = index.add("outlet", story.title, story.text(footer))
+    body = f"{dateline} — " + " ".join(filter(None, [lead, story.text()]))
+    body += f"\n{added}" if added else ""
+    assert index.add("outlet", retitle.format(story.title), f"{body}\n{footer}") == first
+
+
+@PROPERTY
+@given(
+    one=stories(0, 10, 40), two=stories(1, 10, 40), footer=phrase(30, 80, FOOTERS),
+    history=st.booleans(), inline=st.booleans(),
+)
+def test_different_stories_of_one_outlet_sharing_a_footer_stay_apart_after_a_repost(
+    one: Story, two: Story, footer: str, history: bool, inline: bool,
+) -> None:
+    """A re-post kept whole must not carry the footer into the index: a later
+    story of the outlet with only the footer in common (on a line of its own or
+    at the end of the text's one line) stays apart."""
+    def text(story: Story) -> str:
+        return f"{story.text()} {footer}" if inline else story.text(footer)
+
+    index = MemoryIndex()
+    if history:
+        index.add("outlet", "Earlier news", f"Something else happened.\n{footer}")
+    first = index.add("outlet", one.title, text(one))
+    index.add("outlet", f"UPDATE 1-{one.title}", f"PARIS (Wire) — {text(one)}")
+    assert index.add("outlet", two.title, text(two)) != first
+
+
 @st.composite
 def arrivals(draw: st.DrawFn) -> tuple[list[tuple[str, str, str]], list[int]]:
     """Articles (feed, title, text) of 2-4 stories with 1-3 copies, and their story."""

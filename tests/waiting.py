@@ -8,6 +8,7 @@ broken; the pause between two looks is the only sleep, and it lives here.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 
@@ -21,3 +22,14 @@ def wait_until(condition: Callable[[], object], what: str, timeout: float = 30.0
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
         time.sleep(LOOK_EVERY)
+
+
+async def async_wait_until(
+    condition: Callable[[], object], what: str, timeout: float = 30.0
+) -> None:
+    """:func:`wait_until` inside an event loop: the loop runs on between two looks."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+        await asyncio.sleep(LOOK_EVERY)

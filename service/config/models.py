@@ -62,6 +62,13 @@ class OpsSettings(_Strict):
     notify: tuple[str, ...] = ()
 
 
+class RetentionSettings(_Strict):
+    """How long what the database holds is kept (``service.storage.retention``)."""
+
+    # the text of processed articles; the rows stay (null: keep the text forever)
+    article_text: Duration | None = timedelta(days=90)
+
+
 class FullTextSettings(_Strict):
     """Thin entries: the article page is fetched when the feed text has fewer words."""
 
@@ -145,6 +152,7 @@ class Settings(_Strict):
     full_text: FullTextSettings = FullTextSettings()
     web: WebSettings = WebSettings()
     websub: WebSubSettings = WebSubSettings()
+    retention: RetentionSettings = RetentionSettings()
 
     @field_validator("log_level", mode="before")
     @classmethod

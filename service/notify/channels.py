@@ -43,7 +43,7 @@ from apprise.plugins.slack import NotifySlack
 
 import service.notify.console  # noqa: F401  (registers console://)
 from service.errors import NotifyError
-from service.notify.mail import MultipartEmail, multipart
+from service.notify.mail import Accepted, MultipartEmail, multipart
 from service.notify.webhooks import OURS, observed
 from service.rendering import ChannelKind, Limits, Message
 from service.scheduling import retry_after_at
@@ -68,6 +68,7 @@ class Delivery:
 
     ok: bool
     retry_after: timedelta | None = None  # the service asked us to wait this long
+    accepted: frozenset[Accepted] = frozenset()  # email: the recipients that took it
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,10 +82,14 @@ class Channel:
     key: str = ""  # the target's identity (apprise's url_id: a hash, no secret in it)
     pace: timedelta = timedelta(0)  # the sender waits this long between sends through it
 
-    def send(self, message: Message, now: datetime | None = None) -> Delivery:
-        """Send ``message``; on failure, how long the service asked us to wait (as of ``now``)."""
+    def send(self, message: Message, now: datetime | None = None,
+             skip: frozenset[Accepted] = frozenset()) -> Delivery:
+        """Send ``message`` (email: not to the recipients in ``skip``); on failure, how
+        long the service asked us to wait (as of ``now``)."""
+        accepted: frozenset[Accepted] = frozenset()
         if message.text is not None and isinstance(self.plugin, MultipartEmail):
-            result = self.plugin.send_alternative(message.title, message.text, message.body)
+            mail = self.plugin.send_alternative(message.title, message.text, message.body, skip)
+            result, accepted = mail.ok, mail.accepted
         elif isinstance(self.plugin, _DIRECT):
             result = self._notify_plugin(message)
         else:
@@ -92,11 +97,11 @@ class Channel:
                 body=message.body, title=message.title, body_format=_BODY_FORMATS[message.kind]
             ))
         if result:
-            return Delivery(ok=True)
+            return Delivery(ok=True, accepted=accepted)
         now = now or datetime.now(UTC)
         waits = [w for w in (retry_after(getattr(self.plugin, "last_retry_after", None), now),
                              rate_limit_wait(self.plugin, now)) if w is not None]
-        return Delivery(ok=False, retry_after=max(waits, default=None))
+        return Delivery(ok=False, retry_after=max(waits, default=None), accepted=accepted)
 
     def close_idle(self) -> None:
         """Close a connection kept open (SMTP) that has waited too long for a message."""

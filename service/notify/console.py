@@ -10,6 +10,7 @@ import sys
 from typing import Any
 
 from apprise.decorators import notify
+from apprise.manager_plugins import NotificationManager
 
 _RULE = "─" * 72
 
@@ -18,3 +19,9 @@ _RULE = "─" * 72
 def print_to_console(body: str, title: str, notify_type: Any, *args: Any, **kwargs: Any) -> bool:
     print(f"{_RULE}\n{title}\n{_RULE}\n{body}\n", file=sys.stdout, flush=True)
     return True
+
+
+# A plugin made by @notify inherits apprise's 5.5 s between requests (meant for
+# remote services): printing needs none, and a burst of alerts would otherwise
+# be paced out over minutes.
+NotificationManager()["console"].request_rate_per_sec = 0  # type: ignore[no-untyped-call]

@@ -22,6 +22,13 @@ goes over it; one the server dropped is replaced before anything of the
 message was sent, so a reconnect never sends a message twice. A message
 that fails on its way (after MAIL FROM) is reported failed, never retried
 here, and its connection closed; the outbox retries it with backoff.
+
+apprise sends one message per To address (Cc and Bcc on each). The result
+says which (To, envelope recipient) pairs the server accepted (SMTP refuses
+recipients one by one: ``sendmail`` returns the refused ones, or raises when
+it refused them all, and the other To addresses are still tried), and the
+outbox records them, so a retry after a refusal goes only to the recipients
+that did not get it (``skip``).
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.policy import SMTP
@@ -44,10 +52,20 @@ from apprise.plugins.email.base import PGP_MODE_DEFAULT
 from apprise.plugins.email.smtp import AppriseSMTPController
 
 IDLE_FOR = 60.0  # seconds a kept SMTP connection may wait for its next message
+Accepted = tuple[str, str]  # (To address, envelope recipient: that To, or a Cc or Bcc)
 _FAILURES = (OSError, smtplib.SMTPException, RuntimeError, ValueError,
              AppriseImproperlyConfigured)
 _OURS = frozenset({"subject", "from", "to", "cc", "bcc", "reply-to", "message-id", "date",
                    "mime-version", "content-type", "content-transfer-encoding"})
+
+
+@dataclass(frozen=True, slots=True)
+class MailResult:
+    """One email to a channel's recipients: all took it, and which did."""
+
+    ok: bool
+    accepted: frozenset[Accepted] = frozenset()
+    connection_ok: bool = True  # False: closed, not kept for the next message
 
 
 class MultipartEmail(NotifyEmail):  # type: ignore[no-untyped-call]
@@ -62,30 +80,50 @@ class MultipartEmail(NotifyEmail):  # type: ignore[no-untyped-call]
         self._lock = threading.Lock()  # one message at a time over the connection
         self._finalizer: weakref.finalize[Any, Any] | None = None  # closes a dropped plugin's
 
-    def send_alternative(self, title: str, text: str, html: str) -> bool:
-        """Send ``text`` and ``html`` as alternatives to every recipient; True if all took it."""
+    def send_alternative(self, title: str, text: str, html: str,
+                         skip: frozenset[Accepted] = frozenset()) -> MailResult:
+        """Send ``text`` and ``html`` as alternatives to every recipient but those in
+        ``skip`` (they took it before); ok when all the others took it too."""
         me: Any = self  # apprise's attributes are untyped
         if not me.targets:
-            return False
+            return MailResult(False)
         subject = " ".join(title.split())  # one header line (RFC 5322 §2.2.3)
         me.throttle()
         with self._lock:
             try:
                 smtp = self._connection()
             except _FAILURES:
-                return False
-            ok = True
-            try:
-                for to_name, to_addr in me.targets:
-                    message = self._message(subject, text, html, to_name, to_addr)
-                    recipients = [to_addr, *sorted(me.cc - {to_addr}),
-                                  *sorted(me.bcc - {to_addr})]
-                    ok &= not smtp.sendmail(me.from_addr[1], recipients, message)
-            except _FAILURES:  # on its way: not retried here (it may have arrived)
+                return MailResult(False)
+            result = self._send_each(smtp, subject, text, html, skip)
+            if result.connection_ok:
+                self._used_at = self.clock()
+            else:
                 self._close()
-                return False
-            self._used_at = self.clock()
-            return ok
+            return result
+
+    def _send_each(self, smtp: Any, subject: str, text: str, html: str,
+                   skip: frozenset[Accepted]) -> MailResult:
+        """One message per To address (as apprise sends them), Cc and Bcc on each;
+        which envelope recipients accepted it."""
+        me: Any = self
+        accepted: set[Accepted] = set()
+        ok = True
+        for to_name, to_addr in me.targets:
+            recipients = [r for r in (to_addr, *sorted(me.cc - {to_addr}),
+                                      *sorted(me.bcc - {to_addr})) if (to_addr, r) not in skip]
+            if not recipients:
+                continue
+            try:
+                message = self._message(subject, text, html, to_name, to_addr)
+                refused = smtp.sendmail(me.from_addr[1], recipients, message)
+            except smtplib.SMTPRecipientsRefused:  # none took it; smtplib reset the session
+                ok = False
+                continue
+            except _FAILURES:  # on its way: not retried here (it may have arrived)
+                return MailResult(False, frozenset(accepted), connection_ok=False)
+            accepted.update((to_addr, r) for r in recipients if r not in refused)
+            ok &= not refused
+        return MailResult(ok, frozenset(accepted))
 
     def close_idle(self) -> None:
         """Close the kept connection if it waited longer than ``IDLE_FOR``."""

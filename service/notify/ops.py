@@ -7,8 +7,11 @@ hands it over here; a channel's thread claims it just before sending and
 marks it sent once the channel took it, so a process killed in between
 leaves it for the next sender pass of any process (``resume``, also at
 start-up), and a failing channel gets it again after the claim's lease. A
-bad reload is only told (``notify``): nothing to keep once the process is
-gone. With no channel configured they are only logged. A failing ops
+refused reload is a notice too, stored on its own (``report``); it is only
+told (``notify``) when the database cannot take it. A notice of a channel
+no longer configured goes to the configured ones (``resume``, see
+``service.storage.ops_messages``). With no channel configured they are only
+logged. A failing ops
 channel is logged and never breaks the work that reported the problem.
 
 Sending is not done by the caller: the alert sender, the poller and the
@@ -160,6 +163,19 @@ class OpsNotifier:
             channel.put(Message(title=notice.subject, body=notice.body, kind="text"))
         return True
 
+    def report(self, outbox: OpsOutbox, subject: str, body: str, now: datetime) -> None:
+        """Store a notice no decision stores (a refused reload) and hand it over; only
+        tell it when the database cannot take it."""
+        notice = self.notice(subject, body)
+        try:
+            stored = outbox.add(notice, now)
+        except (SQLAlchemyError, StorageError) as e:
+            log.error("ops message: database error; told, not kept", subject=notice.subject,
+                      error=str(e))
+            self.notify(subject, body)
+            return
+        self.tell(outbox, notice, stored)
+
     def notice(self, subject: str, body: str) -> OpsNotice:
         """The notice to store for every ops channel (``tell`` it once stored)."""
         return OpsNotice(subject=f"[newswatch ops] {shorten(clean(subject), 200)}",
@@ -183,9 +199,14 @@ class OpsNotifier:
 
     def resume(self, outbox: OpsOutbox, now: datetime) -> int:
         """Hand over the notices of our channels that nobody is sending (a process
-        killed before it sent them, a channel that failed); how many."""
+        killed before it sent them, a channel that failed, a channel removed from
+        the configuration since); how many."""
         if not self._by_key:
             return 0
+        for moved in outbox.reroute(self._by_key, now):
+            log.warning("ops message of a channel no longer configured: re-routed",
+                        subject=moved.subject, removed=moved.removed,
+                        to=[self._by_key[key].channel.name for key in moved.to])
         return self.hand_over(outbox, outbox.unsent(self._by_key, now))
 
     def drain(self, timeout: float | None = None) -> bool:

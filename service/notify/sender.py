@@ -106,6 +106,8 @@ class Outcome:
     failures: tuple[str, ...]
     retry_after: timedelta | None
     deferred: tuple[Channel, ...] = ()  # not tried: paused (pacing, Retry-After)
+    # (channel index, To, recipient) that took it on channels not all of whose took it
+    accepted: frozenset[tuple[int, str, str]] = frozenset()
 
 
 Make = Callable[[ChannelKind, Limits], Message]
@@ -125,9 +127,11 @@ def render_for(channel: Channel, make: Make) -> Message:
 
 def deliver(
     channels: Sequence[Channel], make: Make, already: Iterable[int], now: datetime | None = None,
-    pacing: Pacing | None = None,
+    pacing: Pacing | None = None, accepted: Iterable[tuple[int, str, str]] = (),
 ) -> Outcome:
     """Send to every channel not in ``already``; who accepted, who failed, how long to wait.
+
+    ``accepted``: recipients of a channel (email) that took it before, not sent to again.
 
     ``pacing`` (with ``now``): a paused channel is not tried (deferred); one
     that asks to wait is paused, so the rest of a batch does not hammer a
@@ -135,6 +139,7 @@ def deliver(
     channel's pacing interval.
     """
     delivered = set(already)
+    took = set(accepted)
     failures: list[str] = []
     deferred: list[Channel] = []
     waits: list[timedelta] = []
@@ -146,11 +151,13 @@ def deliver(
             deferred.append(channel)
             waits.append(until - now)
             continue
+        skip = frozenset((to, r) for i, to, r in took if i == channel.index)
         try:
-            result: Delivery = channel.send(render_for(channel, make), now)
+            result: Delivery = channel.send(render_for(channel, make), now, skip)
         except TemplateError as e:  # an override template that fails on this alert
             failures.append(f"{channel.name} (template: {type(e).__name__}: {e})")
             continue
+        took.update((channel.index, to, r) for to, r in result.accepted)
         if pacing and now and channel.pace:
             pacing.pause(channel.key, now + channel.pace)
         if result.ok:
@@ -163,7 +170,7 @@ def deliver(
             if pacing and now:
                 pacing.pause(channel.key, now + wait)
     return Outcome(frozenset(delivered), tuple(failures), max(waits, default=None),
-                   tuple(deferred))
+                   tuple(deferred), frozenset(t for t in took if t[0] not in delivered))
 
 
 @dataclass
@@ -329,7 +336,8 @@ class AlertSender:
     ) -> bool:
         """Send one message (an alert, or a digest of ``views``); True when all took it."""
         make = message_maker(recipient, views, self._names, digest=digest)
-        outcome = deliver(recipient.channels, make, views[0].delivered, now, self._pacing)
+        outcome = deliver(recipient.channels, make, views[0].delivered, now, self._pacing,
+                          views[0].accepted)
         ids = [v.id for v in views]
         report, delivered = run.report, tuple(sorted(outcome.delivered))
         if not outcome.failures and outcome.deferred:
@@ -378,6 +386,7 @@ class AlertSender:
             view.id, error=error, delivered=sorted(outcome.delivered),
             next_attempt_at=now + wait, max_attempts=self._settings.max_attempts,
             not_before=now + floor if floor is not None else None, notice=notice, now=now,
+            accepted=outcome.accepted,
         )
         dead = stored is not None
         report.dead += dead
@@ -398,8 +407,8 @@ def _earliest(current: datetime | None, candidate: datetime | None) -> datetime 
     return candidate if current is None else min(current, candidate)
 
 
-def _delivered_key(view: AlertView) -> tuple[int, ...]:
-    return tuple(sorted(view.delivered))
+def _delivered_key(view: AlertView) -> tuple[tuple[int, ...], tuple[tuple[int, str, str], ...]]:
+    return tuple(sorted(view.delivered)), tuple(sorted(view.accepted))
 
 
 def message_maker(

@@ -27,7 +27,7 @@ when their lease ends: a double, never a loss. Outcomes that sent nothing
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -118,7 +118,8 @@ _HOLD = (update(_TABLE).where(AlertRow.id == _ID, _PENDING)
          .values(next_attempt_at=bindparam("b_until"), not_before=None))
 # What a view needs of an alert row (a claim returns these; no ORM objects).
 _VIEW_COLUMNS = (AlertRow.id, AlertRow.subscription_id, AlertRow.story_id, AlertRow.article_id,
-                 AlertRow.attempts, AlertRow.delivered, AlertRow.created_at, AlertRow.digest)
+                 AlertRow.attempts, AlertRow.delivered, AlertRow.created_at, AlertRow.digest,
+                 AlertRow.accepted)
 _TO_DIGEST = (update(_TABLE).where(AlertRow.id == _ID, _PENDING)
               .values(digest=True, next_attempt_at=bindparam("b_until"), not_before=None))
 
@@ -221,10 +222,12 @@ class AlertStore:
         self, alert_id: int, *, error: str, delivered: Sequence[int],
         next_attempt_at: datetime, max_attempts: int, not_before: datetime | None = None,
         notice: OpsNotice | None = None, now: datetime | None = None,
+        accepted: Iterable[tuple[int, str, str]] = (),
     ) -> list[StoredNotice] | None:
         """Record a failed attempt: pending again later, or dead after the last one.
 
         ``not_before``: the service asked not to be tried before then (Retry-After).
+        ``accepted``: the recipients that took it on channels that failed for others.
         When this attempt dead-lettered the alert (exactly once): ``notice`` for ops
         stored with it (as of ``now``), and the stored notices returned (empty without
         one); else None.
@@ -236,6 +239,7 @@ class AlertStore:
             row.attempts += 1
             row.last_error = error
             row.delivered = list(delivered)
+            row.accepted = [list(r) for r in sorted(accepted)] or None
             row.next_attempt_at = next_attempt_at
             row.not_before = not_before
             row.state = "dead" if row.attempts >= max_attempts else "pending"
@@ -410,6 +414,7 @@ def _views(session: Session, alerts: Sequence[Any]) -> list[AlertView]:
             published_at=article.published_at, matches=tuple(matches.get(article.id, ())),
             other_outlets=tuple(sorted(others)), created_at=alert.created_at, digest=alert.digest,
             seen_at=article.fetched_at,
+            accepted=frozenset((int(i), str(to), str(r)) for i, to, r in alert.accepted or ()),
         ))
     return views
 

@@ -193,6 +193,9 @@ class AlertRow(Base):
     # indexes into the subscription's notify list already delivered, so a
     # retry after a partial failure never sends twice to the same channel
     delivered: Mapped[list[int]] = mapped_column(JSON, default=list)
+    # [channel index, To address, envelope recipient] that accepted it on a channel
+    # (email) that failed for others: a retry sends only to the rest
+    accepted: Mapped[list[list[Any]] | None] = mapped_column(JSON, default=None)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -1,8 +1,10 @@
-"""Ops notices kept until their channel took them: a dead letter, a disabled feed.
+"""Ops notices kept until their channel took them: a dead letter, a disabled feed,
+a refused configuration change.
 
 The code that decides an ops notice (a new dead letter, a feed disabled)
 writes one row per ops channel in the same transaction as the decision, so
-a process killed right after it still leaves the notice to send. An ops
+a process killed right after it still leaves the notice to send (a refused
+reload decides nothing in the database: ``OpsOutbox.add`` writes it alone). An ops
 channel's thread *claims* a row just before sending it (a lease, one
 conditional UPDATE: only one process ever sends it at a time), and marks it
 sent once the channel took it; a dead letter's ``notified_at`` is set then.
@@ -10,6 +12,17 @@ A row left unsent (its process killed, its channel failing) is taken again
 by any process with that channel once its lease has ended (``unsent``), up
 to ``MAX_ATTEMPTS`` tries. A process killed between a send and its mark
 sends that notice again: at most the one in flight per channel.
+
+A notice of a channel no longer configured (ops replaced their Slack
+webhook, say) is handed to the channels configured now (``reroute``): the
+notice is what matters, not the channel it was first meant for (also one
+the removed channel gave up on: a broken channel is often why it was
+removed). Its row moves to the first configured channel that does not have
+that notice yet, tries counted afresh, copies go to the others, and a row
+every configured channel already has a copy of is dropped. Only rows left
+unsent for ``REROUTE_AFTER`` move: a process whose configuration is a moment
+behind (a worker before its next batch) must not take a channel just added
+for one removed.
 """
 
 from __future__ import annotations
@@ -23,9 +36,12 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Integer,
+    Row,
+    Select,
     String,
     Text,
     column,
+    delete,
     insert,
     or_,
     select,
@@ -39,6 +55,7 @@ from service.storage.models import Base, BigId, UTCDateTime
 
 LEASE = timedelta(minutes=5)  # a claimed notice is not taken by another process before
 MAX_ATTEMPTS = 5  # a channel that refuses a notice this often: logged, given up
+REROUTE_AFTER = timedelta(minutes=10)  # a removed channel's notice goes to the others after
 # dead_letters' columns this module sets (its own module writes ops notices: no cycle)
 _LETTERS = table("dead_letters", column("id", BigInteger()),
                  column("notified_at", UTCDateTime()))
@@ -117,6 +134,23 @@ class OpsOutbox:
                     _LETTERS.c.id == letter, _LETTERS.c.notified_at.is_(None))
                     .values(notified_at=now))
 
+    def add(self, notice: OpsNotice, now: datetime) -> list[StoredNotice]:
+        """Write a notice that no other decision stores (a refused reload)."""
+        with self._db.engine.begin() as connection:
+            return add_notice(connection, notice, now)
+
+    def reroute(self, channels: Iterable[str], now: datetime) -> list[Rerouted]:
+        """Hand the unsent notices of channels not in ``channels`` (the configured
+        ones) to those; what moved where (see the module's docstring)."""
+        keys = sorted(set(channels))
+        if not keys:
+            return []
+        moved: list[Rerouted] = []
+        with self._db.engine.begin() as connection:
+            for row in connection.execute(_orphans(keys, now)).all():
+                moved.extend(_reroute(connection, row, keys, now))
+        return moved
+
     def unsent(self, channels: Iterable[str], now: datetime) -> list[StoredNotice]:
         """Notices of these channels nobody is sending now, oldest first."""
         keys = sorted(set(channels))
@@ -133,3 +167,47 @@ class OpsOutbox:
 
 def _free(now: datetime) -> ColumnElement[bool]:
     return or_(OpsMessageRow.lease_until.is_(None), OpsMessageRow.lease_until <= now)
+
+
+@dataclass(frozen=True, slots=True)
+class Rerouted:
+    """A removed channel's notice: the channels it went to (none: they all had it)."""
+
+    notice_id: int
+    subject: str
+    removed: str
+    to: tuple[str, ...]
+
+
+def _orphans(
+    keys: list[str], now: datetime
+) -> Select[int, str, str, str, datetime, int | None]:
+    return (select(OpsMessageRow.id, OpsMessageRow.channel, OpsMessageRow.subject,
+                   OpsMessageRow.body, OpsMessageRow.created_at, OpsMessageRow.dead_letter_id)
+            .where(OpsMessageRow.sent_at.is_(None), OpsMessageRow.channel.not_in(keys),
+                   OpsMessageRow.created_at <= now - REROUTE_AFTER, _free(now))
+            .order_by(OpsMessageRow.id))
+
+
+_Orphan = Row[int, str, str, str, datetime, int | None]
+
+
+def _reroute(connection: Connection, row: _Orphan, keys: list[str], now: datetime
+             ) -> list[Rerouted]:
+    """Move one orphan row to the configured channels lacking its notice (or drop it)."""
+    same = (OpsMessageRow.subject == row.subject, OpsMessageRow.body == row.body,
+            OpsMessageRow.created_at == row.created_at)
+    have = set(connection.scalars(select(OpsMessageRow.channel).where(*same)))
+    missing = [key for key in keys if key not in have]
+    mine = (OpsMessageRow.id == row.id, OpsMessageRow.channel == row.channel,
+            OpsMessageRow.sent_at.is_(None), _free(now))  # not taken meanwhile
+    if not missing:
+        done = connection.execute(delete(OpsMessageRow).where(*mine)).rowcount
+    else:
+        done = connection.execute(update(OpsMessageRow).where(*mine).values(
+            channel=missing[0], attempts=0, lease_until=None)).rowcount
+        for key in missing[1:]:
+            connection.execute(insert(OpsMessageRow).values(
+                channel=key, subject=row.subject, body=row.body, created_at=row.created_at,
+                attempts=0, dead_letter_id=row.dead_letter_id))
+    return [Rerouted(row.id, row.subject, row.channel, tuple(missing))] if done else []

@@ -6,6 +6,7 @@ overhead and a round trip. Here a batch pays once for what can be shared:
 
     lock the batch's articles, keep those still new           one SELECT
     learn each feed's boilerplate for the whole batch          one INSERT, one SELECT
+        (service.storage.feed_segments; re-posts' first titles:  one SELECT, rarely)
     sketch each article (pure)
     advisory-lock every band and exact key, sorted (PostgreSQL) one SELECT
     read the index entries sharing the batch's bands          one SELECT
@@ -27,9 +28,8 @@ twice stores nothing twice; an article already out of state "new" is skipped.
 Locks are taken in one sorted statement before any key is inserted, so two
 workers claiming copies of one story serialise there instead of deadlocking
 halfway through their batches; the second sees the first's story and joins it.
-Boilerplate learnt for the batch is what learning it article by article gives:
-a segment row keeps the first article that had it, and the batch inserts each
-segment with its first article in processing order.
+Boilerplate learnt for the batch is what learning it article by article gives
+(see service.storage.feed_segments).
 """
 
 from __future__ import annotations
@@ -48,12 +48,12 @@ from service.domain import Match
 from service.storage.batch_rows import (
     Claimed,
     article_values,
-    insert_rows,
     write_rows,
 )
 from service.storage.claims import StoryClaims
 from service.storage.event_index import count_terms, find_event_story, frequencies, index_event
-from service.storage.models import ArticleRow, FeedSegmentRow
+from service.storage.feed_segments import batch_boilerplate
+from service.storage.models import ArticleRow
 from service.storage.near_index import NearIndex
 from service.storage.stories import SketchedArticle
 from service.stories import (
@@ -191,28 +191,12 @@ def _lock_new(connection: Connection, article_ids: Sequence[int]) -> dict[int, i
 def _sketch(
     connection: Connection, items: Sequence[ProcessedArticle], feeds: dict[int, int]
 ) -> dict[int, SketchedArticle]:
-    """Learn the batch's boilerplate (one insert, one read) and sketch each article."""
-    near_items = [item for item in items if item.near is not None]
-    first: dict[tuple[int, int], int] = {}  # (feed, fingerprint) -> first article to have it
-    for item in near_items:
-        assert item.near is not None
-        for part in item.near.parts:
-            first.setdefault((feeds[item.article_id], part.fingerprint), item.article_id)
-    if not first:
-        return {}
-    rows = [{"feed_id": f, "fingerprint": p, "article_id": a}
-            for (f, p), a in sorted(first.items())]  # sorted: concurrent inserts never deadlock
-    table: Table = FeedSegmentRow.__table__  # type: ignore[assignment]
-    insert_rows(connection, table, rows)
-    owner = _segment_owners(connection, first)
-    sketched: dict[int, SketchedArticle] = {}
-    for item in near_items:
-        assert item.near is not None
-        feed = feeds[item.article_id]
-        boilerplate = {p.fingerprint for p in item.near.parts
-                       if owner.get((feed, p.fingerprint), item.article_id) != item.article_id}
-        sketched[item.article_id] = _sketched(connection, item.near, boilerplate)
-    return sketched
+    """Learn the batch's boilerplate (service.storage.feed_segments) and sketch each article."""
+    near_items = [(item.article_id, feeds[item.article_id], item.near)
+                  for item in items if item.near is not None]
+    boilerplate = batch_boilerplate(connection, near_items)
+    return {article: _sketched(connection, near, boilerplate[article])
+            for article, _, near in near_items if article in boilerplate}
 
 
 def _sketched(
@@ -230,23 +214,6 @@ def _sketched(
     vector = (event_vector(terms, known, near.embedding, seen)
               if known[DOCUMENTS] >= MIN_DOCUMENTS else None)
     return SketchedArticle(sketch, near.threshold, near.since, terms, vector, rule)
-
-
-def _segment_owners(
-    connection: Connection, wanted: dict[tuple[int, int], int]
-) -> dict[tuple[int, int], int]:
-    by_feed: dict[int, list[int]] = {}
-    for feed, fingerprint in wanted:
-        by_feed.setdefault(feed, []).append(fingerprint)
-    owner: dict[tuple[int, int], int] = {}
-    for feed, fingerprints in by_feed.items():
-        for start in range(0, len(fingerprints), _CHUNK):
-            query = select(FeedSegmentRow.fingerprint, FeedSegmentRow.article_id).where(
-                FeedSegmentRow.feed_id == feed,
-                FeedSegmentRow.fingerprint.in_(fingerprints[start : start + _CHUNK]),
-            )
-            owner.update({(feed, p): a for p, a in connection.execute(query)})
-    return owner
 
 
 def _lock_claims(

@@ -85,6 +85,9 @@ class AlertView:
     created_at: datetime | None = None
     digest: bool = False  # goes out in the subscription's next digest
     seen_at: datetime | None = None  # its entry was stored (the latency histogram's start)
+    # (channel index, To address, envelope recipient) that took it on a channel that
+    # failed for other recipients (email): not sent to again
+    accepted: frozenset[tuple[int, str, str]] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)

@@ -47,6 +47,7 @@ class NearDuplicate:
     threshold: float
     since: datetime  # only stories updated since then are candidates
     title_parts: int = 0  # parts[:title_parts] are the title's
+    tail_parts: int = 0  # parts[-tail_parts:] are the text's last line (of several)
     event_threshold: float | None = None  # None: copies only, no same-event path
     event_probability: float = DEFAULT_EVENT_PROBABILITY  # with embeddings
     embedding: Embedding | None = None  # None: the same-event path is lexical

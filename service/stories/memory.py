@@ -28,6 +28,7 @@ from service.stories import (
 )
 from service.stories.embedding import Embedding, embed
 from service.stories.events import DOCUMENTS, MIN_DOCUMENTS, MIN_SHARED
+from service.stories.reposts import feed_boilerplate, last_line_parts, title_words
 from service.stories.signature import Sketch
 from service.stories.similarity import DEFAULT_THRESHOLD
 
@@ -44,7 +45,8 @@ class MemoryIndex:
     _more: defaultdict[int, list[int]] = field(default_factory=lambda: defaultdict(list))
     _sketches: list[Sketch] = field(default_factory=list)
     _stories: list[int] = field(default_factory=list)
-    _segments: dict[tuple[str, int], int] = field(default_factory=dict)
+    _segments: dict[tuple[str, int], int] = field(default_factory=dict)  # -> first entry
+    _titles: dict[int, list[str]] = field(default_factory=dict)  # article -> its title's words
     frequencies: Counter[int] = field(default_factory=Counter)  # term -> documents
     _postings: defaultdict[int, list[int]] = field(default_factory=lambda: defaultdict(list))
     vectors: dict[int, EventVector] = field(default_factory=dict)  # article -> its vectors
@@ -57,7 +59,10 @@ class MemoryIndex:
         return its story (the article number of the first)."""
         parts, title_parts = article_parts(title, text)
         article = len(self._sketches)
-        boilerplate = self._learn(feed, article, [p.fingerprint for p in parts])
+        carried = self._learn(feed, article, [p.fingerprint for p in parts])
+        self._titles[article] = title_words(parts, title_parts)
+        boilerplate = feed_boilerplate(parts, carried, title_parts, last_line_parts(text),
+                                       self._titles)
         found = article_sketch(parts, boilerplate, title_parts)
         story = best_story(found.shingles, self.candidates(found), self.threshold)
         vector = None
@@ -105,13 +110,14 @@ class MemoryIndex:
         return [EventCandidate(a, self._stories[a], self.vectors[a])
                 for a in ranked[:MAX_CANDIDATES]]
 
-    def _learn(self, feed: str, article: int, fingerprints: list[int]) -> set[int]:
-        seen = set()
+    def _learn(self, feed: str, article: int, fingerprints: list[int]) -> dict[int, int]:
+        """The segments the feed carried before this article -> the entry that had it first."""
+        carried = {}
         for value in fingerprints:
             first = self._segments.setdefault((feed, value), article)
             if first != article:
-                seen.add(value)
-        return seen
+                carried[value] = first
+        return carried
 
     def _store(self, article: int, found: Sketch, story: int, vector: EventVector | None) -> None:
         self._sketches.append(found)
