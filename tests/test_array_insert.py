@@ -110,6 +110,8 @@ def test_rows_that_do_not_fit_the_plan_are_refused_with_the_table_named() -> Non
     assert plan is not None
     with pytest.raises(ValueError, match="story_keys: every row needs exactly the columns"):
         plan.parameters([{"key": "a", "story_id": 1}, {"key": "b"}])
+    with pytest.raises(ValueError, match="got \\['key', 'story'\\]"):
+        plan.parameters([{"key": "a", "story": 1}])
     with pytest.raises(TypeError):
         plan.parameters([{"key": "a", "story_id": 1.5}])  # never rounded into an id
     assert plan.parameters([{"key": "a", "story_id": 1}, {"key": None, "story_id": None}]) == (

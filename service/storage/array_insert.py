@@ -53,7 +53,7 @@ class ArrayInsert:
     def parameters(self, rows: Sequence[dict[str, Any]]) -> tuple[object, ...]:
         names = [c.name for c in self.columns]
         for row in rows:
-            if len(row) != len(names):
+            if len(row) != len(names) or not all(name in row for name in names):
                 raise ValueError(f"{self.table}: every row needs exactly the columns "
                                  f"{names}, got {sorted(row)}")
         return tuple(_array(column, [row[column.name] for row in rows])
