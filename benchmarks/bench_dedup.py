@@ -1,8 +1,8 @@
 """Near-duplicate stories: quality on real pairs, a real replay, and throughput.
 
     .venv/bin/python benchmarks/bench_dedup.py [--articles 100000] [--queries 5000]
-        [--threshold 0.5] [--event-threshold 0.17] [--event-probability 0.78]
-        [--skip semeval,rumca,throughput]
+        [--threshold 0.5] [--event-threshold 0.17] [--event-probability 0.71]
+        [--skip semeval,rumca,throughput] [--embedding-cache FILE.npz]
 
 1. SemEval 2022 task 8 (../shared/corpora/dedup/semeval2022_task8): pairs
    with Overall <= 1.5 are the same story, >= 3.5 different; a pair is
@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import csv
 import gc
+import hashlib
 import html
 import itertools
 import json
@@ -68,8 +69,10 @@ from service.stories.embedding import Embedding, embed  # noqa: E402
 from service.stories.event_model import DEFAULT_EVENT_PROBABILITY, event_probability  # noqa: E402
 from service.stories.events import (  # noqa: E402
     DAY,
+    MIN_EMBEDDING_TEXT_COSINE,
     MIN_SHARED,
     MIN_TEXT_COSINE,
+    candidate_hits,
     days_apart,
     event_score,
     text_cosine,
@@ -138,6 +141,11 @@ class Pair:
     seen: tuple[float, float]  # arrival times, POSIX seconds
 
 
+def semeval_texts(name: str) -> list[str]:
+    """The split's distinct texts, in order of first appearance."""
+    return list(dict.fromkeys(t for pair in semeval_pairs(name) for t in (pair.one, pair.two)))
+
+
 def semeval_pairs(name: str) -> Iterator[Pair]:
     """The labelled pairs of one split, undecided pairs left out."""
     csv.field_size_limit(1 << 30)
@@ -167,26 +175,59 @@ class Scored:
     same: bool
     copy: bool  # the near-copy path says same
     candidate: bool  # shares MIN_SHARED salient terms: the same-event path compares them
+    band: bool  # not that, but shares an embedding band: compared when embeddings decide
     event: float  # the lexical same-event score, days apart counted (0 when no candidate)
     text: float  # the cosine of the TF-IDF text vectors
     embedding: float | None  # the cosine of the sentence embeddings (None: not computed)
     days: float  # days apart, counted up to event_model.DAYS_CAP
 
 
-def score_split(name: str, embeddings: bool = False) -> list[Scored]:
+Embedder = Callable[[str, str], Embedding]  # (title, text) -> embedding
+
+
+class RawEmbeddings:
+    """The service's embedder (``embedding.embed``) over raw embeddings kept in a file:
+    e5 costs ~200 ms of CPU per text, the two splits ~10 minutes; a second run (or the
+    fit, benchmarks/fit_event_model.py) reads what ``embedding.raw_embedding`` gave
+    the first. Centring, bands and the model are the service's, run each time."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self.raw: dict[str, Embedding] = {}
+        if path is not None and path.exists():
+            with np.load(path) as stored:
+                self.raw = dict(zip(stored["keys"].tolist(), stored["vectors"], strict=True))
+
+    def __call__(self, title: str, text: str) -> Embedding:
+        return embedding.centred(self.raw_embedding(title, text))
+
+    def raw_embedding(self, title: str, text: str) -> Embedding:
+        key = hashlib.sha1(f"{title}\n{text}".encode()).hexdigest()
+        if key not in self.raw:
+            self.raw[key] = embedding.raw_embedding(title, text)
+        return self.raw[key]
+
+    def save(self) -> None:
+        if self.path is not None and self.raw:
+            vectors = np.stack(list(self.raw.values()))
+            np.savez(self.path, keys=np.array(list(self.raw)), vectors=vectors)
+
+
+def score_split(name: str, embeddings: bool = False, embedder: Embedder = embed) -> list[Scored]:
     """Both paths on each pair; document frequencies from the split's texts, as the
-    index of the window would hold them."""
+    index of the window would hold them (``embedder``: the service's unless the fit
+    gives its own, the same but from embeddings it already has)."""
     pairs = list(semeval_pairs(name))
     index = MemoryIndex()
     parsed: dict[str, tuple[Sketch, Terms, Embedding | None]] = {}
     for pair in pairs:
         for text in (pair.one, pair.two):
             if text not in parsed:
-                title, body = _title_and_text(text)
+                title, body = title_and_text(text)
                 parts, title_parts = article_parts(title, body)
                 parsed[text] = (article_sketch(parts, title_parts=title_parts),
                                 article_terms(parts, title_parts=title_parts),
-                                embed(title, body) if embeddings else None)
+                                embedder(title, body) if embeddings else None)
                 index.count(parsed[text][1])
     scored = []
     for pair in pairs:
@@ -194,20 +235,21 @@ def score_split(name: str, embeddings: bool = False) -> list[Scored]:
             parsed[pair.one], parsed[pair.two])
         copy = (bool(set(sketch_a.bands) & set(sketch_b.bands))
                 and overlap(sketch_a.shingles, sketch_b.shingles).score >= DEFAULT_THRESHOLD)
-        a, b = index.vector(terms_a), index.vector(terms_b)
+        a, b = index.vector(terms_a, embedding_a), index.vector(terms_b, embedding_b)
         assert a is not None and b is not None
         a, b = replace(a, seen=pair.seen[0]), replace(b, seen=pair.seen[1])
         candidate = len(set(a.salient) & set(b.salient)) >= MIN_SHARED
+        band = candidate_hits(a, b) >= MIN_SHARED and not candidate  # an embedding band alone
         cosine = None
         if embedding_a is not None and embedding_b is not None:
             cosine = float(np.dot(embedding_a, embedding_b))
-        scored.append(Scored(pair.languages, pair.same, copy, candidate,
+        scored.append(Scored(pair.languages, pair.same, copy, candidate, band,
                              event_score(a, b) if candidate else 0.0, text_cosine(a, b), cosine,
                              days_apart(a, b)))
     return scored
 
 
-def _title_and_text(text: str) -> tuple[str, str]:
+def title_and_text(text: str) -> tuple[str, str]:
     """SemEval texts are the title, then the text (after a line break or two spaces)."""
     text = text.strip()
     cut = min((i for i in (text.find("\n"), text.find("  ")) if i > 0), default=-1)
@@ -223,18 +265,22 @@ Decide = Callable[[Scored], bool]  # a candidate pair: the same event?
 
 
 def lexical(threshold: float) -> Decide:
-    return lambda s: s.event >= threshold and s.text >= MIN_TEXT_COSINE
+    return lambda s: s.candidate and s.event >= threshold and s.text >= MIN_TEXT_COSINE
 
 
 def model(probability: float) -> Decide:
-    return lambda s: (s.embedding is not None and s.text >= MIN_TEXT_COSINE
+    return lambda s: (s.embedding is not None and (s.candidate or s.band)
+                      and s.text >= MIN_EMBEDDING_TEXT_COSINE
                       and event_probability(s.embedding, s.text, s.days) >= probability)
 
 
-def run_semeval(event_threshold: float, event_probability_: float, embeddings: bool) -> None:
+def run_semeval(event_threshold: float, event_probability_: float, embeddings: bool,
+                cache: Path | None = None) -> None:
     print("== SemEval 2022 task 8: same <= 1.5, different >= 3.5; copies (MinHash) or same "
           f"event (TF-IDF score >= {event_threshold})")
-    train = score_split("training_set.csv", embeddings)
+    embedder = RawEmbeddings(cache)
+    train = score_split("training_set.csv", embeddings, embedder)
+    embedder.save()
     print("training set, monolingual pairs, by event threshold (the only tuning):")
     print("    thr     P      R      F1   (copies only: "
           + "P {:.3f} R {:.3f} F1 {:.3f})".format(*_tally(train, None, mono=True).scores()))
@@ -242,7 +288,8 @@ def run_semeval(event_threshold: float, event_probability_: float, embeddings: b
                              event_threshold}):
         p, r, f = _tally(train, lexical(threshold), mono=True).scores()
         print(f"    {threshold:5.3f}  {p:.3f}  {r:.3f}  {f:.3f}")
-    test = score_split("testing_set.csv", embeddings)
+    test = score_split("testing_set.csv", embeddings, embedder)
+    embedder.save()
     print(f"testing set at {event_threshold} (copies only in brackets):")
     _table(test, lexical(event_threshold), None)
     if not embeddings:
@@ -272,7 +319,7 @@ def _tally(scored: list[Scored], decide: Decide | None, *, mono: bool | None = N
     tally = Tally()
     for s in scored:
         if (mono is None or _monolingual(s.pair) == mono) and (pair is None or s.pair == pair):
-            tally.add(s.same, s.copy or (decide is not None and s.candidate and decide(s)))
+            tally.add(s.same, s.copy or (decide is not None and decide(s)))
     return tally
 
 
@@ -477,7 +524,7 @@ def _measure_in_child(
     return result
 
 
-EMBEDDED_INDEXED, EMBEDDED_QUERIES = 2_000, 500  # the encoder: ~20 ms of CPU per article
+EMBEDDED_INDEXED, EMBEDDED_QUERIES = 500, 100  # the encoder: ~200 ms of CPU per article
 
 
 def run_throughput(
@@ -515,10 +562,13 @@ def main() -> None:
     parser.add_argument("--event-threshold", type=float, default=DEFAULT_EVENT_THRESHOLD)
     parser.add_argument("--event-probability", type=float, default=DEFAULT_EVENT_PROBABILITY)
     parser.add_argument("--skip", default="", help="comma-separated: semeval,rumca,throughput")
+    parser.add_argument("--embedding-cache", type=Path, default=None,
+                        help="an .npz file keeping the raw embeddings between runs")
     args = parser.parse_args()
     skip = set(args.skip.split(","))
     if "semeval" not in skip:
-        run_semeval(args.event_threshold, args.event_probability, embedding.available())
+        run_semeval(args.event_threshold, args.event_probability, embedding.available(),
+                    args.embedding_cache)
     if "rumca" not in skip:
         run_rumca(args.threshold, args.event_threshold)
     if "throughput" not in skip:

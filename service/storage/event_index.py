@@ -2,7 +2,7 @@
 
 Inside a batch's transaction (``service.storage.processing``): an article's
 document frequencies over the window (``frequencies``), the stories whose
-first article shares its salient terms (``find_event_story``: only the
+first article shares its salient terms or an embedding band (``find_event_story``: only the
 first, so a story joined by other articles about its event does not drift
 away from it), and, once it is stored, its terms counted, its salient terms
 posted and its vectors kept (``index_event``). Every ``PRUNE_EVERY``
@@ -25,7 +25,7 @@ from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, func, select
+from sqlalchemy import Connection, bindparam, case, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import QueryableAttribute
 from sqlalchemy.sql import ColumnElement
@@ -55,7 +55,8 @@ def _any(column: QueryableAttribute[int], name: str) -> ColumnElement[bool]:
     return column.in_(bindparam(name, expanding=True))
 
 
-_HITS = func.count().label("hits")
+# a shared band of the embeddings (``EventVector.bands``) weighs MIN_SHARED salient terms
+_HITS = func.sum(case((_any(StoryTermRow.term, "bands"), MIN_SHARED), else_=1)).label("hits")
 _EVENT_CANDIDATES = (
     select(StoryTermRow.article_id, StoryRow.id, _HITS)
     .join(StoryRow, StoryRow.first_article_id == StoryTermRow.article_id)
@@ -98,7 +99,9 @@ def find_event_story(
     (``batch``: vectors of the batch's articles, whose sketch rows are written last)."""
     if near.vector is None or near.event_rule is None:
         return None
-    params = {"terms": near.vector.salient, "since": near.since, "own": own_story}
+    bands = near.vector.bands
+    params = {"terms": [*near.vector.salient, *bands], "bands": bands, "since": near.since,
+              "own": own_story}
     stories = {a: s for a, s, _ in connection.execute(_EVENT_CANDIDATES, params)}
     if not stories:
         return None
@@ -113,12 +116,13 @@ def find_event_story(
 
 
 def index_event(connection: Connection, article_id: int, near: SketchedArticle) -> None:
-    """Post the article's salient terms (its sketch row holds the vectors)."""
-    if near.vector is not None and near.vector.salient:
+    """Post the article's salient terms and embedding bands (its sketch row holds the
+    vectors)."""
+    keys = [] if near.vector is None else [*near.vector.salient, *near.vector.bands]
+    if keys:
         module = postgresql if connection.dialect.name == "postgresql" else sqlite
         statement = module.insert(StoryTermRow.__table__).on_conflict_do_nothing()
-        connection.execute(statement, [{"term": t, "article_id": article_id}
-                                       for t in near.vector.salient])
+        connection.execute(statement, [{"term": t, "article_id": article_id} for t in keys])
     if article_id % story_settings.PRUNE_EVERY == 0:
         prune_index(connection, near.since)
 

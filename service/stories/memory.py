@@ -2,7 +2,7 @@
 
 It runs the same pure steps as the database index (boilerplate per feed,
 sketch, LSH candidates, exact check, then the same-event path: document
-frequencies, salient-term candidates, TF-IDF score) on dicts, so property
+frequencies, candidates by salient terms and embedding bands, TF-IDF score) on dicts, so property
 tests and the evaluation need no database. The service itself uses the
 shared database index (``service.storage.stories``), never this one.
 """
@@ -104,6 +104,8 @@ class MemoryIndex:
         hits: Counter[int] = Counter()
         for term in vector.salient:
             hits.update(self._postings.get(term, ()))
+        for band in vector.bands:  # a shared band of the embeddings counts as MIN_SHARED terms
+            hits.update(dict.fromkeys(self._postings.get(band, ()), MIN_SHARED))
         # only the article that started each story: a story does not drift away from it
         ranked = sorted((a for a, n in hits.items() if n >= MIN_SHARED and self._stories[a] == a),
                         key=lambda a: (-hits[a], a))
@@ -127,5 +129,5 @@ class MemoryIndex:
                 self._more[band].append(article)
         if vector is not None:
             self.vectors[article] = vector
-            for term in vector.salient:
+            for term in (*vector.salient, *vector.bands):
                 self._postings[term].append(article)
