@@ -62,6 +62,10 @@ subscriptions:
   - {id: desk, notify: ["${ALERTS_URL}"], entities: [macron]}
 """
 VOCABULARY = [f"w{n}" for n in range(5000)]
+# as feed servers (and bench_poller) answer: without it aiohttp says
+# application/octet-stream, not an XML type, and every feed took feedparser's
+# slow path (~0.25 instead of ~0.06 ms of CPU per entry)
+RSS = {"Content-Type": "application/rss+xml; charset=utf-8"}
 DEDUP: dict[str, object] = {}  # --dedup
 
 
@@ -128,7 +132,7 @@ class Bench:
         for feed in range(args.feeds):
             path = f"/{label.split()[0]}/f{feed}.xml"
             self.server.reply(path, feed_body(feed, args.items, VOCABULARY, args.alert_fraction,
-                                              utc_now()))
+                                              utc_now()), headers=RSS)
             urls.append({"url": self.server.url(path)})
         config = _config(self.tmp / f"{label}-once", urls, settings)
         env = self.env | {"NEWSWATCH_CONFIG": str(config)}
@@ -173,7 +177,7 @@ class Bench:
         bodies = {f: 0 for f in range(feeds)}  # feed -> items published so far
         paths = [f"/{label.split()[0]}/idle{f}.xml" for f in range(feeds)]
         for feed, path in enumerate(paths):
-            self.server.reply(path, feed_body(feed, 0, VOCABULARY, 1.0, utc_now()))
+            self.server.reply(path, feed_body(feed, 0, VOCABULARY, 1.0, utc_now()), headers=RSS)
         config = _config(self.tmp / f"{label}-idle",
                          [{"url": self.server.url(p), "interval": "1s"} for p in paths], settings)
         env = self.env | {"NEWSWATCH_CONFIG": str(config)}
@@ -189,7 +193,7 @@ class Bench:
                 feed = n % feeds
                 bodies[feed] += 1  # one more fresh item on top of the older ones
                 self.server.reply(paths[feed], feed_body(
-                    1000 + feed, bodies[feed], VOCABULARY, 1.0, utc_now()))
+                    1000 + feed, bodies[feed], VOCABULARY, 1.0, utc_now()), headers=RSS)
                 time.sleep(args.every)
             self.inbox.wait_for(sent_before + args.idle, timeout=args.deadline)
         finally:

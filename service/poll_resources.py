@@ -72,6 +72,7 @@ class PollResources:
             mp_context=multiprocessing.get_context("spawn"),
             initializer=ignore_interrupts,  # in the parse module: what the workers import
         )
+        await _start_workers(self._pool, max(1, os.cpu_count() or 1))
         self.ctx = PollContext(
             settings=settings, session=make_session(settings.fetch), parse_pool=self._pool,
             feeds=parts.feeds, articles=parts.articles, dispatcher=parts.dispatcher,
@@ -110,6 +111,15 @@ class PollResources:
         await self.ctx.session.close()
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+async def _start_workers(pool: ProcessPoolExecutor, count: int) -> None:
+    """Start every parse worker now, as the pipeline's models are warmed up: the
+    pool spawns a worker on a submission that finds none idle, so the first feeds
+    would otherwise wait for (and a short run would pay within its work) the
+    workers' interpreter start and parser import."""
+    loop = asyncio.get_running_loop()
+    await asyncio.gather(*(loop.run_in_executor(pool, os.getpid) for _ in range(count)))
 
 
 async def _close_when_done(

@@ -26,6 +26,7 @@ from sqlalchemy import Connection, Table, bindparam, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from service.domain import Match
+from service.storage.array_insert import insert_arrays, plan_for
 from service.storage.event_index import event_blob
 from service.storage.listed import int_array
 from service.storage.models import AlertRow, ArticleRow, ArticleSketchRow, MatchRow
@@ -67,12 +68,20 @@ def insert_ignore(dialect: str, table: Any) -> Any:
 
 
 def insert_rows(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
-    """Insert-or-ignore ``rows`` as multi-row VALUES statements.
+    """Insert-or-ignore ``rows`` (dicts with the same columns).
 
-    With RETURNING, SQLAlchemy turns an executemany into batches of multi-row
-    VALUES ("insertmanyvalues"); without it psycopg 3 sends one statement per
-    row.
+    On PostgreSQL one array per column (``array_insert``) when the columns are
+    plain. Otherwise as multi-row VALUES statements: with RETURNING, SQLAlchemy
+    turns an executemany into batches of multi-row VALUES ("insertmanyvalues");
+    without it psycopg 3 sends one statement per row.
     """
+    if not rows:
+        return
+    if connection.dialect.name == "postgresql":
+        plan = plan_for(table, tuple(rows[0]))
+        if plan is not None:
+            insert_arrays(connection, plan, rows)
+            return
     for start in range(0, len(rows), _CHUNK):
         statement = _insert_returning_key(connection.dialect.name, table)
         connection.execute(statement, rows[start : start + _CHUNK]).all()
