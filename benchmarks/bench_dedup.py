@@ -81,8 +81,9 @@ from service.stories.memory import MemoryIndex  # noqa: E402
 from service.stories.shingles import tokens  # noqa: E402
 from service.stories.signature import BANDS, ROWS, Sketch  # noqa: E402
 from service.urls import canonical_url  # noqa: E402
+from tests.conftest import SHARED  # noqa: E402  (NEWSWATCH_SHARED, ../shared, or the origin's)
 
-CORPORA = ROOT.parent / "shared" / "corpora" / "dedup"
+CORPORA = SHARED / "corpora" / "dedup"
 SEMEVAL = CORPORA / "semeval2022_task8"
 RUMCA = CORPORA / "rumca_daily_rss_unlabelled"
 _TAG = re.compile(r"<[^>]+>")
