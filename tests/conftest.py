@@ -19,6 +19,7 @@ import structlog
 from hypothesis import settings
 
 from service.storage.database import Database
+from tests.feedserver import FeedServer
 
 # Property tests assert what holds, not how fast: hypothesis's per-example
 # deadline (200 ms) would fail them on a loaded machine, a timed assert in effect.
@@ -110,3 +111,10 @@ def restore_logging() -> Iterator[None]:
     root.handlers[:] = handlers
     root.setLevel(level)
     structlog.reset_defaults()
+
+
+@pytest.fixture
+def server() -> Iterator[FeedServer]:
+    """A local HTTP server (tests.feedserver) for feeds, pages and notify endpoints."""
+    with FeedServer() as running:
+        yield running

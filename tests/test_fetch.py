@@ -9,7 +9,7 @@ import socket
 import time
 import tracemalloc
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 
 import pytest
 from aiohttp import web
@@ -31,12 +31,6 @@ from tests.feedserver import FeedServer
 RSS = b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title></channel></rss>'
 LOCAL = FetchSettings(allow_private_addresses=True, timeout_seconds=5, connect_timeout_seconds=5)
 GUARDED = FetchSettings(timeout_seconds=5, connect_timeout_seconds=5)
-
-
-@pytest.fixture
-def server() -> Iterator[FeedServer]:
-    with FeedServer() as running:
-        yield running
 
 
 class StaticResolver(AbstractResolver):

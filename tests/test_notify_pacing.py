@@ -35,12 +35,6 @@ EMAIL_PACE = timedelta(seconds=5.5)  # apprise's NotifyBase.request_rate_per_sec
 
 
 @pytest.fixture
-def server() -> Iterator[FeedServer]:
-    with FeedServer() as s:
-        yield s
-
-
-@pytest.fixture
 def inbox() -> Iterator[SmtpInbox]:
     with SmtpInbox() as box:
         yield box

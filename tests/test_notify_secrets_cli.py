@@ -13,7 +13,6 @@ import json
 import logging
 import random
 import socket
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -52,12 +51,6 @@ def write_config(root: Path, database_url: str, notify: list[str]) -> Path:
     }
     (root / "watchlists" / "desk.yaml").write_text(json.dumps(watchlist))
     return root
-
-
-@pytest.fixture
-def server() -> Iterator[FeedServer]:
-    with FeedServer() as s:
-        yield s
 
 
 def test_webhook_token_never_appears_with_debug_logging_and_a_failing_endpoint(

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import random
 import threading
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -31,12 +30,6 @@ from tests.notifyserver import JsonEndpoint, SmtpInbox, store_alerts
 
 T0 = datetime(2026, 5, 27, 12, 0, tzinfo=UTC)
 NAMES = {"ilham-aliyev": "Ilham Aliyev"}
-
-
-@pytest.fixture
-def server() -> Iterator[FeedServer]:
-    with FeedServer() as s:
-        yield s
 
 
 def _sender(

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import random
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -36,12 +35,6 @@ from tests.notifyserver import JsonEndpoint, store_alerts
 from tests.waiting import wait_until
 
 T0 = datetime(2026, 5, 27, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def server() -> Iterator[FeedServer]:
-    with FeedServer() as s:
-        yield s
 
 
 def test_retry_after_reads_seconds_and_http_dates() -> None:

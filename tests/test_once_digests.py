@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
 from service.cli import app, waiting_line
@@ -29,12 +27,6 @@ from tests.test_notify_secrets_cli import write_config
 
 T0 = datetime(2026, 5, 27, 12, 0, tzinfo=UTC)
 HOURLY = {"mode": "digest", "digest": {"every": "1h"}}
-
-
-@pytest.fixture
-def server() -> Iterator[FeedServer]:
-    with FeedServer() as s:
-        yield s
 
 
 def _sender(database: Database, url: str, **options: object) -> AlertSender:

@@ -9,10 +9,8 @@ notice send it once. SQLite and PostgreSQL alike.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from sqlalchemy import update
 
 from service.config.models import AlertSettings, FeedConfig
@@ -31,12 +29,6 @@ from tests.feedserver import FeedServer
 from tests.notifyserver import JsonEndpoint
 
 T0 = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def server() -> Iterator[FeedServer]:
-    with FeedServer() as s:
-        yield s
 
 
 def _disabled_feed(database: Database) -> int:

@@ -82,12 +82,6 @@ def rss(*items: tuple[str, datetime]) -> bytes:
 HOURLY = rss(*((f"g{i}", START - timedelta(hours=i)) for i in range(10)))
 
 
-@pytest.fixture
-def server() -> Iterator[FeedServer]:
-    with FeedServer() as running:
-        yield running
-
-
 @dataclass
 class Harness:
     database: Database

@@ -31,12 +31,6 @@ GIB = 1 << 30
 MIB = 1 << 20
 
 
-@pytest.fixture
-def server() -> Iterator[FeedServer]:
-    with FeedServer() as running:
-        yield running
-
-
 async def fetch(url: str, settings: FetchSettings = LOCAL) -> FetchResult:
     async with make_session(settings) as session:
         return await fetch_feed(session, url, etag=None, last_modified=None, settings=settings)
