@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -28,6 +27,7 @@ from service.storage import ArticleStore, Database, FeedStore
 from service.storage.models import AlertRow, ArticleRow
 from service.storage.retention import ArticleTextRetention
 from service.upkeep import drop_old_text
+from tests.clock import Clock
 from tests.waiting import async_wait_until
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -59,13 +59,9 @@ def _store(database: Database, entries: list[tuple[int, datetime]], *, process: 
     for n, at in entries:
         new = ArticleStore(database).add_entries(feed_id, [_entry(n, at)], at)
         if process:
-            process_articles(database, _processor(), new, _clock(at))
+            process_articles(database, _processor(), new, Clock(at))
         ids.extend(new)
     return ids
-
-
-def _clock(moment: datetime) -> Callable[[], datetime]:
-    return lambda: moment
 
 
 def _texts(database: Database) -> dict[int, tuple[str, str, str, str | None]]:
