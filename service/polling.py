@@ -188,7 +188,12 @@ async def poll_if_due(ctx: PollContext, feed: FeedConfig) -> PollOutcome:
     name = feed.name or feed.url
     if current is None or not current.enabled:
         return PollOutcome(feed.url, name, "disabled")
-    return PollOutcome(feed.url, name, "not-due", next_poll_at=current.next_poll_at or now)
+    # another poller holds it: its next poll is a claim's lease (10 min) while that poll
+    # is in flight, not the feed's schedule; look again within the feed's shortest
+    # interval, or this poller, losing the same race each time, would drift idle
+    recheck = now + (feed.interval or ctx.settings.poll.min_interval)
+    due = min(current.next_poll_at, recheck) if current.next_poll_at else now
+    return PollOutcome(feed.url, name, "not-due", next_poll_at=due)
 
 
 # --- one feed --------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from service.config.models import FeedConfig, FetchSettings, PollSettings, Setti
 from service.notify.ops import OpsNotifier
 from service.poller import make_session
 from service.polling import (
+    CLAIM_LEASE,
     HostLimiter,
     PollContext,
     PollOutcome,
@@ -360,8 +361,25 @@ async def test_poll_if_due_claims_so_a_second_poller_does_not_poll(harness: Harn
         second = await poll_if_due(ctx, feed)
 
     assert first.status == "ok"
-    assert second.status == "not-due" and second.next_poll_at == first.next_poll_at
+    assert first.next_poll_at is not None and first.next_poll_at > START + timedelta(minutes=5)
+    # the second poller looks again within poll.min_interval (5 min), not at the first's
+    # schedule alone: what it reads may be a claim's 10-minute lease of a poll in flight
+    assert second.status == "not-due" and second.next_poll_at == START + timedelta(minutes=5)
     assert len(harness.server.requests_to("/feed.xml")) == 1
+
+
+async def test_a_poller_losing_a_claim_in_flight_looks_again_within_the_feeds_interval(
+    harness: Harness,
+) -> None:
+    feed = harness.feed("/feed.xml")
+    harness.sync(feed)
+    held = harness.feeds.claim(feed.url, START, CLAIM_LEASE)  # another poller's, in flight
+    assert held is not None
+    async with harness.context() as ctx:
+        lost = await poll_if_due(ctx, feed)
+    assert lost.status == "not-due"
+    assert lost.next_poll_at == START + timedelta(minutes=5)  # not START + the 10-min lease
+    assert harness.server.requests_to("/feed.xml") == []
 
 
 async def test_poll_many_polls_each_feed_once_within_the_limits(harness: Harness) -> None:
