@@ -17,6 +17,7 @@ import structlog
 import watchfiles
 
 from service.config import Config, ConfigError, load_config
+from service.config.loader import watchlist_files
 
 log = structlog.get_logger("newswatch.reload")
 
@@ -60,9 +61,7 @@ def file_signature(directory: str | os.PathLike[str]) -> tuple[tuple[str, int, i
     """
     root = Path(directory)
     files = [root / "newswatch.yaml", root / "feeds.yaml"]
-    watchlists = root / "watchlists"
-    if watchlists.is_dir():
-        files += sorted(watchlists.glob("*.yaml"))
+    files += [root / name for name in watchlist_files(root)]
     signature = []
     for path in files:
         try:

@@ -51,7 +51,7 @@ def load_config(directory: str | os.PathLike[str], environ: Mapping[str, str]) -
         raise ConfigError([ConfigProblem(str(root), None, None, message)])
     settings_src = _load(root, SETTINGS_FILE, environ, required=False)
     feeds_src = _load(root, FEEDS_FILE, environ, required=True)
-    watch_srcs = [_load(root, name, environ, required=True) for name in _watchlist_names(root)]
+    watch_srcs = [_load(root, name, environ, required=True) for name in watchlist_files(root)]
     settings = _validate(Settings, settings_src.doc) if settings_src.raw is not None else Settings()
     feeds = _validate(FeedsFile, feeds_src.doc)
     watchlists = [_validate(WatchlistFile, src.doc) for src in watch_srcs]
@@ -122,11 +122,34 @@ class _Source:
     doc: YamlDocument
 
 
-def _watchlist_names(root: Path) -> list[str]:
+WATCHLIST_SUFFIXES = (".yaml", ".yml")
+
+
+def watchlist_files(root: Path) -> list[str]:
+    """Every watchlist file under ``root/watchlists``, as sorted paths relative to ``root``.
+
+    ``*.yaml`` (and ``*.yml``) in the folder and in its subfolders, so a file
+    filed by region or desk is not skipped silently. Hidden files and folders
+    are left out: editors' and macOS's companions, and Kubernetes' ``..data``
+    copies of a mounted ConfigMap (which would define every id twice).
+    """
     folder = root / WATCHLISTS_DIR
-    if not folder.is_dir():
-        return []
-    return sorted(f"{WATCHLISTS_DIR}/{p.name}" for p in folder.glob("*.yaml") if p.is_file())
+    found: list[str] = []
+    seen: set[str] = set()
+    for here, folders, files in os.walk(folder, followlinks=True):
+        real = os.path.realpath(here)
+        if real in seen:  # a symlink loop, or one folder linked twice
+            folders.clear()
+            continue
+        seen.add(real)
+        folders[:] = [name for name in folders if not name.startswith(".")]
+        found.extend(
+            Path(here, name).relative_to(root).as_posix()
+            for name in files
+            if name.endswith(WATCHLIST_SUFFIXES) and not name.startswith(".")
+            and Path(here, name).is_file()
+        )
+    return sorted(found)
 
 
 def _load(root: Path, name: str, environ: Mapping[str, str], *, required: bool) -> _Source:
