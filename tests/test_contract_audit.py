@@ -98,3 +98,52 @@ def test_a_worker_notices_a_change_in_a_subfolder(tmp_path: Path) -> None:
     before = file_signature(config)
     (config / "watchlists" / "regions" / "caucasus.yaml").write_text(TOPIC + SUBSCRIPTION)
     assert file_signature(config) != before
+
+
+# -- "case-, accent- and script-form-insensitive on whole words" ----------------------
+
+WATCHLIST = """\
+entities:
+  - id: ilham-aliyev
+    name: Ilham Aliyev
+    aliases: ["Aliyev"]
+  - id: theo-clerc
+    name: Théo Clerc
+events:
+  - id: pardon
+    triggers: ["pardon*"]
+subscriptions:
+  - id: pardon-watch
+    notify: ["console://"]
+    events: [pardon]
+    entities: [ilham-aliyev]
+"""
+
+
+def _backtest(config: Path, feed: Path) -> subprocess.CompletedProcess[str]:
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(config.parent)}
+    return subprocess.run(
+        [sys.executable, "-m", "service", "backtest", str(config), "--input", str(feed)],
+        cwd=ROOT, capture_output=True, text=True, timeout=120, env=env,
+    )
+
+
+def test_soft_hyphens_inside_words_do_not_hide_a_name(tmp_path: Path) -> None:
+    """News sites hyphenate long words with ``&shy;``: "Ali&shy;yev par&shy;doned" read as
+    "Ali yev par doned", so neither the entity nor the event was found."""
+    config = _write(tmp_path / "config", {
+        "feeds.yaml": FEEDS, "watchlists/desk.yaml": WATCHLIST,
+        "newswatch.yaml": f"database_url: sqlite:///{tmp_path / 'x.db'}\n",
+    })
+    feed = tmp_path / "feed.xml"
+    feed.write_text(
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>Shy</title>'
+        "<item><title>Clemency in Baku</title><link>https://example.org/1</link>"
+        "<description>Presi&amp;shy;dent Ali&amp;shy;yev par&amp;shy;doned "
+        "Th\u00e9o Clerc on Tuesday.</description></item></channel></rss>",
+        encoding="utf-8",
+    )
+    result = _backtest(config, feed)
+    assert result.returncode == 0, result.stderr
+    assert "subscription pardon-watch: 1 alerts" in result.stdout, result.stdout
+    assert "event pardon with ilham-aliyev, theo-clerc" in result.stdout

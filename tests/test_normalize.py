@@ -52,6 +52,17 @@ def test_tokenize_splits_on_apostrophes_hyphens_and_dashes() -> None:
     assert [t.norm for t in tokenize("snake_case")] == ["snake", "case"]
 
 
+def test_invisible_joiners_stay_inside_words_and_fold_away() -> None:
+    """A soft hyphen (``&shy;``), a zero-width (non-)joiner or a word joiner inside a
+    word neither splits it nor stays in its folded form; its offsets cover the word."""
+    persian = "\u0645\u06cc\u062e\u0648\u0627\u0647\u0645"  # "I want", written with a ZWNJ
+    text = f"Ali\u00adyev, Mac\u2060ron, {persian[:2]}\u200c{persian[2:]}"
+    tokens = tokenize(text)
+    assert [t.norm for t in tokens] == ["aliyev", "macron", persian]
+    assert text[tokens[0].start:tokens[0].end] == "Ali\u00adyev"
+    assert words("\u00adAliyev\u00ad") == ["aliyev"]
+
+
 def test_tokenize_keeps_offsets_in_the_original_text() -> None:
     text = "«THÉO CLERC», gracié par İlham Əliyev — Алиёв!"
     tokens = tokenize(text)

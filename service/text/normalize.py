@@ -3,7 +3,8 @@
 Matching compares normalised words, so a watch term and a text only need to
 agree here: NFKC, casefold, accents stripped (Théo = Theo = THÉO),
 dotted İ and dotless ı both folded to i, Cyrillic ё to е (й is kept: it is a
-letter of its own). A word is a run of Unicode letters and digits together
+letter of its own), soft hyphens and zero-width joiners inside a word dropped
+(``Ali&shy;yev`` in a feed is Aliyev). A word is a run of Unicode letters and digits together
 with the combining marks that belong to them; everything else (spaces,
 punctuation, apostrophes, hyphens, dashes) separates words. In scripts
 written without spaces (Han, Kana, Thai, Lao, Khmer, Myanmar) each letter
@@ -28,14 +29,21 @@ _ACCENTS_RE = re.compile(
     "[\u0300-\u036f\u0483-\u0489\u0591-\u05c7\u064b-\u065f\u0670"
     "\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]"
 )
-_FOLD = str.maketrans({"ı": "i", "İ": "i", "ё": "е", "Ё": "е"})
+# Invisible characters that stand inside words without splitting them: the soft hyphen
+# (news sites put ``&shy;`` in long words, "Ali&shy;yev"), zero-width (non-)joiners
+# (Persian, Indic scripts) and the word joiner. A word keeps them; its folded form drops them.
+INVISIBLE_JOINERS = "\u00ad\u200c\u200d\u2060"
+_FOLD = str.maketrans(
+    {"ı": "i", "İ": "i", "ё": "е", "Ё": "е", **dict.fromkeys(INVISIBLE_JOINERS)}
+)
 
 
-MARKS = "".join(
-    char for char in map(chr, range(0x300, 0x10000))
-    if unicodedata.category(char) in _MARK_CATEGORIES
-)  # fmt: skip
-"""Every combining mark of the BMP: what joins the letters before it into one word."""
+MARKS = "".join(sorted(
+    [char for char in map(chr, range(0x300, 0x10000))
+     if unicodedata.category(char) in _MARK_CATEGORIES] + list(INVISIBLE_JOINERS)
+))  # fmt: skip
+"""Every combining mark of the BMP, and the invisible joiners: what joins the letters
+before it into one word."""
 
 
 def _mark_ranges() -> str:
