@@ -147,3 +147,22 @@ def test_soft_hyphens_inside_words_do_not_hide_a_name(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "subscription pardon-watch: 1 alerts" in result.stdout, result.stdout
     assert "event pardon with ilham-aliyev, theo-clerc" in result.stdout
+
+
+# -- "Every error names the file, the line and the key" --------------------------------
+
+
+def test_a_notify_url_apprise_knows_but_cannot_use_says_so(tmp_path: Path) -> None:
+    """``slack://onlyone`` was reported as a scheme apprise does not understand, sending
+    the user to look for a typo in ``slack``; an empty URL (``"${SLACK}"`` with SLACK set
+    but empty) passed check-config, and ``run`` then refused it without file or line."""
+    watchlist = TOPIC + SUBSCRIPTION.replace('"console://"', '"slack://onlyone", "", "nosuch://x"')
+    config = _write(tmp_path / "config", {"feeds.yaml": FEEDS, "watchlists/desk.yaml": watchlist})
+    result = _check_config(config)
+    assert result.returncode == 2
+    line = "watchlists/desk.yaml:6: subscriptions[0].notify"
+    assert f"{line}[0]: a slack:// URL apprise cannot use: a part is missing" in result.stderr
+    assert f"{line}[1]: empty notification URL" in result.stderr
+    assert (f"{line}[2]: not a notification URL apprise understands (scheme 'nosuch')"
+            in result.stderr)
+    assert "onlyone" not in result.stderr

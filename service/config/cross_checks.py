@@ -106,7 +106,7 @@ def _check_notify_urls(doc: YamlDocument, path: YamlPath, urls: object) -> None:
     if not isinstance(urls, list):
         return
     for index, url in enumerate(urls):
-        if (*path, index) in doc.refused or not isinstance(url, str) or not url:
+        if (*path, index) in doc.refused or not isinstance(url, str):
             continue
         problem = notify_url_problem(url)
         if problem is not None:

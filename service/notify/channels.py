@@ -38,6 +38,7 @@ from typing import Any
 import apprise
 import structlog
 from apprise import NotifyFormat
+from apprise.manager_plugins import NotificationManager
 from apprise.plugins.email import NotifyEmail
 from apprise.plugins.slack import NotifySlack
 
@@ -194,8 +195,7 @@ def build_channel(index: int, url: str, *, sender_paces: bool = False) -> Channe
     apprise's plugin does not sleep between requests."""
     plugin = apprise.Apprise.instantiate(url, suppress_exceptions=True)
     if not plugin:
-        scheme = url.split(":", 1)[0] if ":" in url else url[:12]
-        raise NotifyError(f"not a notification URL apprise understands (scheme {scheme!r})")
+        raise NotifyError(_unusable(url))
     plugin = multipart(observed(plugin, url), url)
     plugin.retry = 0  # the sender retries with backoff; apprise must not retry too
     pace = timedelta(0)
@@ -208,6 +208,18 @@ def build_channel(index: int, url: str, *, sender_paces: bool = False) -> Channe
     name = _short(_private_url(plugin))
     return Channel(index=index, name=name, kind=channel_kind(plugin), limits=limits,
                    apprise=bundle, plugin=plugin, key=str(plugin.url_id() or name), pace=pace)
+
+
+def _unusable(url: str) -> str:
+    """Why apprise made no plugin of ``url``, naming its scheme only (the rest may be secret)."""
+    if not url.strip():
+        return "empty notification URL"
+    scheme = url.split(":", 1)[0] if ":" in url else url[:12]
+    known: Any = NotificationManager()  # type: ignore[no-untyped-call]  # apprise's singleton
+    if ":" in url and scheme.strip().lower() in known:
+        return (f"a {scheme.strip().lower()}:// URL apprise cannot use: a part is missing or "
+                f"malformed (see https://github.com/caronc/apprise/wiki for its form)")
+    return f"not a notification URL apprise understands (scheme {scheme!r})"
 
 
 def build_channels(urls: Sequence[str], *, sender_paces: bool = False) -> tuple[Channel, ...]:
