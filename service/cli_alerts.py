@@ -93,10 +93,11 @@ def notify_test(
                          digest=False)
     failed = 0
     for channel in recipient.channels:
-        ok = not deliver([channel], make, ()).failures
-        failed += not ok
+        failures = deliver([channel], make, ()).failures
+        failed += bool(failures)
+        why = failures[0].removeprefix(channel.name) if failures else ""  # " (reason)"
         err.print(Text.assemble(f"{channel.name} ({channel.kind}): ",
-                                ("sent", "green") if ok else ("FAILED", "bold red")))
+                                ("FAILED", "bold red") if failures else ("sent", "green"), why))
     if failed:
         raise typer.Exit(1)
 

@@ -6,14 +6,22 @@ disk, the CLI or the loader it runs) and fails on the code before its fix.
 
 from __future__ import annotations
 
+import smtplib
+import socket
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
+from typer.testing import CliRunner
+
+from service.cli import app
 from service.config import load_config
+from service.notify.mail import smtp_reason
 from service.reload import file_signature
 from tests.conftest import ROOT
+from tests.feedserver import FeedServer
+from tests.notifyserver import JsonEndpoint
 
 FEEDS = "feeds:\n  - url: https://example.org/rss.xml\n"
 TOPIC = """\
@@ -166,3 +174,50 @@ def test_a_notify_url_apprise_knows_but_cannot_use_says_so(tmp_path: Path) -> No
     assert (f"{line}[2]: not a notification URL apprise understands (scheme 'nosuch')"
             in result.stderr)
     assert "onlyone" not in result.stderr
+
+
+# -- delivery failures say why ----------------------------------------------------------
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])  # closed again when the block ends
+
+
+def test_a_failed_channel_says_why(tmp_path: Path, server: FeedServer) -> None:
+    """Every failure read "delivery failed: <channel>" (in logs, `newswatch alerts`,
+    `notify-test`): an ops person could not tell a refused login from a server down."""
+    refusing = JsonEndpoint(server, path="/refuse", statuses=[500])
+    port = _closed_port()
+    notify = [refusing.apprise_url.replace("json://", "json://user:hunter22@"),
+              f"json://127.0.0.1:{port}/x",
+              f"mailto://127.0.0.1:{port}?to=desk@example.org&from=nw@example.org"]
+    config = _write(tmp_path / "config", {
+        "feeds.yaml": FEEDS,
+        "newswatch.yaml": f"database_url: sqlite:///{tmp_path / 'x.db'}\n",
+        "watchlists/desk.yaml": TOPIC + SUBSCRIPTION.replace(
+            '["console://"]', "[" + ", ".join(f'"{url}"' for url in notify) + "]"),
+    })
+    result = CliRunner().invoke(app, ["notify-test", "desk", "--config", str(config)])
+    assert result.exit_code == 1, result.output
+    lines = result.output.splitlines()
+    assert any(line.endswith("FAILED (HTTP 500)") for line in lines), result.output
+    assert any(f":{port}/x" in line and line.endswith("FAILED (no answer: connection failed)")
+               for line in lines), result.output
+    assert any(line.startswith("mailto://") and line.endswith("FAILED (connection refused)")
+               for line in lines), result.output
+    assert "hunter22" not in result.output
+
+
+def test_smtp_reasons_carry_the_server_words_and_never_the_login() -> None:
+    refused_login = smtplib.SMTPAuthenticationError(535, b"5.7.8 Authentication\r\n failed")
+    assert smtp_reason(refused_login) == "SMTP 535 5.7.8 Authentication failed"
+    refused_all = smtplib.SMTPRecipientsRefused({"a@example.org": (550, b"no such user"),
+                                                 "b@example.org": (553, b"relay denied")})
+    assert smtp_reason(refused_all) == "recipients refused (SMTP 550, 553)"
+    assert smtp_reason(smtplib.SMTPNotSupportedError(
+        "SMTP AUTH extension not supported by server.")) == (
+        "SMTP AUTH extension not supported by server.")
+    assert smtp_reason(socket.gaierror(-2, "Name or service not known")) == "host name not found"
+    assert smtp_reason(TimeoutError()) == "timed out"

@@ -70,6 +70,7 @@ class Delivery:
     ok: bool
     retry_after: timedelta | None = None  # the service asked us to wait this long
     accepted: frozenset[Accepted] = frozenset()  # email: the recipients that took it
+    reason: str | None = None  # why it failed, when the channel tells (no secret in it)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,9 +89,10 @@ class Channel:
         """Send ``message`` (email: not to the recipients in ``skip``); on failure, how
         long the service asked us to wait (as of ``now``)."""
         accepted: frozenset[Accepted] = frozenset()
+        reason: str | None = None
         if message.text is not None and isinstance(self.plugin, MultipartEmail):
             mail = self.plugin.send_alternative(message.title, message.text, message.body, skip)
-            result, accepted = mail.ok, mail.accepted
+            result, accepted, reason = mail.ok, mail.accepted, mail.reason
         elif isinstance(self.plugin, _DIRECT):
             result = self._notify_plugin(message)
         else:
@@ -102,7 +104,8 @@ class Channel:
         now = now or datetime.now(UTC)
         waits = [w for w in (retry_after(getattr(self.plugin, "last_retry_after", None), now),
                              rate_limit_wait(self.plugin, now)) if w is not None]
-        return Delivery(ok=False, retry_after=max(waits, default=None), accepted=accepted)
+        return Delivery(ok=False, retry_after=max(waits, default=None), accepted=accepted,
+                        reason=reason or _answer(self.plugin))
 
     def close_idle(self) -> None:
         """Close a connection kept open (SMTP) that has waited too long for a message."""
@@ -163,6 +166,15 @@ def channel_kind(plugin: Any) -> ChannelKind:
         return "email_html" if html else "email_text"
     native = plugin.resolve_format(NotifyFormat.MARKDOWN)
     return "markdown" if native in (NotifyFormat.MARKDOWN, NotifyFormat.HTML) else "text"
+
+
+def _answer(plugin: Any) -> str | None:
+    """What our webhook plugins recorded of a refused send: the status, or why none came."""
+    status = getattr(plugin, "last_status", None)
+    if isinstance(status, int):
+        return f"HTTP {status}"
+    error = getattr(plugin, "last_error", None)
+    return error if isinstance(error, str) else None
 
 
 def redact(url: str) -> str:

@@ -35,6 +35,8 @@ from __future__ import annotations
 
 import contextlib
 import smtplib
+import socket
+import ssl
 import threading
 import time
 import weakref
@@ -66,6 +68,7 @@ class MailResult:
     ok: bool
     accepted: frozenset[Accepted] = frozenset()
     connection_ok: bool = True  # False: closed, not kept for the next message
+    reason: str | None = None  # why not all took it (no login or address in it)
 
 
 class MultipartEmail(NotifyEmail):  # type: ignore[no-untyped-call]
@@ -86,14 +89,14 @@ class MultipartEmail(NotifyEmail):  # type: ignore[no-untyped-call]
         ``skip`` (they took it before); ok when all the others took it too."""
         me: Any = self  # apprise's attributes are untyped
         if not me.targets:
-            return MailResult(False)
+            return MailResult(False, reason="no recipient address")
         subject = " ".join(title.split())  # one header line (RFC 5322 §2.2.3)
         me.throttle()
         with self._lock:
             try:
                 smtp = self._connection()
-            except _FAILURES:
-                return MailResult(False)
+            except _FAILURES as e:
+                return MailResult(False, reason=smtp_reason(e))
             result = self._send_each(smtp, subject, text, html, skip)
             if result.connection_ok:
                 self._used_at = self.clock()
@@ -108,6 +111,7 @@ class MultipartEmail(NotifyEmail):  # type: ignore[no-untyped-call]
         me: Any = self
         accepted: set[Accepted] = set()
         ok = True
+        reason: str | None = None
         for to_name, to_addr in me.targets:
             recipients = [r for r in (to_addr, *sorted(me.cc - {to_addr}),
                                       *sorted(me.bcc - {to_addr})) if (to_addr, r) not in skip]
@@ -116,14 +120,16 @@ class MultipartEmail(NotifyEmail):  # type: ignore[no-untyped-call]
             try:
                 message = self._message(subject, text, html, to_name, to_addr)
                 refused = smtp.sendmail(me.from_addr[1], recipients, message)
-            except smtplib.SMTPRecipientsRefused:  # none took it; smtplib reset the session
-                ok = False
+            except smtplib.SMTPRecipientsRefused as e:  # none took it; smtplib reset the session
+                ok, reason = False, smtp_reason(e)
                 continue
-            except _FAILURES:  # on its way: not retried here (it may have arrived)
-                return MailResult(False, frozenset(accepted), connection_ok=False)
+            except _FAILURES as e:  # on its way: not retried here (it may have arrived)
+                return MailResult(False, frozenset(accepted), connection_ok=False,
+                                  reason=smtp_reason(e))
             accepted.update((to_addr, r) for r in recipients if r not in refused)
-            ok &= not refused
-        return MailResult(ok, frozenset(accepted))
+            if refused:
+                ok, reason = False, _refused(refused)
+        return MailResult(ok, frozenset(accepted), reason=reason)
 
     def close_idle(self) -> None:
         """Close the kept connection if it waited longer than ``IDLE_FOR``."""
@@ -202,6 +208,42 @@ class MultipartEmail(NotifyEmail):  # type: ignore[no-untyped-call]
         message.set_content(text)
         message.add_alternative(html, subtype="html")
         return message.as_bytes()
+
+
+def smtp_reason(error: BaseException) -> str:
+    """Why an SMTP exchange failed, for ops: the server's code and words, or the
+    socket's trouble (never the login, which only the client knows)."""
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        return _refused(error.recipients)
+    if isinstance(error, smtplib.SMTPResponseException):
+        text = error.smtp_error
+        words = text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
+        return f"SMTP {error.smtp_code} {_one_line(words)}"
+    if isinstance(error, smtplib.SMTPException | AppriseImproperlyConfigured):
+        return _one_line(str(error)) or type(error).__name__
+    for kinds, words in _SOCKET_TROUBLE:
+        if isinstance(error, kinds):
+            return words
+    if isinstance(error, OSError) and error.strerror:
+        return _one_line(error.strerror)
+    return type(error).__name__
+
+
+_SOCKET_TROUBLE: tuple[tuple[type[BaseException], str], ...] = (
+    (socket.gaierror, "host name not found"),
+    (ConnectionRefusedError, "connection refused"),
+    (TimeoutError, "timed out"),
+    (ssl.SSLError, "TLS handshake failed"),
+)
+
+
+def _refused(recipients: dict[str, tuple[int, bytes]]) -> str:
+    codes = sorted({str(code) for code, _ in recipients.values()})
+    return f"recipients refused (SMTP {', '.join(codes)})"
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())[:200]
 
 
 def multipart(plugin: Any, url: str) -> Any:

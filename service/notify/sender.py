@@ -163,7 +163,7 @@ def deliver(
         if result.ok:
             delivered.add(channel.index)
             continue
-        failures.append(channel.name)
+        failures.append(f"{channel.name} ({result.reason})" if result.reason else channel.name)
         if result.retry_after is not None:
             wait = min(result.retry_after, RETRY_AFTER_CAP)
             waits.append(wait)

@@ -77,6 +77,7 @@ class KeepAlive:
 
     last_status: int | None = None  # the last answer's status (None: no answer)
     last_retry_after: str | None = None  # a refusal's Retry-After header, verbatim
+    last_error: str | None = None  # why no answer came, without the URL (it holds tokens)
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -135,10 +136,34 @@ class KeepAlive:
                 response = pool.request(method, target, body=body, headers=fields,
                                         timeout=_timeout(timeout), retries=retries,
                                         redirect=allow_redirects, preload_content=True)
-            except (urllib3.exceptions.HTTPError, OSError):
+            except (urllib3.exceptions.HTTPError, OSError) as e:
                 self._drop_session()
+                self.last_error = no_answer(e)
                 return None
         return Answer(response.status, response.headers, response.data)
+
+
+def no_answer(error: BaseException) -> str:
+    """Why a request got no answer, in words that never quote its URL (urllib3's
+    messages do, and a webhook's path is its secret)."""
+    reason = getattr(error, "reason", None)  # MaxRetryError wraps the cause
+    cause = reason if isinstance(reason, BaseException) else error
+    for kinds, words in _NO_ANSWER:
+        if isinstance(cause, kinds):
+            return words
+    return f"no answer ({type(cause).__name__})"
+
+
+_NO_ANSWER: tuple[tuple[type[BaseException] | tuple[type[BaseException], ...], str], ...] = (
+    # in this order: urllib3 derives NewConnectionError from its TimeoutError
+    (urllib3.exceptions.NameResolutionError, "no answer: host name not found"),
+    ((urllib3.exceptions.NewConnectionError, ConnectionRefusedError),
+     "no answer: connection failed"),
+    ((urllib3.exceptions.TimeoutError, TimeoutError), "no answer: timed out"),
+    (urllib3.exceptions.SSLError, "no answer: TLS handshake failed"),
+    (urllib3.exceptions.ProxyError, "no answer: proxy refused"),
+    ((urllib3.exceptions.ProtocolError, ConnectionError), "no answer: connection dropped"),
+)
 
 
 _DEFAULT_HEADERS = dict(requests.utils.default_headers())  # what requests sends by default
@@ -158,7 +183,7 @@ def _exchange(plugin: Any, method: str, url: str, **kwargs: Any) -> Answer | Non
     ``plugin.last_status`` is the answer's status and ``plugin.last_retry_after``
     a non-2xx answer's Retry-After header, verbatim.
     """
-    plugin.last_status = plugin.last_retry_after = None
+    plugin.last_status = plugin.last_retry_after = plugin.last_error = None
     plugin.throttle()
     response: Answer | None = plugin.exchange(
         method, url, verify=plugin.verify_certificate, timeout=plugin.request_timeout,
