@@ -221,3 +221,16 @@ def test_smtp_reasons_carry_the_server_words_and_never_the_login() -> None:
         "SMTP AUTH extension not supported by server.")
     assert smtp_reason(socket.gaierror(-2, "Name or service not known")) == "host name not found"
     assert smtp_reason(TimeoutError()) == "timed out"
+
+
+def test_poll_bounds_out_of_order_are_refused(tmp_path: Path) -> None:
+    """min_interval above max_interval was accepted, and the learned interval then
+    obeyed neither bound."""
+    config = _write(tmp_path / "config", {
+        "feeds.yaml": FEEDS,
+        "newswatch.yaml": "poll:\n  min_interval: 1h\n  max_interval: 5m\n",
+    })
+    result = _check_config(config)
+    assert result.returncode == 2
+    assert "newswatch.yaml:1: poll: min_interval (1:00:00) is longer than max_interval" in (
+        result.stderr)

@@ -52,6 +52,13 @@ class PollSettings(_Strict):
     max_interval: Duration = timedelta(hours=24)
     disable_after: int = Field(default=10, ge=1, le=1000)  # consecutive failures
 
+    @model_validator(mode="after")
+    def _bounds_in_order(self) -> PollSettings:
+        if self.min_interval > self.max_interval:
+            raise ValueError(f"min_interval ({self.min_interval}) is longer than "
+                             f"max_interval ({self.max_interval})")
+        return self
+
 
 class AlertSettings(_Strict):
     max_age: Duration = timedelta(days=3)
