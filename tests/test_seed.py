@@ -3,6 +3,7 @@
 DESIGN.md "The seed": with the example watchlist in config/, the AzerNews
 pardon article alerts on the topic, the three entities (Aliyev, Macron,
 Théo Clerc) and the pardon event with Aliyev and Théo Clerc taking part.
+(Until session 6 no example subscription listed Macron, so no alert named him.)
 """
 
 from __future__ import annotations
@@ -50,6 +51,11 @@ def test_seed_alerts_the_example_watchlist(tmp_path: Path) -> None:
     assert f"[newswatch] Caucasus desk: {SEED_TITLE}" in result.stdout
     assert f"[newswatch] Pardon watch: {SEED_TITLE}" in result.stdout
     assert "Event: Pardon (taking part: Ilham Aliyev, Théo Clerc)" in result.stdout
+    # the three entities, each named with its sentence, in one alert
+    people = result.stdout.split(f"[newswatch] People watch: {SEED_TITLE}")[1]
+    people = people.split("[newswatch]")[0]
+    for name in ("Ilham Aliyev", "Emmanuel Macron", "Théo Clerc"):
+        assert f"Entity: {name}" in people
 
     engine = create_engine(f"sqlite:///{database}")
     with engine.connect() as connection:
