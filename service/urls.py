@@ -10,12 +10,16 @@ from __future__ import annotations
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
-_TRACKING_PREFIXES = ("utm_", "pk_", "mtm_", "_hs")
+# at_ and xtor: AT Internet (Piano) campaign tags, which BBC, Le Monde, France 24 and RFI
+# add to every RSS link (at_medium=RSS&at_campaign=..., xtor=RSS-3208), one value per
+# feed, so one article has one link per feed it is in; ns_: BBC's older (comScore) tags.
+_TRACKING_PREFIXES = ("utm_", "pk_", "mtm_", "_hs", "at_", "ns_")
 _TRACKING_NAMES = frozenset(
     {
         "fbclid", "gclid", "dclid", "gbraid", "wbraid", "msclkid", "yclid", "twclid",
         "igshid", "mc_cid", "mc_eid", "_ga", "_gl", "mkt_tok", "oly_anon_id",
         "oly_enc_id", "vero_id", "wickedid", "rb_clickid", "s_cid", "ncid", "cmpid",
+        "xtor", "ocid", "smid", "ref_src",
     }
 )
 

@@ -20,6 +20,13 @@ from service.urls import canonical_url, is_http_url
         ("https://example.com", "https://example.com/"),
         ("https://example.com/a?utm_source=x&utm_medium=rss&id=7", "https://example.com/a?id=7"),
         ("https://example.com/a?fbclid=abc&gclid=def&p=1", "https://example.com/a?p=1"),
+        # the campaign tags BBC, Le Monde, France 24 and RFI put on every RSS link
+        ("https://www.bbc.com/russian/articles/c1?at_medium=RSS&at_campaign=rss",
+         "https://www.bbc.com/russian/articles/c1"),
+        ("https://www.lemonde.fr/international/article/a.html?xtor=RSS-3208",
+         "https://www.lemonde.fr/international/article/a.html"),
+        ("https://www.bbc.co.uk/news/1?ns_mchannel=social&ns_source=twitter&page=2",
+         "https://www.bbc.co.uk/news/1?page=2"),
         ("https://example.com/a?b=2&a=1", "https://example.com/a?a=1&b=2"),
         ("https://example.com/Path/Case", "https://example.com/Path/Case"),
     ],
