@@ -171,8 +171,8 @@ def channel_kind(plugin: Any) -> ChannelKind:
 def _answer(plugin: Any) -> str | None:
     """What our webhook plugins recorded of a refused send: the status, or why none came."""
     status = getattr(plugin, "last_status", None)
-    if isinstance(status, int):
-        return f"HTTP {status}"
+    if isinstance(status, int):  # a 2xx here: Slack's webhook answers "ok" on success
+        return f"HTTP {status}" if not 200 <= status < 300 else f"HTTP {status}, not 'ok'"
     error = getattr(plugin, "last_error", None)
     return error if isinstance(error, str) else None
 
