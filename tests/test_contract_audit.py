@@ -234,3 +234,55 @@ def test_poll_bounds_out_of_order_are_refused(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "newswatch.yaml:1: poll: min_interval (1:00:00) is longer than max_interval" in (
         result.stderr)
+
+
+# -- "exits non-zero only when the configuration is invalid (message names file, line,
+#    key) or the database cannot be reached" ------------------------------------------
+
+
+def _run_once(config: Path, env: dict[str, str] | None = None
+              ) -> subprocess.CompletedProcess[str]:
+    environ = {"PATH": "/usr/bin:/bin", "HOME": str(config.parent), **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "service", "run", "--once", "--config", str(config)],
+        cwd=ROOT, capture_output=True, text=True, timeout=120, env=environ,
+    )
+
+
+def test_a_database_newswatch_cannot_use_is_a_configuration_error(tmp_path: Path) -> None:
+    """mysql:// and postgresql+psycopg2:// ended in a ModuleNotFoundError traceback (exit 1)."""
+    config = _write(tmp_path / "config", {
+        "feeds.yaml": "feeds: []\n",
+        "newswatch.yaml": "log_level: info\ndatabase_url: mysql://nw:s3cret@db/newswatch\n",
+    })
+    result = _run_once(config)
+    assert result.returncode == 2, result.stderr
+    assert "newswatch.yaml:2: database_url: unsupported database 'mysql'" in result.stderr
+    assert "Traceback" not in result.stderr and "s3cret" not in result.stderr
+
+    (config / "newswatch.yaml").write_text("database_url: postgresql+psycopg2://nw@db/nw\n")
+    result = _run_once(config)
+    assert result.returncode == 2, result.stderr
+    assert "newswatch.yaml:1: database_url: the postgresql driver 'psycopg2' is not installed" in (
+        result.stderr)
+
+    (config / "newswatch.yaml").write_text("log_level: info\n")
+    result = _run_once(config, {"NEWSWATCH_DATABASE_URL": "mysql://nw@db/nw"})
+    assert result.returncode == 2, result.stderr
+    assert ("NEWSWATCH_DATABASE_URL: not a valid database_url: unsupported database 'mysql'"
+            in result.stderr)
+
+
+def test_a_sqlite_folder_that_cannot_be_made_is_an_unreachable_database(tmp_path: Path) -> None:
+    """The folder of the SQLite file could not be created: a traceback, exit 1."""
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the database folder should be\n")
+    config = _write(tmp_path / "config", {
+        "feeds.yaml": "feeds: []\n",
+        "newswatch.yaml": f"database_url: sqlite:///{blocker}/data/nw.db\n",
+    })
+    result = _run_once(config)
+    assert result.returncode == 3, result.stderr
+    assert f"database unreachable: sqlite:///{blocker}/data/nw.db: cannot create its folder" in (
+        result.stderr)
+    assert "Traceback" not in result.stderr

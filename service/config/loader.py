@@ -94,7 +94,7 @@ def _environment_overrides(settings: Settings, environ: Mapping[str, str]) -> Se
         try:
             settings = _override(settings, dotted.split("."), environ[variable])
         except ValidationError as e:
-            reason = e.errors()[0]["msg"]
+            reason = e.errors()[0]["msg"].removeprefix("Value error, ")
             problems.append(
                 ConfigProblem("environment", None, variable, f"not a valid {dotted}: {reason}")
             )

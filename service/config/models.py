@@ -161,6 +161,16 @@ class Settings(_Strict):
     websub: WebSubSettings = WebSubSettings()
     retention: RetentionSettings = RetentionSettings()
 
+    @field_validator("database_url")
+    @classmethod
+    def _usable_database(cls, value: str) -> str:
+        from service.storage.engine import database_url_problem  # SQLAlchemy: imported late
+
+        problem = database_url_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _lower(cls, value: object) -> object:

@@ -9,7 +9,7 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
 from service.errors import StorageError
 
@@ -25,6 +25,25 @@ def normalise_database_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
+def database_url_problem(url: str) -> str | None:
+    """Why ``url`` is not a database newswatch can use (never quoting it: it may hold a
+    password), or None. SQLite and PostgreSQL only: the migrations are written for them."""
+    try:
+        parsed = make_url(normalise_database_url(url))
+    except (ArgumentError, ValueError):
+        return "not a database URL (use e.g. sqlite:///data/newswatch.db)"
+    backend = parsed.get_backend_name()
+    if backend not in ("sqlite", "postgresql"):
+        return (f"unsupported database {backend!r}: use sqlite:///path/file.db or "
+                "postgresql+psycopg://user:password@host/database")
+    try:
+        parsed.get_dialect().import_dbapi()
+    except (ImportError, NoSuchModuleError):
+        driver = parsed.drivername.partition("+")[2]
+        return f"the {backend} driver {driver!r} is not installed (use postgresql+psycopg://)"
+    return None
+
+
 def redact_database_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
@@ -37,7 +56,7 @@ def make_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
         if database and database != ":memory:" and not database.startswith("file:"):
-            Path(database).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
+            _make_folder(Path(database).expanduser().resolve().parent, url)
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
     else:
         kwargs["pool_pre_ping"] = True
@@ -46,6 +65,15 @@ def make_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine
+
+
+def _make_folder(folder: Path, url: str) -> None:
+    """The SQLite file's folder, created if missing (StorageError if it cannot be)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise StorageError(f"database unreachable: {redact_database_url(url)}: cannot create "
+                           f"its folder {folder}: {e.strerror or type(e).__name__}") from e
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
