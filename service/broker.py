@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit, urlunsplit
+
 import redis
+
+from service.errors import BrokerError
 
 # the Celery queue workers consume (workers.settings names it from here: the health
 # and metrics endpoints read its depth without importing Celery)
@@ -24,6 +28,18 @@ def queue_depth(broker_url: str) -> int:
         client.close()
 
 
+SCHEMES = ("redis", "rediss", "redis+socket", "unix")
+
+
+def broker_url_problem(url: str) -> str | None:
+    """Why ``url`` is not a Redis broker newswatch can use (never quoting it), or None."""
+    scheme = url.partition("://")[0].lower() if "://" in url else ""
+    if scheme not in SCHEMES:
+        return ("not a Redis URL: newswatch runs Celery on Redis "
+                "(use e.g. redis://localhost:6379/0, or rediss:// for TLS)")
+    return None
+
+
 def ping(broker_url: str) -> None:
     """Raise redis.RedisError when the broker does not answer."""
     client = _client(broker_url)
@@ -31,3 +47,22 @@ def ping(broker_url: str) -> None:
         client.ping()
     finally:
         client.close()
+
+
+def require(broker_url: str) -> None:
+    """Raise BrokerError naming the broker (its password hidden) when it does not answer:
+    ``run --once`` in distributed mode can do nothing without it."""
+    try:
+        ping(broker_url)
+    except redis.RedisError as e:
+        raise BrokerError(f"broker unreachable: {redact(broker_url)}: {e}") from e
+
+
+def redact(broker_url: str) -> str:
+    """``broker_url`` with its password shown as ``***``."""
+    parts = urlsplit(broker_url)
+    if parts.password is None:
+        return broker_url
+    netloc = parts.netloc.rpartition("@")
+    login = netloc[0].partition(":")[0]
+    return urlunsplit(parts._replace(netloc=f"{login}:***@{netloc[2]}"))

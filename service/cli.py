@@ -1,7 +1,8 @@
 """The `newswatch` command line (typer + rich).
 
 Exit codes: 0 success (also when some feeds fail), 2 invalid configuration,
-3 database unreachable or not migratable.
+3 database unreachable or not migratable (or, for ``run --once`` in distributed
+mode, the broker unreachable).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from rich.table import Table
 
 from service import __version__, cli_alerts, cli_backtest, cli_feeds, cli_stories
 from service.config import Config, ConfigError, find_config_dir, load_config
-from service.errors import NewswatchError, StorageError
+from service.errors import BrokerError, NewswatchError, StorageError
 from service.logs import LogFormat, configure_logging
 
 if TYPE_CHECKING:  # the service's body loads only for the commands that run it
@@ -58,7 +59,8 @@ def _open_service(config: Config, *, once: bool) -> Service:
     try:
         return Service(config, once=once, environ=os.environ)
     except StorageError as e:
-        err.print(f"[bold red]database error:[/] {e}", markup=True)
+        label = "broker error" if isinstance(e, BrokerError) else "database error"
+        err.print(f"[bold red]{label}:[/] {e}", markup=True)
         raise typer.Exit(EXIT_STORAGE) from e
     except ConfigError as e:
         err.print("[bold red]invalid configuration:[/]")

@@ -4,6 +4,7 @@
     ├── ConfigError          a configuration file is invalid (file, line, key)
     ├── QuerySyntaxError     a topic query cannot be parsed (also a ConfigError)
     ├── StorageError         the database cannot be reached or migrated
+    │   └── BrokerError      the broker (Redis) cannot be reached
     ├── FetchError           a feed could not be fetched (kind + message)
     └── NotifyError          a channel could not be built or used
 
@@ -57,6 +58,10 @@ class QuerySyntaxError(NewswatchError, ValueError):
 
 class StorageError(NewswatchError):
     """Raised when the database cannot be reached, created or migrated."""
+
+
+class BrokerError(StorageError):
+    """Raised when ``run --once`` in distributed mode cannot reach the broker."""
 
 
 class FetchError(NewswatchError):

@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 import structlog
 from sqlalchemy.exc import SQLAlchemyError
 
-from service import __version__, run_surface
+from service import __version__, broker, run_surface
 from service.config import ConfigError
 from service.config.models import Config, FeedConfig
 from service.dispatch import CeleryDispatcher, EmbeddedDispatcher, make_dispatcher
@@ -61,6 +61,14 @@ CRASHED_POLL_RETRY = timedelta(seconds=30)  # e.g. the database was unreachable
 DISABLED_RECHECK = timedelta(minutes=10)  # a re-enabled feed is picked up this soon
 
 
+def _require_broker(broker_url: str, database: Database) -> None:
+    try:
+        broker.require(broker_url)
+    except StorageError:
+        database.close()
+        raise
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -85,6 +93,8 @@ class Service:
         self.now = now
         self.environ = dict(environ or {})  # for ${VAR} in reloaded configuration
         self.database = Database.open(config.settings.database_url)
+        if once and config.settings.broker_url:
+            _require_broker(config.settings.broker_url, self.database)
         self.processor = Processor.from_config(config)
         warm_up(config)  # the first entries wait for no model to load
         self.feeds = FeedStore(self.database)

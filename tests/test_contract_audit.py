@@ -286,3 +286,23 @@ def test_a_sqlite_folder_that_cannot_be_made_is_an_unreachable_database(tmp_path
     assert f"database unreachable: sqlite:///{blocker}/data/nw.db: cannot create its folder" in (
         result.stderr)
     assert "Traceback" not in result.stderr
+
+
+def test_run_once_without_its_broker_says_so(tmp_path: Path) -> None:
+    """With broker_url set and Redis down, run --once ended in a kombu traceback (exit 1);
+    a broker_url that is not Redis was only found out then."""
+    port = _closed_port()
+    config = _write(tmp_path / "config", {
+        "feeds.yaml": "feeds: []\n",
+        "newswatch.yaml": (f"database_url: sqlite:///{tmp_path / 'x.db'}\n"
+                           f"broker_url: redis://:s3cret@127.0.0.1:{port}/0\n"),
+    })
+    result = _run_once(config)
+    assert result.returncode == 3, result.stderr
+    assert f"broker error: broker unreachable: redis://:***@127.0.0.1:{port}/0" in result.stderr
+    assert "Traceback" not in result.stderr and "s3cret" not in result.stderr
+
+    (config / "newswatch.yaml").write_text("broker_url: amqp://guest@rabbit//\n")
+    result = _run_once(config)
+    assert result.returncode == 2, result.stderr
+    assert "newswatch.yaml:1: broker_url: not a Redis URL" in result.stderr

@@ -171,6 +171,16 @@ class Settings(_Strict):
             raise ValueError(problem)
         return value
 
+    @field_validator("broker_url")
+    @classmethod
+    def _redis_broker(cls, value: str | None) -> str | None:
+        from service.broker import broker_url_problem
+
+        problem = None if value is None else broker_url_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _lower(cls, value: object) -> object:
