@@ -306,3 +306,45 @@ def test_run_once_without_its_broker_says_so(tmp_path: Path) -> None:
     result = _run_once(config)
     assert result.returncode == 2, result.stderr
     assert "newswatch.yaml:1: broker_url: not a Redis URL" in result.stderr
+
+
+# -- "a topic query is a boolean query in the Lucene style": "quoted phrases" -----------
+
+
+def test_a_phrase_in_typographic_quotes_is_a_phrase(tmp_path: Path) -> None:
+    """A query pasted from a word processor or Slack has “curly” quotes: luqum read
+    ``Baku AND NOT “Grand Prix”`` as ``(Baku AND NOT grand) AND prix``, so the topic
+    only ever matched articles holding "prix", and never one about Baku alone."""
+    watchlist = """\
+    topics:
+      - id: baku
+        query: Baku AND NOT “Grand Prix”
+      - id: race
+        query: «Grand Prix» AND Baku
+    subscriptions:
+      - id: desk
+        notify: ["console://"]
+        topics: [baku]
+      - id: racing
+        notify: ["console://"]
+        topics: [race]
+    """
+    config = _write(tmp_path / "config", {
+        "feeds.yaml": FEEDS, "watchlists/desk.yaml": watchlist,
+        "newswatch.yaml": f"database_url: sqlite:///{tmp_path / 'x.db'}\n",
+    })
+    feed = tmp_path / "feed.xml"
+    items = [("1", "Summit in Baku", "Leaders met in Baku on Tuesday."),
+             ("2", "Baku street race", "The Grand Prix returns to Baku in September."),
+             ("3", "Baku prix", "Prize money grand total announced in Baku.")]
+    feed.write_text(
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>F</title>'
+        + "".join(f"<item><title>{title}</title><link>https://example.org/{n}</link>"
+                  f"<description>{text}</description></item>" for n, title, text in items)
+        + "</channel></rss>", encoding="utf-8")
+    result = _backtest(config, feed)
+    assert result.returncode == 0, result.stderr
+    desk, racing = result.stdout.split("subscription racing:")
+    assert "Summit in Baku" in desk and "Baku prix" in desk
+    assert "Baku street race" not in desk
+    assert "Baku street race" in racing and "Baku prix" not in racing

@@ -1,7 +1,8 @@
 """Topic queries: Lucene syntax parsed by luqum into a small immutable AST of our own.
 
 Supported: ``AND``, ``OR``, ``NOT`` (also ``AND NOT``, ``-word``; ``+word`` is
-the word itself), parentheses, ``"quoted phrases"``, ``word*`` (any ending),
+the word itself), parentheses, ``"quoted phrases"`` (also in “typographic” or
+«French» quotes), ``word*`` (any ending),
 ``"a b"~N`` (every word within N other words of the others, in any order) and
 the fields ``title:``, ``summary:`` and ``text:`` (the content, or the summary
 when there is no content); without a field a term may be in any of title,
@@ -205,12 +206,18 @@ class Query:
         return self.root.required()
 
 
+# Typographic double quotes (what word processors, Slack and phone keyboards type, and
+# French guillemets) delimit a phrase like '"': left to luqum, “Grand Prix” was two words
+# (``NOT “Grand Prix”`` meant ``NOT grand AND prix``). One character for one: columns hold.
+_PHRASE_QUOTES = str.maketrans(dict.fromkeys("“”„‟«»", '"'))
+
+
 def parse_query(text: str) -> Query:
     """Parse a Lucene-style topic query; QuerySyntaxError (with column) if it is invalid."""
     if not text.strip():
         raise QuerySyntaxError("empty query", column=1)
     try:
-        parsed = luqum_parse(text)
+        parsed = luqum_parse(text.translate(_PHRASE_QUOTES))
     except ParseError as error:
         raise QuerySyntaxError(_luqum_message(error), column=_luqum_column(error, text)) from error
     except Exception as error:  # luqum converts degrees itself: "a b"~1.5
