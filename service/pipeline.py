@@ -115,6 +115,14 @@ def is_alertable(record: ArticleRecord, now: datetime, processor: Processor) -> 
     return now - when <= processor.config.settings.alerts.max_age
 
 
+def _too_old(processor: Processor, record: ArticleRecord, routed: Sequence[str]) -> None:
+    """Say why a matching article sends nothing (else a once-run just reports 0 alerts)."""
+    when = record.published_at or record.fetched_at
+    log.info("matched but not alerted: older than alerts.max_age", article=record.id,
+             feed=record.feed_name, published=when.isoformat(), subscriptions=list(routed),
+             max_age=str(processor.config.settings.alerts.max_age))
+
+
 def document_of(record: ArticleRecord, full_text: str | None = None) -> Document:
     """The text to classify: the article page's main text, when fetched, as content."""
     content = full_text if full_text and len(full_text) > len(record.content) else record.content
@@ -242,8 +250,10 @@ def prepare(
     """The pure part of one article's work (its page fetched already): what to store for it."""
     analysis = analyse_text(processor, record, page)
     classification = processor.classifier.classify(document_of(record, analysis.full_text))
-    subscriptions = processor.config.watchlists.subscriptions
-    routed = route(subscriptions, classification) if is_alertable(record, now, processor) else []
+    routed = route(processor.config.watchlists.subscriptions, classification)
+    if routed and not is_alertable(record, now, processor):
+        _too_old(processor, record, routed)
+        routed = []
     identity = ArticleIdentity(
         canonical_url=record.canonical_url, guid=record.guid, title=record.title,
         text=record.content or record.summary,

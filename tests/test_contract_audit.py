@@ -6,11 +6,14 @@ disk, the CLI or the loader it runs) and fails on the code before its fix.
 
 from __future__ import annotations
 
+import json
+import shutil
 import smtplib
 import socket
 import subprocess
 import sys
 import textwrap
+from datetime import UTC, datetime
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -22,6 +25,7 @@ from service.reload import file_signature
 from tests.conftest import ROOT
 from tests.feedserver import FeedServer
 from tests.notifyserver import JsonEndpoint
+from tests.scenario import SEED_BODY, SEED_TITLE, _rss_item
 
 FEEDS = "feeds:\n  - url: https://example.org/rss.xml\n"
 TOPIC = """\
@@ -348,3 +352,33 @@ def test_a_phrase_in_typographic_quotes_is_a_phrase(tmp_path: Path) -> None:
     assert "Summit in Baku" in desk and "Baku prix" in desk
     assert "Baku street race" not in desk
     assert "Baku street race" in racing and "Baku prix" not in racing
+
+
+# -- "older articles are stored and classified, not alerted" -------------------------
+
+
+def test_a_matching_article_too_old_to_alert_says_why(tmp_path: Path, server: FeedServer) -> None:
+    """The seed served with its own date (May 2025) matched both example subscriptions and
+    the once-run reported "0 alerts queued" with no word of alerts.max_age."""
+    published = datetime(2025, 5, 27, 13, 23, tzinfo=UTC)
+    item = _rss_item("azernews-1", "https://www.azernews.az/nation/241337.html", SEED_TITLE,
+                     SEED_BODY, published)
+    server.reply("/rss.xml", (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+        f"<title>AzerNews</title>{item}</channel></rss>").encode())
+    config = tmp_path / "config"
+    (config / "watchlists").mkdir(parents=True)
+    shutil.copy(ROOT / "config" / "watchlists" / "caucasus.yaml", config / "watchlists")
+    _write(config, {
+        "feeds.yaml": f"feeds:\n  - url: {server.url('/rss.xml')}\n",
+        "newswatch.yaml": (f"database_url: sqlite:///{tmp_path / 'x.db'}\n"
+                           "fetch:\n  allow_private_addresses: true\nweb:\n  enabled: false\n"),
+    })
+    result = _run_once(config)
+    assert result.returncode == 0, result.stderr
+    assert "0 alerts queued" in result.stderr
+    (line,) = [json.loads(line) for line in result.stderr.splitlines()
+               if "older than alerts.max_age" in line]
+    assert line["published"] == "2025-05-27T13:23:00+00:00"
+    assert line["subscriptions"] == ["caucasus-desk", "pardon-watch", "people-watch"]
+    assert line["max_age"] == "3 days, 0:00:00"
