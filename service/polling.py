@@ -52,6 +52,7 @@ from service.storage.articles import ArticleStore
 from service.storage.feeds import FeedStore
 from service.storage.ops_messages import OpsOutbox
 from service.storage.records import FeedState
+from service.urls import shown_url
 
 log = structlog.get_logger("newswatch.poll")
 
@@ -185,7 +186,7 @@ async def poll_if_due(ctx: PollContext, feed: FeedConfig) -> PollOutcome:
     if state is not None:
         return await poll_feed(ctx, feed, state)
     current = await asyncio.to_thread(ctx.feeds.state, feed.url)
-    name = feed.name or feed.url
+    name = feed.name or shown_url(feed.url)
     if current is None or not current.enabled:
         return PollOutcome(feed.url, name, "disabled")
     # another poller holds it: its next poll is a claim's lease (10 min) while that poll
@@ -200,7 +201,7 @@ async def poll_if_due(ctx: PollContext, feed: FeedConfig) -> PollOutcome:
 
 
 async def poll_feed(ctx: PollContext, feed: FeedConfig, state: FeedState) -> PollOutcome:
-    name = feed.name or state.title or feed.url
+    name = feed.name or state.title or shown_url(feed.url)
     if not state.enabled:
         return PollOutcome(feed.url, name, "disabled", error=state.disabled_reason)
     result = await _fetch(ctx, state)
@@ -213,7 +214,7 @@ async def poll_feed(ctx: PollContext, feed: FeedConfig, state: FeedState) -> Pol
         parsed = await _parse(ctx, result)
     except FetchError as error:
         return await _failed(ctx, feed, state, name, result, error)
-    name = feed.name or parsed.title or feed.url
+    name = feed.name or parsed.title or shown_url(feed.url)
     return await _stored(ctx, feed, state, name, result, parsed, digest)
 
 

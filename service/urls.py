@@ -7,6 +7,7 @@ parameters, or tracking parameters added by newsletters and social sites.
 
 from __future__ import annotations
 
+import re
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -68,3 +69,34 @@ def canonical_or_none(url: str | None) -> str | None:
         return canonical_url(url)  # checks what is_http_url checks, parsing once
     except ValueError:
         return None
+
+
+# Query parameters that carry a credential in private feeds' URLs (?token=, ?api_key=...).
+_SECRET_PARAMETER = re.compile(
+    r"(?i)(^|[_-])(token|key|apikey|secret|password|passwd|pass|pwd|auth|sig|signature|"
+    r"session|sid|hash)$"
+)
+
+
+def shown_url(url: str) -> str:
+    """``url`` as it may be shown where a feed has no name (alerts, logs, story outlets):
+    the password of ``user:password@`` and the values of credential-like query
+    parameters (``token``, ``api_key``, ``sig``...) replaced by ``***``."""
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        return url
+    netloc = parts.netloc
+    if password is not None:
+        login, _, host = netloc.rpartition("@")
+        netloc = f"{login.partition(':')[0]}:***@{host}"
+    query = parts.query
+    if query:
+        pairs = parse_qsl(query, keep_blank_values=True)
+        if any(_SECRET_PARAMETER.search(name) for name, _ in pairs):
+            query = "&".join(f"{name}={'***' if _SECRET_PARAMETER.search(name) else value}"
+                             for name, value in pairs)
+    if netloc == parts.netloc and query == parts.query:
+        return url
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))

@@ -382,3 +382,33 @@ def test_a_matching_article_too_old_to_alert_says_why(tmp_path: Path, server: Fe
     assert line["published"] == "2025-05-27T13:23:00+00:00"
     assert line["subscriptions"] == ["caucasus-desk", "pardon-watch", "people-watch"]
     assert line["max_age"] == "3 days, 0:00:00"
+
+
+# -- "never secrets": a private feed's credentials ----------------------------------
+
+
+def test_a_feed_url_credential_never_reaches_alerts_or_logs(
+    tmp_path: Path, server: FeedServer
+) -> None:
+    """A private feed (user:password@, ?token=) without a name or title was named by its
+    URL: the password went into the once-run's table and logs and into the alert itself,
+    on Slack or in email."""
+    endpoint = JsonEndpoint(server)
+    server.reply("/private.xml", (
+        b'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+        b"<item><title>Summit in Baku</title><link>https://example.org/1</link>"
+        b"<description>Leaders met in Baku.</description></item></channel></rss>"))
+    host = server.url("/private.xml").removeprefix("http://")
+    config = _write(tmp_path / "config", {
+        "feeds.yaml": f"feeds:\n  - url: http://reader:Pa55word@{host}?token=T0ken&page=1\n",
+        "watchlists/desk.yaml": TOPIC + SUBSCRIPTION.replace("console://", endpoint.apprise_url),
+        "newswatch.yaml": (f"database_url: sqlite:///{tmp_path / 'x.db'}\n"
+                           "fetch:\n  allow_private_addresses: true\nweb:\n  enabled: false\n"),
+    })
+    result = _run_once(config)
+    assert result.returncode == 0, result.stderr
+    (alert,) = endpoint.received
+    seen = result.stdout + result.stderr + json.dumps(alert)
+    assert "Pa55word" not in seen and "T0ken" not in seen
+    shown = f"http://reader:***@{host}?token=***&page=1"  # as markdown escapes it:
+    assert shown.replace("*", "\\*").replace("&", "\\&") in str(alert["message"])

@@ -53,6 +53,7 @@ from service.storage.database import Database
 from service.storage.models import AlertRow, ArticleRow, FeedRow, MatchRow, SubscriptionStateRow
 from service.storage.ops_messages import OpsNotice, StoredNotice, add_notice
 from service.storage.records import AlertSummary, AlertView
+from service.urls import shown_url
 
 LEASE = timedelta(minutes=5)
 
@@ -380,7 +381,7 @@ def _outlet(feed: FeedRow) -> str:
 
 
 def _outlet_of(name: str | None, title: str | None, url: str) -> str:
-    return name or title or url
+    return name or title or shown_url(url)
 
 
 def _views(session: Session, alerts: Sequence[Any]) -> list[AlertView]:

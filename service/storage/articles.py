@@ -28,7 +28,7 @@ from service.storage.processing import (
 )
 from service.storage.records import ArticleRecord
 from service.stories import NearDuplicate
-from service.urls import canonical_or_none
+from service.urls import canonical_or_none, shown_url
 
 __all__ = ["ArticleStore", "ProcessedArticle", "ProcessedOutcome", "TextAnalysis", "entry_guid"]
 
@@ -210,7 +210,7 @@ def _entry_values(feed_id: int, entry: FeedEntry, now: datetime) -> dict[str, ob
 
 def _record(row: ArticleRow, feed: FeedRow, *, attempts: int) -> ArticleRecord:
     return ArticleRecord(
-        id=row.id, feed_id=row.feed_id, feed_name=feed.name or feed.title or feed.url,
+        id=row.id, feed_id=row.feed_id, feed_name=feed.name or feed.title or shown_url(feed.url),
         guid=row.guid, url=row.url, canonical_url=row.canonical_url, title=row.title,
         summary=row.summary, content=row.content, published_at=row.published_at,
         fetched_at=row.fetched_at, attempts=attempts, feed_url=feed.url,

@@ -35,6 +35,7 @@ from service.stories import (
     Sketch,
     Terms,
 )
+from service.urls import shown_url
 
 MAX_CANDIDATES = 20
 PRUNE_EVERY = 200  # articles between two prunings of the index (service.storage.event_index)
@@ -98,7 +99,8 @@ def _members(session: Session, story_ids: list[int]) -> dict[int, list[tuple[int
         )
         for story, article, title, name, feed_title, url in session.execute(query):
             if story is not None:
-                found.setdefault(story, []).append((article, title, name or feed_title or url))
+                found.setdefault(story, []).append(
+                    (article, title, name or feed_title or shown_url(url)))
     return found
 
 
