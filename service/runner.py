@@ -48,6 +48,7 @@ from service.storage.feeds import FeedStore
 from service.storage.ops_messages import OpsOutbox
 from service.storage.websub import WebSubStore
 from service.upkeep import upkeep_until
+from service.urls import shown_url
 from service.web import WebContext, WebServer
 from service.websub import WebSub
 from service.webui import Runtime, StatusSource, WebFace
@@ -346,8 +347,8 @@ class Service:
     def _requeue(self, url: str, now: datetime) -> Callable[[asyncio.Task[PollOutcome]], None]:
         def requeue(task: asyncio.Task[PollOutcome]) -> None:
             if not task.cancelled() and task.exception() is not None:
-                log.error("poll crashed; retried soon", feed=url, error=str(task.exception()),
-                          retry_in=str(CRASHED_POLL_RETRY))
+                log.error("poll crashed; retried soon", feed=shown_url(url),
+                          error=str(task.exception()), retry_in=str(CRASHED_POLL_RETRY))
             self._queue.finished(url, self.websub.poll_due(url, _next_due(task, now), now))
 
         return requeue
