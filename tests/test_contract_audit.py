@@ -412,3 +412,37 @@ def test_a_feed_url_credential_never_reaches_alerts_or_logs(
     assert "Pa55word" not in seen and "T0ken" not in seen
     shown = f"http://reader:***@{host}?token=***&page=1"  # as markdown escapes it:
     assert shown.replace("*", "\\*").replace("&", "\\&") in str(alert["message"])
+
+
+# -- "no data lost": one GUID on every entry ---------------------------------------
+
+
+def test_entries_sharing_one_guid_with_different_links_are_all_kept(
+    tmp_path: Path, server: FeedServer
+) -> None:
+    """A CMS that writes the site's address in every <guid> made each poll store the
+    first entry and drop the others for good: three stories, one alert."""
+    endpoint = JsonEndpoint(server)
+    items = "".join(
+        f"<item><guid>https://example.org/</guid><link>https://example.org/{n}</link>"
+        f"<title>{title}</title><description>{text}</description></item>"
+        for n, title, text in [
+            (1, "Summit in Baku", "Leaders met in Baku on Tuesday to talk about water."),
+            (2, "Metro line opens in Baku", "A new metro line opened in Baku on Monday."),
+            (3, "Baku hosts a film festival", "Directors from forty countries came to Baku."),
+            (1, "Summit in Baku", "Leaders met in Baku on Tuesday to talk about water."),
+        ])
+    server.reply("/feed.xml", ('<?xml version="1.0" encoding="utf-8"?><rss version="2.0">'
+                               f"<channel><title>Site</title>{items}</channel></rss>").encode())
+    config = _write(tmp_path / "config", {
+        "feeds.yaml": f"feeds:\n  - url: {server.url('/feed.xml')}\n",
+        "watchlists/desk.yaml": TOPIC + SUBSCRIPTION.replace("console://", endpoint.apprise_url),
+        "newswatch.yaml": (f"database_url: sqlite:///{tmp_path / 'x.db'}\n"
+                           "fetch:\n  allow_private_addresses: true\nweb:\n  enabled: false\n"),
+    })
+    result = _run_once(config)
+    assert result.returncode == 0, result.stderr
+    assert "3 new entries" in result.stderr
+    assert sorted(endpoint.titles()) == [
+        "[newswatch] desk: Baku hosts a film festival",
+        "[newswatch] desk: Metro line opens in Baku", "[newswatch] desk: Summit in Baku"]

@@ -192,11 +192,28 @@ def _insert_entries(dialect: str, connection: Connection) -> Any:
 
 
 def _unique_rows(rows: Iterable[dict[str, object]]) -> list[dict[str, object]]:
-    """The first row of each GUID (a feed listing one entry twice keeps the first)."""
+    """The first row of each GUID (a feed listing one entry twice keeps the first).
+
+    A GUID the document gives to entries with different links (a CMS that puts
+    the site's address in every ``<guid>``) is not their identity: each such
+    entry is told apart by its link (``GUID#link``), or all but the first would
+    be taken for it and lost, poll after poll.
+    """
+    listed = list(rows)
+    links: dict[object, set[object]] = {}
+    for row in listed:
+        links.setdefault(row["guid"], set()).add(row["url"])
     first: dict[object, dict[str, object]] = {}
-    for row in rows:
+    for row in listed:
+        if len(links[row["guid"]]) > 1 and row["url"]:
+            row["guid"] = _shared_guid(str(row["guid"]), str(row["url"]))
         first.setdefault(row["guid"], row)
     return list(first.values())
+
+
+def _shared_guid(guid: str, url: str) -> str:
+    told = f"{guid}#{url}"
+    return told if len(told) <= _MAX_GUID else "sha256:" + hashlib.sha256(told.encode()).hexdigest()
 
 
 def _entry_values(feed_id: int, entry: FeedEntry, now: datetime) -> dict[str, object]:
