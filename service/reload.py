@@ -13,13 +13,10 @@ import os
 from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
 
-import structlog
 import watchfiles
 
 from service.config import Config, ConfigError, load_config
 from service.config.loader import watchlist_files
-
-log = structlog.get_logger("newswatch.reload")
 
 DEBOUNCE_MS = 500  # editors write a file in several steps
 
@@ -44,9 +41,7 @@ async def config_changes(
         try:
             loaded = load_config(watched, environ)
         except ConfigError as e:
-            log.error("configuration change refused; the last good one stays in force",
-                      problems=[str(p) for p in e.problems])
-            on_invalid(e)
+            on_invalid(e)  # which logs it (once: not here too) and tells ops
             continue
         if loaded.version != current.version:
             current = loaded

@@ -63,6 +63,9 @@ def test_valid_edit_applies_and_invalid_edit_keeps_the_last_good(tmp_path: Path)
             assert "colour" in str(ops.wait_for(1, timeout=60)[0]["message"])
             # kept like every ops notice (resent after a kill), and marked once sent
             wait_until(lambda: _refusals_sent(tmp_path / "nw.db") == 1, "the notice marked sent")
+            # logged once (the watcher and the service each logged it until session 6)
+            assert service.count("configuration change refused; the last good one "
+                                 "stays in force") == 1
             (config / "watchlists" / "bad.yaml").unlink()
             # a valid edit: a new watchlist and a new feed, picked up live
             (config / "watchlists" / "clerc.yaml").write_text(ENTITY_ONLY)
