@@ -55,9 +55,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Connection, Table, bindparam, select, text, update
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
-from sqlalchemy.types import BigInteger
 
 from service.domain import Match
 from service.storage.batch_rows import (
@@ -70,6 +68,7 @@ from service.storage.batch_rows import (
 from service.storage.claims import StoryClaims
 from service.storage.event_index import count_terms, find_event_story, frequencies, index_event
 from service.storage.feed_segments import batch_boilerplate
+from service.storage.listed import BigintArray, Int8Array
 from service.storage.models import ArticleRow
 from service.storage.near_index import NearIndex
 from service.storage.stories import SketchedArticle
@@ -85,7 +84,7 @@ from service.stories.events import DOCUMENTS, MIN_DOCUMENTS
 _CHUNK = 500
 _LOCK_KEYS = text(
     "SELECT count(pg_advisory_xact_lock(k)) FROM unnest(:keys) AS t(k)"
-).bindparams(bindparam("keys", type_=ARRAY(BigInteger())))
+).bindparams(bindparam("keys", type_=Int8Array()))
 LOCK_SPACE = 512  # advisory locks a batch takes at most (see _lock_claims)
 _LOCK_BASE = 0x6E77_0000  # newswatch's story claims: 0x6E770000 + 0..511
 _NO_STORY = -1  # an article looking for a story has none of its own yet
@@ -254,7 +253,7 @@ def _lock_claims(
     keys.update(int(h[:16], 16) for hs in hashed.values() for h in hs)
     if keys:
         folded = sorted({_LOCK_BASE + key % LOCK_SPACE for key in keys})
-        connection.execute(_LOCK_KEYS, {"keys": folded})
+        connection.execute(_LOCK_KEYS, {"keys": BigintArray(folded)})
 
 
 def _claim_story(
