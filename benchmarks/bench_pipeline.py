@@ -9,7 +9,9 @@ Throughput: serves N feeds of fresh items from a local HTTP server and runs
 PostgreSQL, Redis and Celery worker processes); from the database afterwards:
 articles/s from the first entry stored to the last alert sent, each alert's
 latency from its entry stored to its alert sent, and the CPU time our
-processes (and PostgreSQL) spent in that window, per article.
+processes (and PostgreSQL) spent in that window, per article. On PostgreSQL
+it also prints what the database's active backends waited on (sampled every
+50 ms), e.g. the share of time spent on the batches' claim locks.
 
 Idle latency (``--idle N``): starts `newswatch run` (and the workers), lets a
 trickle of N new items, one every ``--every`` seconds, into feeds polled every
