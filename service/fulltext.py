@@ -167,9 +167,6 @@ class HttpFullTextFetcher:
         self._rest = rest if rest is not None else HostRest()
         self._clock = clock
 
-    def fetch(self, url: str) -> FullText:
-        return self.fetch_many([url])[0]
-
     def fetch_many(self, urls: Sequence[str]) -> list[FullText]:
         if not urls:
             return []

@@ -7,8 +7,9 @@ fails on an on-disk edit that the running service refused and ignores
 (keeping the last good configuration). What the check must say is whether
 the *running* process is ready, and the process answers that itself:
 ``/readyz`` (database and broker reachable). This probe asks it over HTTP
-with the standard library only (plus PyYAML for the port), in some 60 ms of
-CPU.
+with the standard library only (plus PyYAML for the port, and
+``service.config.environment``: the loader's own rules for the directory,
+``${NAME}`` and the ``NEWSWATCH_*`` overrides), in some 60 ms of CPU.
 
 Where it asks: ``http://127.0.0.1:<port>/readyz``, the port as the service
 reads it: ``$NEWSWATCH_WEB_PORT`` (or, with ``--worker``,
@@ -26,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import subprocess
 import sys
 import urllib.error
@@ -35,9 +35,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from service.config.environment import find_config_dir, override, substitute
+
 DEFAULT_PORT = 8080  # WebSettings.port's default
 TIMEOUT = 20.0  # seconds: /readyz may wait for the broker's own timeout (10 s)
-_VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _ANY_ADDRESS = ("", "0.0.0.0", "::")
 
 
@@ -68,16 +69,15 @@ def _note(message: str) -> None:
 
 
 def _value(raw: object, environ: Mapping[str, str]) -> str:
-    text = str(raw)
-    return _VARIABLE.sub(lambda m: environ.get(m.group(1), m.group(0)), text)
+    """``raw`` as the loader reads it (``${NAME}`` replaced; an unset one left as written)."""
+    return substitute(str(raw), environ).text
 
 
 def readiness_url(config_dir: Path, environ: Mapping[str, str], *, worker: bool = False) -> str:
     """Where the running service (or worker) answers ``/readyz``."""
-    variable, key = (("NEWSWATCH_WORKER_HEALTH_PORT", "worker_port") if worker
-                     else ("NEWSWATCH_WEB_PORT", "port"))
+    key = "worker_port" if worker else "port"
     web = _web_settings(config_dir)
-    raw = environ.get(variable) or web.get(key)
+    raw = override(f"web.{key}", environ) or web.get(key)
     if raw is None and worker:
         raise ProbeError("no web.worker_port (nor NEWSWATCH_WORKER_HEALTH_PORT): "
                          "the worker serves no /readyz")
@@ -88,7 +88,7 @@ def readiness_url(config_dir: Path, environ: Mapping[str, str], *, worker: bool 
             raise ProbeError(f"web.{key}: not a port: {raw!r}") from None
         _note(f"web.{key}: not a port: {raw!r}; asking the default port")
         port = DEFAULT_PORT
-    host = _value(environ.get("NEWSWATCH_WEB_HOST") or web.get("host") or "127.0.0.1", environ)
+    host = _value(override("web.host", environ) or web.get("host") or "127.0.0.1", environ)
     if host in _ANY_ADDRESS:
         host = "127.0.0.1"
     if ":" in host:
@@ -116,7 +116,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     parser.add_argument("--url", help="ask this URL instead")
     args = parser.parse_args(argv)
     env = os.environ if environ is None else environ
-    config_dir = Path(args.config or env.get("NEWSWATCH_CONFIG") or "config")
+    config_dir = find_config_dir(args.config, env)
     if not args.url and not args.worker and _web_settings(config_dir).get("enabled") is False:
         # no listener to ask: the full check (configuration, database, broker) instead
         _note("web.enabled is false: running `newswatch healthcheck`")

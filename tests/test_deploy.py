@@ -39,7 +39,11 @@ from service.broker import QUEUE
 from service.broker import TIMEOUT as BROKER_TIMEOUT
 from service.cli import app as cli_app
 from service.config import Config, ConfigError, load_config
-from service.config.loader import CONFIG_DIR_VARIABLE, ENVIRONMENT_OVERRIDES, find_config_dir
+from service.config.environment import (
+    CONFIG_DIR_VARIABLE,
+    ENVIRONMENT_OVERRIDES,
+    find_config_dir,
+)
 from service.metrics import Metrics
 from service.probe import TIMEOUT as PROBE_TIMEOUT
 from service.probe import readiness_url
@@ -1146,7 +1150,7 @@ def test_readme_covers_build_compose_scaling_and_kubernetes() -> None:
 # -- the image's own health check ---------------------------------------------------
 
 HEAVY = ("apprise", "sqlalchemy", "typer", "rich", "pydantic", "celery", "aiohttp", "jinja2",
-         "service.config", "service.storage", "service.cli")
+         "service.config.loader", "service.config.models", "service.storage", "service.cli")
 
 
 def image_health_check() -> tuple[dict[str, str], list[str]]:

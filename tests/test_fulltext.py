@@ -106,13 +106,13 @@ def test_extraction_of_a_page_without_text_is_none() -> None:
 
 
 def test_fetcher_gets_and_extracts_a_page(server: FeedServer) -> None:
-    page = HttpFullTextFetcher(ALLOW_LOOPBACK).fetch(server.url("/article"))
+    page = HttpFullTextFetcher(ALLOW_LOOPBACK).fetch_many([server.url("/article")])[0]
     assert page.error is None
     assert page.text is not None and "Théo Clerc" in page.text
 
 
 def test_fetcher_refuses_private_addresses_by_default(server: FeedServer) -> None:
-    page = HttpFullTextFetcher(FetchSettings()).fetch(server.url("/article"))
+    page = HttpFullTextFetcher(FetchSettings()).fetch_many([server.url("/article")])[0]
     assert page.text is None
     assert page.error is not None and page.error.startswith("refused-private")
     assert server.requests_to("/article") == []
@@ -120,16 +120,16 @@ def test_fetcher_refuses_private_addresses_by_default(server: FeedServer) -> Non
 
 def test_fetcher_keeps_the_size_limit(server: FeedServer) -> None:
     settings = FetchSettings(allow_private_addresses=True, max_bytes=100)
-    page = HttpFullTextFetcher(settings).fetch(server.url("/article"))
+    page = HttpFullTextFetcher(settings).fetch_many([server.url("/article")])[0]
     assert page.text is None
     assert page.error is not None and page.error.startswith("too-large")
 
 
 def test_fetcher_reports_http_errors_and_non_html(server: FeedServer) -> None:
     server.reply("/data.json", b"{}", headers={"Content-Type": "application/json"})
-    missing = HttpFullTextFetcher(ALLOW_LOOPBACK).fetch(server.url("/missing"))
+    missing = HttpFullTextFetcher(ALLOW_LOOPBACK).fetch_many([server.url("/missing")])[0]
     assert missing.error == "http: HTTP 404 Not Found"
-    json_page = HttpFullTextFetcher(ALLOW_LOOPBACK).fetch(server.url("/data.json"))
+    json_page = HttpFullTextFetcher(ALLOW_LOOPBACK).fetch_many([server.url("/data.json")])[0]
     assert json_page.error == "not an HTML page: application/json"
 
 

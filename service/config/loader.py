@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,10 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from service.config.cross_checks import check_feed_urls, check_ops_notify, check_watchlists
+from service.config.environment import (
+    ENVIRONMENT_OVERRIDES,
+    substitute,
+)
 from service.config.memory import release_free_memory
 from service.config.models import Config, FeedsFile, Settings, WatchlistFile, Watchlists
 from service.config.suggestions import did_you_mean
@@ -32,15 +35,8 @@ from service.errors import ConfigError, ConfigProblem
 SETTINGS_FILE = "newswatch.yaml"
 FEEDS_FILE = "feeds.yaml"
 WATCHLISTS_DIR = "watchlists"
-CONFIG_DIR_VARIABLE = "NEWSWATCH_CONFIG"
 
 _M = TypeVar("_M", bound=BaseModel)
-_VARIABLE = re.compile(r"\$(\$)?\{(?:([A-Za-z_][A-Za-z0-9_]*)\})?")
-
-
-def find_config_dir(cli_value: str | None, environ: Mapping[str, str]) -> Path:
-    """The configuration directory: ``--config``, else ``$NEWSWATCH_CONFIG``, else ``./config``."""
-    return Path(cli_value or environ.get(CONFIG_DIR_VARIABLE) or "config")
 
 
 def load_config(directory: str | os.PathLike[str], environ: Mapping[str, str]) -> Config:
@@ -72,18 +68,6 @@ def load_config(directory: str | os.PathLike[str], environ: Mapping[str, str]) -
     del settings_src, feeds_src, watch_srcs, sources  # the YAML documents: garbage now
     release_free_memory()
     return config
-
-
-# Containers set these instead of editing newswatch.yaml (12-factor style);
-# they win over the file. Empty values are ignored.
-ENVIRONMENT_OVERRIDES = {
-    "NEWSWATCH_DATABASE_URL": "database_url",
-    "NEWSWATCH_BROKER_URL": "broker_url",
-    "NEWSWATCH_WEB_HOST": "web.host",
-    "NEWSWATCH_WEB_PORT": "web.port",
-    "NEWSWATCH_WORKER_HEALTH_PORT": "web.worker_port",
-    "NEWSWATCH_WEB_TOKEN": "web.token",
-}
 
 
 def _environment_overrides(settings: Settings, environ: Mapping[str, str]) -> Settings:
@@ -174,20 +158,12 @@ def _substitute(doc: YamlDocument, value: object, path: YamlPath, env: Mapping[s
 
 
 def _substitute_text(doc: YamlDocument, text: str, path: YamlPath, env: Mapping[str, str]) -> str:
-    def replace(match: re.Match[str]) -> str:
-        escaped, name = match.groups()
-        if escaped:
-            return match.group(0)[1:]
-        if name is None:
-            _refuse(doc, path, "malformed variable reference: write ${NAME} (or $${ for '${')")
-        elif name in env:
-            doc.substituted.add(path)
-            return env[name]
-        else:
-            _refuse(doc, path, f"environment variable {name} is not set")
-        return match.group(0)
-
-    return _VARIABLE.sub(replace, text)
+    result = substitute(text, env)
+    if result.replaced:
+        doc.substituted.add(path)
+    for problem in result.problems:
+        _refuse(doc, path, problem)
+    return result.text
 
 
 def _refuse(doc: YamlDocument, path: YamlPath, message: str) -> None:
