@@ -13,7 +13,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,10 +27,12 @@ from service.matching.classifier import compile_watchlists
 from service.pipeline import Processor, is_transient, process_articles
 from service.storage import ArticleStore, Database, FeedStore, processing
 from service.storage.articles import ProcessedArticle, ProcessedOutcome
+from service.storage.event_index import prune_index
 from service.storage.models import (
     AlertRow,
     ArticleRow,
     ArticleSketchRow,
+    ClaimLogRow,
     MatchRow,
     StoryBandRow,
     StoryRow,
@@ -219,4 +221,29 @@ def test_a_worker_killed_after_writing_the_index_rows_leaves_nothing_and_the_rer
     again = process_articles(database, processor, ids, lambda: NOW)
     assert (again.processed, again.skipped) == (0, 3)
     assert _rows(database) == stored
+    database.close()
+
+
+def test_the_claim_log_names_each_batch_s_articles_under_its_transaction_and_is_pruned(
+    pg_url: str,
+) -> None:
+    database = Database.open(pg_url)
+    batches = [[_add(database, "outlet", f"{b}{n}", f"Title {b}{n}",
+                     sentences(VOCABULARY[n * 30 + b * 300 : n * 30 + b * 300 + 25]))
+                for n in range(3)] for b in range(2)]
+    for ids in batches:
+        _commit(database, [_item(a, f"Title {a}", sentences(VOCABULARY[a : a + 25]))
+                           for a in ids])
+    with database.session() as session:
+        logged = session.execute(select(ClaimLogRow.xact, ClaimLogRow.article_id)).all()
+    by_xact: dict[int, set[int]] = {}
+    for xact, article in logged:
+        by_xact.setdefault(xact, set()).add(article)
+    assert sorted(by_xact.values(), key=min) == [set(ids) for ids in batches]
+    with database.engine.begin() as connection:
+        prune_index(connection, datetime(2000, 1, 1, tzinfo=UTC))
+    assert _count(database, ClaimLogRow) == 6  # nothing that old
+    with database.engine.begin() as connection:
+        prune_index(connection, datetime.now(UTC) + timedelta(minutes=1))
+    assert _count(database, ClaimLogRow) == 0
     database.close()

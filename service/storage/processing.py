@@ -70,7 +70,7 @@ from service.storage.event_index import count_terms, find_event_story, frequenci
 from service.storage.feed_segments import batch_boilerplate
 from service.storage.listed import BigintArray, Int8Array
 from service.storage.models import ArticleRow
-from service.storage.near_index import NearIndex
+from service.storage.near_index import NearIndex, log_claims
 from service.storage.stories import SketchedArticle
 from service.stories import (
     EventVector,
@@ -137,8 +137,10 @@ def commit_batch(
     write_indexed(connection, [Indexed(item.article_id, item.now,
                                        sketched.get(item.article_id), item.matches)
                                for item in todo])
-    _lock_claims(connection, sketched, hashed)
+    log_claims(connection, list(hashed))
     index = NearIndex(connection, (b for s in sketched.values() for b in s.sketch.bands))
+    _lock_claims(connection, sketched, hashed)
+    index.catch_up()
     vectors = {a: s.vector for a, s in sketched.items() if s.vector is not None}
     claims = StoryClaims(connection, (key for keys in hashed.values() for key in keys))
     decided: list[tuple[ProcessedArticle, int, bool]] = []
