@@ -140,7 +140,7 @@ def commit_batch(
     log_claims(connection, list(hashed))
     index = NearIndex(connection, (b for s in sketched.values() for b in s.sketch.bands))
     _lock_claims(connection, sketched, hashed)
-    index.catch_up()
+    index.catch_up(hashed)
     vectors = {a: s.vector for a, s in sketched.items() if s.vector is not None}
     claims = StoryClaims(connection, (key for keys in hashed.values() for key in keys))
     decided: list[tuple[ProcessedArticle, int, bool]] = []
