@@ -10,8 +10,11 @@ overhead and a round trip. Here a batch pays once for what can be shared:
     sketch each article (pure)
     the batch's shingles, band keys and matches                one statement each
         (service.storage.batch_rows.write_indexed)
-    advisory-lock every band and exact key, sorted (PostgreSQL) one SELECT
+    note the batch's articles in the claim log (PostgreSQL)      one INSERT
     read the index entries sharing the batch's bands          one SELECT
+        (service.storage.near_index; its snapshot first)
+    advisory-lock every band and exact key, sorted (PostgreSQL) one SELECT
+    catch up: the index rows committed since the read          three SELECTs
     read the owners of the batch's exact-copy keys            one SELECT
     per article, in order (a later one may join an earlier one's story),
         in memory: the story owning a key, else a near copy's
@@ -40,9 +43,12 @@ sketches and band keys (half the time under the locks before, measured)
 and the matches, rows keyed by the article alone that no other batch
 writes (the articles are locked) and none sees before the commit. The
 index read joins each band to its article's story, so the batch's own
-band rows, without a story yet, are not candidates of its articles. One
-transaction still holds the whole batch: nothing is half stored, whatever
-kills the worker.
+band rows, without a story yet, are not candidates of its articles. The
+index is read before the locks too, and under them only what was committed
+since (the claim log; see service.storage.near_index): of the 100 ms a
+batch held the locks (5,000 articles, load 3), the read took 37, the
+catch-up takes 7. One transaction still holds the whole batch: nothing is
+half stored, whatever kills the worker.
 Boilerplate learnt for the batch is what learning it article by article gives
 (see service.storage.feed_segments).
 """
