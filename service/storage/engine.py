@@ -12,6 +12,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from service.errors import StorageError
+from service.storage.listed import register_dumpers
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 _PG_MIGRATION_LOCK = 7_340_615  # pg_advisory_lock key: one migrator at a time
@@ -45,7 +46,13 @@ def make_engine(url: str) -> Engine:
     engine = create_engine(url, **kwargs)
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+    else:
+        event.listen(engine, "connect", _postgres_dumpers)
     return engine
+
+
+def _postgres_dumpers(dbapi_connection: Any, _record: Any) -> None:
+    register_dumpers(dbapi_connection)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
