@@ -1,7 +1,7 @@
 """Near-duplicate stories: quality on real pairs, a real replay, and throughput.
 
     .venv/bin/python benchmarks/bench_dedup.py [--articles 100000] [--queries 5000]
-        [--threshold 0.5] [--event-threshold 0.17] [--event-probability 0.71]
+        [--threshold 0.5] [--event-threshold 0.17] [--event-probability 0.70]
         [--skip semeval,rumca,throughput] [--embedding-cache FILE.npz]
 
 1. SemEval 2022 task 8 (../shared/corpora/dedup/semeval2022_task8): pairs
@@ -140,11 +140,21 @@ class Pair:
     two: str
     same: bool
     seen: tuple[float, float]  # arrival times, POSIX seconds
+    ids: tuple[str, str]  # the two articles' ids (an article may sit in several pairs)
 
 
 def semeval_texts(name: str) -> list[str]:
     """The split's distinct texts, in order of first appearance."""
-    return list(dict.fromkeys(t for pair in semeval_pairs(name) for t in (pair.one, pair.two)))
+    return list(semeval_languages(name))
+
+
+def semeval_languages(name: str) -> dict[str, str]:
+    """The split's distinct texts (in order of first appearance) -> their language."""
+    found: dict[str, str] = {}
+    for pair in semeval_pairs(name):
+        for text, language in zip((pair.one, pair.two), pair.languages.split("-"), strict=True):
+            found.setdefault(text, language)
+    return found
 
 
 def semeval_pairs(name: str) -> Iterator[Pair]:
@@ -157,7 +167,8 @@ def semeval_pairs(name: str) -> Iterator[Pair]:
                 continue
             first, second = row["pair_id"].split("_")
             yield Pair(f"{row['lang1']}-{row['lang2']}", repair(row["text1"]),
-                       repair(row["text2"]), overall <= 1.5, (seen_time(first), seen_time(second)))
+                       repair(row["text2"]), overall <= 1.5, (seen_time(first), seen_time(second)),
+                       (first, second))
 
 
 def repair(text: str) -> str:
@@ -181,6 +192,7 @@ class Scored:
     text: float  # the cosine of the TF-IDF text vectors
     embedding: float | None  # the cosine of the sentence embeddings (None: not computed)
     days: float  # days apart, counted up to event_model.DAYS_CAP
+    ids: tuple[str, str] = ("", "")  # the articles' ids (folds keep an article on one side)
 
 
 Embedder = Callable[[str, str], Embedding]  # (title, text) -> embedding
@@ -246,7 +258,7 @@ def score_split(name: str, embeddings: bool = False, embedder: Embedder = embed)
             cosine = float(np.dot(embedding_a, embedding_b))
         scored.append(Scored(pair.languages, pair.same, copy, candidate, band,
                              event_score(a, b) if candidate else 0.0, text_cosine(a, b), cosine,
-                             days_apart(a, b)))
+                             days_apart(a, b), pair.ids))
     return scored
 
 

@@ -9,7 +9,9 @@ Throughput: serves N feeds of fresh items from a local HTTP server and runs
 PostgreSQL, Redis and Celery worker processes); from the database afterwards:
 articles/s from the first entry stored to the last alert sent, each alert's
 latency from its entry stored to its alert sent, and the CPU time our
-processes (and PostgreSQL) spent in that window, per article.
+processes (and PostgreSQL) spent in that window, per article. On PostgreSQL
+it also prints what the database's active backends waited on (sampled every
+50 ms), e.g. the share of time spent on the batches' claim locks.
 
 Idle latency (``--idle N``): starts `newswatch run` (and the workers), lets a
 trickle of N new items, one every ``--every`` seconds, into feeds polled every
@@ -45,6 +47,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.pipeline_support import (  # noqa: E402
     CpuSampler,
+    WaitSampler,
     feed_body,
     start,
     stop,
@@ -112,6 +115,16 @@ def _percentiles(latencies: list[float]) -> tuple[float, float]:
     return cuts[49], cuts[98]
 
 
+@contextlib.contextmanager
+def _waits(database_url: str) -> Iterator[WaitSampler | None]:
+    """What the database's backends wait on during a PostgreSQL run (None on SQLite)."""
+    if "postgresql" not in database_url:
+        yield None
+        return
+    with WaitSampler(PG_ADMIN, database_url.rsplit("/", 1)[1]) as sampler:
+        yield sampler
+
+
 def _load() -> str:
     return "/".join(f"{x:.1f}" for x in os.getloadavg())
 
@@ -141,7 +154,8 @@ class Bench:
             run = start([sys.executable, "-m", "service", "run", "--once", "--config",
                          str(config), "--log-format", "json"], env, str(ROOT), self.log)
             load_before = _load()
-            with CpuSampler([run.pid, *(w.pid for w in workers)]) as cpu:
+            with CpuSampler([run.pid, *(w.pid for w in workers)]) as cpu, \
+                    _waits(database_url) as waits:
                 began = time.perf_counter()
                 try:
                     code = run.wait(timeout=args.deadline)
@@ -168,6 +182,8 @@ class Bench:
               f"first stored→last sent {span:6.2f} s  {stored / span:6.0f} articles/s  "
               f"p50 {p50:5.2f} s p99 {p99:5.2f} s  CPU/article {1000 * ours / stored:.2f} ms"
               f"{split}{pg_note}  load {load_before}→{_load()}", flush=True)
+        if waits is not None:
+            print(f"{'':<26} PostgreSQL while it ran: {waits.summary()}", flush=True)
 
     # --- idle latency: a trickle into a running service ----------------------------
 

@@ -7,6 +7,11 @@ stored and the last alert sent can be read off afterwards, start-up excluded.
 PostgreSQL's figure counts every live postgres process on the machine (other
 work included), so it is an upper bound, except for backends that exit within
 the window (theirs is lost with them).
+
+What PostgreSQL's backends wait on is sampled too (``WaitSampler``): every
+50 ms, each active backend of the benchmark's database and its wait event,
+so the share of time spent waiting on locks (advisory locks, another
+transaction's row) is printed beside the rates.
 """
 
 from __future__ import annotations
@@ -19,9 +24,12 @@ import subprocess
 import threading
 import time
 from bisect import bisect_left
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+
+import psycopg
 
 from tests.scenario import _rss_item
 
@@ -121,6 +129,47 @@ class CpuSampler:
         (t0, a0, p0), (t1, a1, p1) = self.samples[i - 1], self.samples[i]
         share = 0.0 if t1 == t0 else min(max((when - t0) / (t1 - t0), 0.0), 1.0)
         return [x + share * (y - x) for x, y in zip(a0, a1, strict=True)], p0 + share * (p1 - p0)
+
+
+@dataclass
+class WaitSampler:
+    """Counts, every ``every`` seconds, the active backends of database ``name``
+    by what they wait on (``Lock:advisory``, ``Lock:transactionid``, ``IO:...``,
+    or ``running`` when they wait on nothing), until stopped."""
+
+    admin_url: str
+    name: str
+    every: float = 0.05
+    counts: Counter[str] = field(default_factory=Counter)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def __enter__(self) -> WaitSampler:
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        query = ("SELECT coalesce(wait_event_type || ':' || wait_event, 'running') "
+                 "FROM pg_stat_activity WHERE datname = %s AND state = 'active' "
+                 "AND pid <> pg_backend_pid()")
+        with psycopg.connect(self.admin_url, autocommit=True) as connection:
+            while not self._stop.wait(self.every):
+                self.counts.update(kind for (kind,) in connection.execute(query, (self.name,)))
+
+    def summary(self) -> str:
+        """'N active samples: x% Lock:advisory, ...' (the largest five)."""
+        total = sum(self.counts.values())
+        if not total:
+            return "no active backend sampled"
+        shares = ", ".join(f"{100 * n / total:.0f}% {kind}"
+                           for kind, n in self.counts.most_common(5))
+        return f"{total} active backend samples: {shares}"
 
 
 def start(command: list[str], env: dict[str, str], cwd: str, log: str) -> subprocess.Popen[bytes]:

@@ -199,6 +199,7 @@ def _has_articles(pg_url: str) -> bool:
                           "WHERE table_name = 'articles'") == 1
 
 
+@pytest.mark.timeout(300)  # its own wait allows 240 s (the suite's default, 120 s, cut it short)
 def test_two_pollers_fetch_each_feed_once_per_interval(tmp_path: Path, pg_url: str) -> None:
     interval, feeds = 3.0, 200
     fetched: dict[str, list[float]] = {}

@@ -150,7 +150,7 @@ def test_migrations_have_one_head_and_match_the_models(database: Database) -> No
 
     config = AlembicConfig()
     config.set_main_option("script_location", str(MIGRATIONS))
-    assert ScriptDirectory.from_config(config).get_heads() == ["0017d"]
+    assert ScriptDirectory.from_config(config).get_heads() == ["0018a"]
     with database.engine.connect() as connection:
         differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
     unexpected = [d for d in differences

@@ -2,16 +2,22 @@
 
 What storing articles one by one guaranteed must hold for a batch: copies
 inside one batch make one story, a feed's footer learnt inside the batch is
-boilerplate, running a batch twice stores nothing twice, and one article that
-the database refuses rolls back alone and is delivered again.
+boilerplate, running a batch twice stores nothing twice, one article that
+the database refuses rolls back alone and is delivered again, and a worker
+killed once the batch's index rows are written (before its claim locks and
+its commit) leaves nothing behind: the batch delivered again stores once.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import multiprocessing
+import os
+import signal
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select
 
 from service.config import load_config
 from service.config.models import DedupSettings, FeedConfig
@@ -19,9 +25,18 @@ from service.dedup import near_duplicate
 from service.domain import Evidence, FeedEntry, Match
 from service.matching.classifier import compile_watchlists
 from service.pipeline import Processor, is_transient, process_articles
-from service.storage import ArticleStore, Database, FeedStore
+from service.storage import ArticleStore, Database, FeedStore, processing
 from service.storage.articles import ProcessedArticle, ProcessedOutcome
-from service.storage.models import AlertRow, ArticleRow, MatchRow, StoryRow
+from service.storage.event_index import prune_index
+from service.storage.models import (
+    AlertRow,
+    ArticleRow,
+    ArticleSketchRow,
+    ClaimLogRow,
+    MatchRow,
+    StoryBandRow,
+    StoryRow,
+)
 from tests.story_texts import (
     FOOTER,
     OTHER,
@@ -101,13 +116,14 @@ def test_the_same_batch_stored_twice_stores_nothing_twice(database: Database) ->
     assert (_count(database, StoryRow), _count(database, AlertRow)) == counts == (1, 1)
 
 
-def _config_dir(tmp_path: Path, url: str) -> Path:
+def _config_dir(tmp_path: Path, url: str, name: str = "K" * 600) -> Path:
+    """A watchlist of one entity, Karabakh (by default named too long for a match row)."""
     directory = tmp_path / "config"
     (directory / "watchlists").mkdir(parents=True)
     (directory / "feeds.yaml").write_text('{"feeds": []}', encoding="utf-8")
     (directory / "newswatch.yaml").write_text(f'{{"database_url": "{url}"}}', "utf-8")
     (directory / "watchlists" / "w.yaml").write_text(
-        '{"entities": [{"id": "k", "name": "' + "K" * 600 + '", "aliases": ["Karabakh"]}], '
+        '{"entities": [{"id": "k", "name": "' + name + '", "aliases": ["Karabakh"]}], '
         '"subscriptions": '
         '[{"id": "desk", "notify": ["json://127.0.0.1:9/"], "entities": ["k"]}]}', "utf-8")
     return directory
@@ -142,4 +158,92 @@ def test_an_article_the_database_refuses_rolls_back_alone_and_comes_again(
     with database.session() as session:
         row = session.get_one(ArticleRow, more[1])
         assert row.state == "new" and row.attempts == 1 and row.last_error
+    database.close()
+
+
+def _killed_at_the_claim_locks(config_dir: str, ids: list[int], seen: Any) -> None:
+    """A worker that dies (SIGKILL) where the batch takes its claim locks, after
+    writing its sketches, band keys and matches: it reports how many band rows
+    its own transaction holds, then kills itself."""
+    def die(connection: Connection, *args: object) -> None:
+        seen.put(connection.scalar(select(func.count()).select_from(StoryBandRow)))
+        seen.close()
+        seen.join_thread()
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    processing._lock_claims = die  # type: ignore[assignment]
+    config = load_config(config_dir, {})
+    processor = Processor(config=config, classifier=compile_watchlists(config.watchlists))
+    process_articles(Database.open(config.settings.database_url), processor, ids, lambda: NOW)
+
+
+def _rows(database: Database) -> tuple[int, int, int, int, int]:
+    return (_count(database, StoryBandRow), _count(database, ArticleSketchRow),
+            _count(database, MatchRow), _count(database, StoryRow), _count(database, AlertRow))
+
+
+def test_a_worker_killed_after_writing_the_index_rows_leaves_nothing_and_the_rerun_stores_once(
+    tmp_path: Path, database_url: str
+) -> None:
+    database = Database.open(database_url)
+    copy_title = "Karabakh " + sentences(VOCABULARY[600:608])
+    ids = [_add(database, "outlet", "a1", "Karabakh " + STORY.title, STORY.text(FOOTER)),
+           _add(database, "wire", "w1", copy_title,
+                STORY.copy(copy_title, "BAKU (Wire)", WIRE_FOOTER)),
+           _add(database, "outlet", "a2", "Karabakh " + OTHER.title, OTHER.text(FOOTER))]
+    config_dir = _config_dir(tmp_path, database_url, name="Karabakh")
+    context = multiprocessing.get_context("spawn")
+    seen = context.Queue()
+    worker = context.Process(target=_killed_at_the_claim_locks,
+                             args=(str(config_dir), ids, seen))
+    worker.start()
+    worker.join(timeout=120)
+    assert worker.exitcode == -signal.SIGKILL
+    assert seen.get(timeout=10) >= 3 * 64  # its band rows were written, in its transaction
+    assert _rows(database) == (0, 0, 0, 0, 0)
+    with database.session() as session:
+        rows = session.execute(select(ArticleRow.state, ArticleRow.attempts)
+                               .where(ArticleRow.id.in_(ids))).all()
+    assert sorted(rows) == [("new", 1)] * 3  # the delivery was counted, nothing stored
+    config = load_config(config_dir, {})
+    processor = Processor(config=config, classifier=compile_watchlists(config.watchlists))
+    report = process_articles(database, processor, ids, lambda: NOW)
+    assert (report.processed, report.duplicates, report.alerts) == (3, 1, 2)
+    stored = _rows(database)
+    assert stored[1:] == (3, 3, 2, 2)  # sketches, matches, stories, alerts
+    with database.session() as session:
+        per_article = session.execute(select(StoryBandRow.article_id, func.count())
+                                      .group_by(StoryBandRow.article_id)).all()
+        story_of = dict(session.execute(select(ArticleRow.id, ArticleRow.story_id)).all())
+    assert sorted(a for a, _ in per_article) == sorted(ids)
+    assert sum(n for _, n in per_article) == stored[0]
+    assert story_of[ids[0]] == story_of[ids[1]] != story_of[ids[2]]
+    again = process_articles(database, processor, ids, lambda: NOW)
+    assert (again.processed, again.skipped) == (0, 3)
+    assert _rows(database) == stored
+    database.close()
+
+
+def test_the_claim_log_names_each_batch_s_articles_under_its_transaction_and_is_pruned(
+    pg_url: str,
+) -> None:
+    database = Database.open(pg_url)
+    batches = [[_add(database, "outlet", f"{b}{n}", f"Title {b}{n}",
+                     sentences(VOCABULARY[n * 30 + b * 300 : n * 30 + b * 300 + 25]))
+                for n in range(3)] for b in range(2)]
+    for ids in batches:
+        _commit(database, [_item(a, f"Title {a}", sentences(VOCABULARY[a : a + 25]))
+                           for a in ids])
+    with database.session() as session:
+        logged = session.execute(select(ClaimLogRow.xact, ClaimLogRow.article_id)).all()
+    by_xact: dict[int, set[int]] = {}
+    for xact, article in logged:
+        by_xact.setdefault(xact, set()).add(article)
+    assert sorted(by_xact.values(), key=min) == [set(ids) for ids in batches]
+    with database.engine.begin() as connection:
+        prune_index(connection, datetime(2000, 1, 1, tzinfo=UTC))
+    assert _count(database, ClaimLogRow) == 6  # nothing that old
+    with database.engine.begin() as connection:
+        prune_index(connection, datetime.now(UTC) + timedelta(minutes=1))
+    assert _count(database, ClaimLogRow) == 0
     database.close()

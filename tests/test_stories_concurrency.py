@@ -3,26 +3,33 @@
 Each round, two processes (real, separate interpreters, each with its own
 connection pool) wait on a barrier and then run the pipeline's
 ``process_articles`` on one copy each, against the real PostgreSQL: the
-story claim must still give one story and one alert per round.
+story claim must still give one story and one alert per round. And the one
+interleaving a race may or may not hit, forced: a batch reads the story index
+(before its claim locks), another batch stores a copy and commits, and only
+then does the first take the locks: it must join that copy's story.
 """
 
 from __future__ import annotations
 
 import json
 import multiprocessing
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import Connection, func, select
 
 from service.config import load_config
-from service.config.models import FeedConfig
+from service.config.models import DedupSettings, FeedConfig
+from service.dedup import near_duplicate
 from service.domain import FeedEntry
 from service.matching.classifier import compile_watchlists
-from service.pipeline import Processor, process_articles
-from service.storage import ArticleStore, Database, FeedStore
-from service.storage.models import AlertRow, ArticleRow
+from service.pipeline import Processor, is_transient, process_articles
+from service.storage import ArticleStore, Database, FeedStore, processing
+from service.storage.articles import ProcessedArticle, ProcessedOutcome
+from service.storage.models import AlertRow, ArticleRow, StoryRow
 from tests.story_texts import VOCABULARY, Story, sentences
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -135,3 +142,47 @@ def test_two_processes_storing_batches_of_copies_in_opposite_orders_make_one_sto
     assert all(story_of[a] == story_of[b] for a, b in pairs)
     assert len({story_of[a] for a, _ in pairs}) == ROUNDS
     assert alerts == ROUNDS
+
+
+def _stored(database: Database, article_id: int, entry: FeedEntry) -> ProcessedOutcome:
+    item = ProcessedArticle(article_id, story_keys=(), matches=(), subscription_ids=["desk"],
+                            now=NOW, near=near_duplicate(DedupSettings(), entry.title,
+                                                         entry.content, NOW))
+    (outcome,) = ArticleStore(database).commit_batch([item], transient=is_transient)
+    assert isinstance(outcome, ProcessedOutcome)
+    return outcome
+
+
+def test_a_copy_committed_after_the_index_read_and_before_the_claim_locks_is_joined(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    database = Database.open(pg_url)
+    pairs = _store_entries(database, Path())
+    one, two = _copies(0)
+    read, go = threading.Event(), threading.Event()
+    take_locks = processing._lock_claims
+
+    def held_back(connection: Connection, *args: Any) -> None:
+        if threading.current_thread().name == "late":  # its index read is done
+            read.set()
+            assert go.wait(timeout=60)
+        take_locks(connection, *args)
+
+    monkeypatch.setattr(processing, "_lock_claims", held_back)
+    outcomes: list[ProcessedOutcome] = []
+    late = threading.Thread(target=lambda: outcomes.append(_stored(database, pairs[0][0], one)),
+                            name="late")
+    late.start()
+    try:
+        assert read.wait(timeout=60)
+        early = _stored(database, pairs[0][1], two)  # stored and committed meanwhile
+    finally:
+        go.set()
+        late.join(timeout=60)
+    (joined,) = outcomes
+    assert (joined.story_id, joined.duplicate, joined.alerts_created) == (early.story_id, True, 0)
+    with database.session() as session:
+        stories = session.scalar(select(func.count()).select_from(StoryRow))
+        alerts = session.scalar(select(func.count()).select_from(AlertRow))
+    database.close()
+    assert (stories, alerts) == (1, 1)

@@ -1,4 +1,4 @@
-"""The rows a batch writes once its stories are claimed: one statement per table.
+"""The rows a batch writes besides its stories: one statement per table.
 
 Claiming a story has to go article by article (a later article of the batch
 may join the story an earlier one started); what follows does not. Written
@@ -9,6 +9,16 @@ storage cost. Here the whole batch's rows of each table go in one statement
 (band keys straight to the driver: an executemany on SQLite, two arrays
 unnested on PostgreSQL). Every insert ignores a row already there, so a batch
 stored twice still writes nothing twice.
+
+They come in two groups, by when the batch can write them:
+
+- ``write_indexed``: each article's sketch, band keys and matches, keyed by
+  the article alone and independent of its story, written *before* the batch
+  takes its claim locks (the band keys were the largest write under them).
+  Nobody else sees them before the batch commits, and the index read skips
+  them until then (an article without a story joins none).
+- ``write_claimed``: each article's story and state, and the outbox rows
+  (unique per subscription and story), once its story is decided.
 """
 
 from __future__ import annotations
@@ -41,6 +51,16 @@ _BANDS_POSTGRES = (
 
 
 @dataclass(frozen=True, slots=True)
+class Indexed:
+    """One article of the batch with what it brings whatever its story."""
+
+    article_id: int
+    now: datetime
+    near: SketchedArticle | None
+    matches: Sequence[Match]
+
+
+@dataclass(frozen=True, slots=True)
 class Claimed:
     """One article of the batch with the story it started or joined."""
 
@@ -48,17 +68,19 @@ class Claimed:
     story_id: int
     duplicate: bool
     now: datetime
-    near: SketchedArticle | None
     state: dict[str, object]  # the article row's new values (see ``article_values``)
-    matches: Sequence[Match]
     subscription_ids: Sequence[str]
 
 
-def write_rows(connection: Connection, claimed: Sequence[Claimed]) -> Counter[int]:
-    """Write the batch's rows; the number of new outbox rows per article."""
-    _write_sketches(connection, claimed)
+def write_indexed(connection: Connection, indexed: Sequence[Indexed]) -> None:
+    """Write the batch's sketches, band keys and matches (before its claim locks)."""
+    _write_sketches(connection, indexed)
+    _write_matches(connection, indexed)
+
+
+def write_claimed(connection: Connection, claimed: Sequence[Claimed]) -> Counter[int]:
+    """Write the batch's article states and outbox rows; new outbox rows per article."""
     _write_states(connection, claimed)
-    _write_matches(connection, claimed)
     return _write_alerts(connection, claimed)
 
 
@@ -100,9 +122,9 @@ def _insert_returning_key(dialect: str, table: Any) -> Any:
     return _insert_ignore(dialect, table).returning(next(iter(table.primary_key.columns)))
 
 
-def _write_sketches(connection: Connection, claimed: Sequence[Claimed]) -> None:
+def _write_sketches(connection: Connection, batch: Sequence[Indexed]) -> None:
     """Each indexed article's shingles (for the exact check) and band keys."""
-    indexed = [c for c in claimed if c.near is not None and not c.near.sketch.empty]
+    indexed = [c for c in batch if c.near is not None and not c.near.sketch.empty]
     sketches: Table = ArticleSketchRow.__table__  # type: ignore[assignment]
     insert_rows(connection, sketches, [
         {"article_id": c.article_id, "shingles": encode_sketch(c.near.sketch),
@@ -120,7 +142,7 @@ def _write_sketches(connection: Connection, claimed: Sequence[Claimed]) -> None:
                                                            strict=True)))
 
 
-def _band_rows(indexed: Sequence[Claimed]) -> tuple[npt.NDArray[np.int64],
+def _band_rows(indexed: Sequence[Indexed]) -> tuple[npt.NDArray[np.int64],
                                                     npt.NDArray[np.int64]]:
     """The (band, article) pairs of the batch, unique and sorted (numpy: 6,400 a batch)."""
     per_article = [c.near.sketch.bands for c in indexed if c.near is not None]
@@ -172,7 +194,7 @@ def _article_statements() -> tuple[Any, Any]:
     return done, with_text
 
 
-def _write_matches(connection: Connection, claimed: Sequence[Claimed]) -> None:
+def _write_matches(connection: Connection, claimed: Sequence[Indexed]) -> None:
     table: Table = MatchRow.__table__  # type: ignore[assignment]
     insert_rows(connection, table, [
         {"article_id": c.article_id, "kind": m.kind, "ref_id": m.id, "name": m.name,

@@ -12,6 +12,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
 from service.errors import StorageError
+from service.storage.listed import register_dumpers
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 _PG_MIGRATION_LOCK = 7_340_615  # pg_advisory_lock key: one migrator at a time
@@ -64,6 +65,8 @@ def make_engine(url: str) -> Engine:
     engine = create_engine(url, **kwargs)
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+    else:
+        event.listen(engine, "connect", _postgres_dumpers)
     return engine
 
 
@@ -74,6 +77,10 @@ def _make_folder(folder: Path, url: str) -> None:
     except OSError as e:
         raise StorageError(f"database unreachable: {redact_database_url(url)}: cannot create "
                            f"its folder {folder}: {e.strerror or type(e).__name__}") from e
+
+
+def _postgres_dumpers(dbapi_connection: Any, _record: Any) -> None:
+    register_dumpers(dbapi_connection)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

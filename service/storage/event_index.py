@@ -33,6 +33,7 @@ from sqlalchemy.sql import ColumnElement
 from service.storage import stories as story_settings
 from service.storage.models import (
     ArticleSketchRow,
+    ClaimLogRow,
     FeedSegmentRow,
     StoryBandRow,
     StoryKeyRow,
@@ -167,11 +168,12 @@ def prune_index(connection: Connection, before: datetime) -> int:
     not updated since ``before`` also loses its exact-copy keys (past the
     window nothing joins it any more).
     """
-    *rows, sketches, keys, counts = _prune_statements()
+    *rows, sketches, log, keys, counts = _prune_statements()
     values = {"before": before}
     for statement in rows:
         connection.execute(statement, values)
     pruned = connection.execute(sketches, values)
+    connection.execute(log, values)
     connection.execute(keys, values)
     connection.execute(counts, {"day": day_number(before)})
     return int(pruned.rowcount or 0)
@@ -188,6 +190,7 @@ def _prune_statements() -> tuple[Any, ...]:
         *(delete(table).where(table.article_id.in_(old))
           for table in (StoryBandRow, StoryTermRow, FeedSegmentRow)),
         delete(ArticleSketchRow).where(ArticleSketchRow.created_at < before),
+        delete(ClaimLogRow).where(ClaimLogRow.created_at < before),
         delete(StoryKeyRow).where(StoryKeyRow.story_id.in_(stale)),
         delete(TermFrequencyRow).where(TermFrequencyRow.day < bindparam("day")),
     )

@@ -232,6 +232,21 @@ class StoryBandRow(Base):
     article_id: Mapped[int] = mapped_column(BigId, primary_key=True)
 
 
+class ClaimLogRow(Base):
+    """An article a batch stored, with the batch's transaction (PostgreSQL's
+    ``pg_current_xact_id()``): what a batch that read the story index before
+    its claim locks must read again under them (``service.storage.near_index``).
+    Pruned with the story index; unused on SQLite (one writer at a time).
+    """
+
+    __tablename__ = "claim_log"
+    __table_args__ = (Index("ix_claim_log_created_at", "created_at"),)  # migration 0018a
+
+    xact: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    article_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 class ArticleSketchRow(Base):
     """An indexed article's shingles (sorted uint32), for the exact check."""
 
