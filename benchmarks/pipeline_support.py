@@ -28,6 +28,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Self
 
 import psycopg
 
@@ -83,18 +84,14 @@ def cpu_now(roots: Sequence[int]) -> tuple[dict[int, float], float]:
     return ours, postgres
 
 
-@dataclass
-class CpuSampler:
-    """Samples ``cpu_now`` every ``every`` seconds in a thread, until stopped."""
+class _Sampling:
+    """A thread running ``_run`` from ``with`` until its end; ``_run`` returns when
+    ``self._stop`` is set."""
 
-    roots: list[int]
-    every: float = 0.1
-    # (t, CPU seconds of each root with its descendants, of all postgres)
-    samples: list[tuple[float, tuple[float, ...], float]] = field(default_factory=list)
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _thread: threading.Thread | None = None
+    _stop: threading.Event
+    _thread: threading.Thread | None
 
-    def __enter__(self) -> CpuSampler:
+    def __enter__(self) -> Self:
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
         return self
@@ -103,6 +100,21 @@ class CpuSampler:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        raise NotImplementedError
+
+
+@dataclass
+class CpuSampler(_Sampling):
+    """Samples ``cpu_now`` every ``every`` seconds in a thread, until stopped."""
+
+    roots: list[int]
+    every: float = 0.1
+    # (t, CPU seconds of each root with its descendants, of all postgres)
+    samples: list[tuple[float, tuple[float, ...], float]] = field(default_factory=list)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
 
     def _run(self) -> None:
         last: dict[int, float] = {}  # a root that exited keeps its last reading
@@ -132,7 +144,7 @@ class CpuSampler:
 
 
 @dataclass
-class WaitSampler:
+class WaitSampler(_Sampling):
     """Counts, every ``every`` seconds, the active backends of database ``name``
     by what they wait on (``Lock:advisory``, ``Lock:transactionid``, ``IO:...``,
     or ``running`` when they wait on nothing), until stopped."""
@@ -143,16 +155,6 @@ class WaitSampler:
     counts: Counter[str] = field(default_factory=Counter)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
-
-    def __enter__(self) -> WaitSampler:
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
 
     def _run(self) -> None:
         query = ("SELECT coalesce(wait_event_type || ':' || wait_event, 'running') "
