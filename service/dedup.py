@@ -26,6 +26,7 @@ from service.stories.reposts import last_line_parts
 
 MIN_WORDS_FOR_TEXT_KEY = 25
 _GLOBAL_GUID = re.compile(r"^(?:https?://[^/\s]+/\S+|urn:\S+|tag:\S+)$", re.IGNORECASE)
+_HTTP_SCHEME = re.compile(r"^https?://", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,15 +40,22 @@ class ArticleIdentity:
 def story_keys(article: ArticleIdentity) -> list[str]:
     keys: list[str] = []
     if article.canonical_url:
-        keys.append("url:" + article.canonical_url)
+        keys.append("url:" + _without_scheme(article.canonical_url))
     if _GLOBAL_GUID.match(article.guid):
-        keys.append("guid:" + article.guid)
+        keys.append("guid:" + _without_scheme(article.guid))
     text_words = _joined_words(article.text)
     if _count(text_words) >= MIN_WORDS_FOR_TEXT_KEY:
         title_words = _joined_words(article.title)
         normalised = f"{title_words} {text_words}" if title_words else text_words
         keys.append("text:" + hashlib.sha256(normalised.encode()).hexdigest())
     return keys
+
+
+def _without_scheme(link: str) -> str:
+    """``link`` without ``http://`` or ``https://``: one outlet's feed links to the
+    http page and another's to the https one of the same article (and a site's
+    GUIDs change scheme when it moves to https), which are one story."""
+    return _HTTP_SCHEME.sub("//", link, count=1)
 
 
 def _joined_words(text: str) -> str:

@@ -16,12 +16,20 @@ LONG = " ".join(f"word{i}" for i in range(MIN_WORDS_FOR_TEXT_KEY + 5))
 
 def test_url_key_and_local_guid() -> None:
     keys = story_keys(ArticleIdentity("https://x.example/a", "12345", "t", "short"))
-    assert keys == ["url:https://x.example/a"]
+    assert keys == ["url://x.example/a"]
 
 
 def test_global_guid_is_a_key() -> None:
     keys = story_keys(ArticleIdentity(None, "https://x.example/?p=12", "t", "short"))
-    assert keys == ["guid:https://x.example/?p=12"]
+    assert keys == ["guid://x.example/?p=12"]
+
+
+def test_http_and_https_links_of_one_article_share_their_keys() -> None:
+    plain = story_keys(ArticleIdentity("http://x.example/a", "http://x.example/?p=1", "t", "s"))
+    secure = story_keys(ArticleIdentity("https://x.example/a", "HTTPS://x.example/?p=1", "t", "s"))
+    assert plain == secure == ["url://x.example/a", "guid://x.example/?p=1"]
+    other = story_keys(ArticleIdentity("https://y.example/a", "urn:x:1", "t", "s"))
+    assert set(other).isdisjoint(plain)
 
 
 def test_text_key_ignores_case_accents_and_punctuation() -> None:
