@@ -60,12 +60,6 @@ SEND_EVERY = timedelta(seconds=5)
 SWEEP_EVERY = timedelta(minutes=5)  # articles waiting longer than this are handed on again
 CRASHED_POLL_RETRY = timedelta(seconds=30)  # e.g. the database was unreachable
 DISABLED_RECHECK = timedelta(minutes=10)  # a re-enabled feed is picked up this soon
-# Each poller wakes for a feed a random moment (up to a tenth of the wait, at most this)
-# after it falls due. Pollers sharing a database all know the same due times: waking at
-# the same instant, the one whose loop answers first won every race, and a second
-# replica could sit idle for minutes (seen in the two-pollers fault test). Random
-# delays make each race a coin toss, so the feeds spread over the replicas.
-WAKE_JITTER = timedelta(seconds=1)
 
 
 def _require_broker(broker_url: str, database: Database) -> None:
@@ -355,8 +349,7 @@ class Service:
             if not task.cancelled() and task.exception() is not None:
                 log.error("poll crashed; retried soon", feed=shown_url(url),
                           error=str(task.exception()), retry_in=str(CRASHED_POLL_RETRY))
-            due = self.websub.poll_due(url, _next_due(task, now), now)
-            self._queue.finished(url, due + _wake_jitter(due - self.now(), self.rng))
+            self._queue.finished(url, self.websub.poll_due(url, _next_due(task, now), now))
 
         return requeue
 
@@ -382,11 +375,6 @@ def _poll_queue(
         due = next_poll_at or now if enabled else now + DISABLED_RECHECK
         queue.schedule(feed.url, due)  # the configuration's string: one copy per URL
     return queue
-
-
-def _wake_jitter(wait: timedelta, rng: random.Random) -> timedelta:
-    """A random delay in [0, min(wait / 10, WAKE_JITTER)) (see WAKE_JITTER)."""
-    return min(max(wait, timedelta(0)) / 10, WAKE_JITTER) * rng.random()
 
 
 def _next_due(task: asyncio.Task[PollOutcome], now: datetime) -> datetime:
