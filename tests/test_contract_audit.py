@@ -12,7 +12,6 @@ import smtplib
 import socket
 import subprocess
 import sys
-import textwrap
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from tests.conftest import ROOT
 from tests.feedserver import FeedServer
 from tests.notifyserver import JsonEndpoint
 from tests.scenario import SEED_BODY, SEED_TITLE, _rss_item
+from tests.test_config import write as _write
 
 FEEDS = "feeds:\n  - url: https://example.org/rss.xml\n"
 TOPIC = """\
@@ -39,14 +39,6 @@ subscriptions:
     notify: ["console://"]
     topics: [baku]
 """
-
-
-def _write(root: Path, files: dict[str, str]) -> Path:
-    for name, text in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text), encoding="utf-8")
-    return root
 
 
 def _check_config(config: Path) -> subprocess.CompletedProcess[str]:
@@ -244,6 +236,16 @@ def test_poll_bounds_out_of_order_are_refused(tmp_path: Path) -> None:
 #    key) or the database cannot be reached" ------------------------------------------
 
 
+def _desk_config(tmp_path: Path, feed_url: str, endpoint: JsonEndpoint) -> Path:
+    """One feed, the Baku topic and the desk subscription alerting ``endpoint``, on SQLite."""
+    return _write(tmp_path / "config", {
+        "feeds.yaml": f"feeds:\n  - url: {feed_url}\n",
+        "watchlists/desk.yaml": TOPIC + SUBSCRIPTION.replace("console://", endpoint.apprise_url),
+        "newswatch.yaml": (f"database_url: sqlite:///{tmp_path / 'x.db'}\n"
+                           "fetch:\n  allow_private_addresses: true\nweb:\n  enabled: false\n"),
+    })
+
+
 def _run_once(config: Path, env: dict[str, str] | None = None
               ) -> subprocess.CompletedProcess[str]:
     environ = {"PATH": "/usr/bin:/bin", "HOME": str(config.parent), **(env or {})}
@@ -399,12 +401,8 @@ def test_a_feed_url_credential_never_reaches_alerts_or_logs(
         b"<item><title>Summit in Baku</title><link>https://example.org/1</link>"
         b"<description>Leaders met in Baku.</description></item></channel></rss>"))
     host = server.url("/private.xml").removeprefix("http://")
-    config = _write(tmp_path / "config", {
-        "feeds.yaml": f"feeds:\n  - url: http://reader:Pa55word@{host}?token=T0ken&page=1\n",
-        "watchlists/desk.yaml": TOPIC + SUBSCRIPTION.replace("console://", endpoint.apprise_url),
-        "newswatch.yaml": (f"database_url: sqlite:///{tmp_path / 'x.db'}\n"
-                           "fetch:\n  allow_private_addresses: true\nweb:\n  enabled: false\n"),
-    })
+    config = _desk_config(tmp_path, f"http://reader:Pa55word@{host}?token=T0ken&page=1",
+                          endpoint)
     result = _run_once(config)
     assert result.returncode == 0, result.stderr
     (alert,) = endpoint.received
@@ -434,12 +432,7 @@ def test_entries_sharing_one_guid_with_different_links_are_all_kept(
         ])
     server.reply("/feed.xml", ('<?xml version="1.0" encoding="utf-8"?><rss version="2.0">'
                                f"<channel><title>Site</title>{items}</channel></rss>").encode())
-    config = _write(tmp_path / "config", {
-        "feeds.yaml": f"feeds:\n  - url: {server.url('/feed.xml')}\n",
-        "watchlists/desk.yaml": TOPIC + SUBSCRIPTION.replace("console://", endpoint.apprise_url),
-        "newswatch.yaml": (f"database_url: sqlite:///{tmp_path / 'x.db'}\n"
-                           "fetch:\n  allow_private_addresses: true\nweb:\n  enabled: false\n"),
-    })
+    config = _desk_config(tmp_path, server.url("/feed.xml"), endpoint)
     result = _run_once(config)
     assert result.returncode == 0, result.stderr
     assert "3 new entries" in result.stderr
