@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit, urlunsplit
-
 import redis
 
 from service.errors import BrokerError
+from service.urls import shown_url
 
 # the Celery queue workers consume (workers.settings names it from here: the health
 # and metrics endpoints read its depth without importing Celery)
@@ -55,14 +54,4 @@ def require(broker_url: str) -> None:
     try:
         ping(broker_url)
     except redis.RedisError as e:
-        raise BrokerError(f"broker unreachable: {redact(broker_url)}: {e}") from e
-
-
-def redact(broker_url: str) -> str:
-    """``broker_url`` with its password shown as ``***``."""
-    parts = urlsplit(broker_url)
-    if parts.password is None:
-        return broker_url
-    netloc = parts.netloc.rpartition("@")
-    login = netloc[0].partition(":")[0]
-    return urlunsplit(parts._replace(netloc=f"{login}:***@{netloc[2]}"))
+        raise BrokerError(f"broker unreachable: {shown_url(broker_url)}: {e}") from e
