@@ -90,6 +90,7 @@ def run(
     mode = "distributed (Celery)" if config.settings.broker_url else "embedded"
     err.print(f"newswatch {__version__}: {len(config.feeds)} feeds, "
               f"{len(config.watchlists.subscriptions)} subscriptions, {mode} mode")
+    _print_dead_ends(config)
     try:
         if once:
             _print_summary(asyncio.run(service.run_once(flush_digests=flush_digests)))
@@ -177,6 +178,14 @@ def check_config(
         f"  subscriptions: {len(watch.subscriptions)}\n"
         f"  terms in the automaton: {classifier.matcher.term_count}"
     )
+    _print_dead_ends(config)
+
+
+def _print_dead_ends(config: Config) -> None:
+    from service.config.dead_ends import dead_ends
+
+    for note in dead_ends(config.watchlists):
+        err.print(f"[yellow]note:[/] {note}")
 
 
 @db_app.command("upgrade")

@@ -439,3 +439,34 @@ def test_entries_sharing_one_guid_with_different_links_are_all_kept(
     assert sorted(endpoint.titles()) == [
         "[newswatch] desk: Baku hosts a film festival",
         "[newswatch] desk: Metro line opens in Baku", "[newswatch] desk: Summit in Baku"]
+
+
+# -- "an event is mentioned when a trigger stands in the same sentence as a watched entity" --
+
+
+def test_a_subscription_to_events_without_any_entity_is_named_as_never_alerting(
+    tmp_path: Path,
+) -> None:
+    """With no entities configured no event is ever mentioned, so a subscription to
+    events waited in silence; check-config now says so (a note: the files are valid)."""
+    events = """\
+    events:
+      - id: pardon
+        triggers: ["pardon*"]
+    subscriptions:
+      - id: pardon-watch
+        notify: ["console://"]
+        events: [pardon]
+    """
+    lonely = _write(tmp_path / "lonely", {"feeds.yaml": FEEDS, "watchlists/w.yaml": events})
+    result = _check_config(lonely)
+    assert result.returncode == 0, result.stderr
+    assert ("note: subscription 'pardon-watch' can never alert: it lists events (pardon)"
+            in result.stderr), result.stderr
+    watched = _write(tmp_path / "watched", {
+        "feeds.yaml": FEEDS,
+        "watchlists/w.yaml": textwrap.dedent(events)
+        + "entities:\n  - id: aliyev\n    name: Ilham Aliyev\n"})
+    result = _check_config(watched)
+    assert result.returncode == 0, result.stderr
+    assert "note:" not in result.stderr and "configuration OK" in result.stderr
