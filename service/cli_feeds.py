@@ -26,6 +26,7 @@ from rich.text import Text
 from service.config import ConfigError, load_config
 from service.config.models import Config
 from service.errors import FetchError, StorageError
+from service.urls import shown_url
 
 if TYPE_CHECKING:  # OPML and the stores load with the commands that use them
     from service.poller.opml import OpmlFeed
@@ -177,7 +178,8 @@ def status_table(states: list[FeedState], now: datetime) -> Table:
         table.add_column(column, overflow="fold")
     for s in sorted(states, key=lambda s: (s.enabled, -s.consecutive_failures, s.url)):
         table.add_row(
-            s.display_name if s.display_name == s.url else f"{s.display_name}\n{s.target}",
+            s.display_name if s.display_name == shown_url(s.url)
+            else f"{s.display_name}\n{shown_url(s.target)}",
             _state_text(s), _when(s.last_success_at, now),
             f"{s.last_error_kind}: {s.last_error}" if s.last_error_kind else "",
             _when(s.next_poll_at, now) if s.enabled else "", str(s.consecutive_failures),
@@ -220,11 +222,12 @@ def history(
     from service.cli import err
 
     config = _load(config_dir)
+    url = _configured_url(config, url)
     with _feed_store(config) as store:
         state = store.state(url)
         failures = store.failures(url, limit=max(1, limit))
     if state is None:
-        err.print(f"[bold red]no such feed:[/] {url}")
+        err.print(f"[bold red]no such feed:[/] {shown_url(url)}")
         raise typer.Exit(1)
     Console(highlight=False).print(history_table(state, failures, _now()))
 
@@ -249,12 +252,20 @@ def enable(
     from service.cli import err
 
     config = _load(config_dir)
+    url = _configured_url(config, url)
     with _feed_store(config) as store:
         found = store.enable(url)
     if not found:
         err.print(f"[bold red]no such feed:[/] {url}")
         raise typer.Exit(1)
-    err.print(f"enabled: {url}")
+    err.print(f"enabled: {shown_url(url)}")
+
+
+def _configured_url(config: Config, url: str) -> str:
+    """The feed ``url`` names: itself, or the one configured URL it is the shown form
+    of (ops messages and the status table write credentials as ***)."""
+    shown_as = [f.url for f in config.feeds if url != f.url and shown_url(f.url) == url]
+    return shown_as[0] if len(shown_as) == 1 else url
 
 
 @contextmanager

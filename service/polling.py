@@ -315,9 +315,10 @@ async def announce_disabled(
     """Tell ops that a feed was disabled: once, whoever and however often it is called
     (the notice is stored with the claim, and sent by the ops channels' threads)."""
     last = f"\nLast error: {error.kind}: {error.message}" if error is not None else ""
-    body = (f"Feed {name} ({url}) is disabled: {reason}.{last}\n"
+    shown = shown_url(url)  # ops channels never see a private feed's credentials
+    body = (f"Feed {name} ({shown}) is disabled: {reason}.{last}\n"
             f"It is polled again when its entry in feeds.yaml changes, or after "
-            f"`newswatch feeds enable {url}`.")
+            f"`newswatch feeds enable {shown}`.")
     notice = ctx.ops.notice(f"feed disabled: {name}", body)
     stored = await asyncio.to_thread(ctx.feeds.claim_ops_notice, feed_id, ctx.now(), notice)
     if stored is not None:

@@ -160,3 +160,27 @@ def test_status_shows_each_feed_s_state_and_enable_revives_a_disabled_one(
     assert enabled_code == 0 and "enabled" in enabled
     assert unknown_code == 1
     assert "disabled" not in after
+
+
+def test_a_private_feed_s_credentials_never_show_and_its_shown_url_enables_it(
+    config_dir: Path,
+) -> None:
+    """The status table and ops messages write a nameless private feed's URL with its
+    credentials as ***; that shown URL (what ops has) names the feed for `enable`."""
+    private = "https://reader:Pa55word@news.example/rss?token=T0ken&page=1"
+    (config_dir / "feeds.yaml").write_text(f"feeds:\n  - url: {private}\n")
+    database, store = feed_store(config_dir)
+    store.record_failure(store.states()[private].id, NOW, kind="http", message="HTTP 410 Gone",
+                         status=410, next_poll_at=None, disable_reason="gone (HTTP 410)")
+    database.close()
+
+    code, table = run(config_dir, "status")
+    shown = "https://reader:***@news.example/rss?token=***&page=1"
+    enabled_code, enabled = run(config_dir, "enable", shown)
+    _, after = run(config_dir, "status")
+
+    assert code == 0, table
+    assert "Pa55word" not in table and "T0ken" not in table
+    assert "news.example/rss" in table and "disabled" in table
+    assert enabled_code == 0, enabled
+    assert "Pa55word" not in enabled and "disabled" not in after

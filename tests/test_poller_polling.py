@@ -5,6 +5,7 @@ hints, adaptive intervals. Time is a clock the test moves; nothing sleeps."""
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 from collections.abc import AsyncIterator, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -220,6 +221,22 @@ async def fail_until_disabled(harness: Harness, feed: FeedConfig) -> list[PollOu
         outcomes.append(await harness.poll(feed))
         harness.clock.advance(timedelta(days=1))
     return outcomes
+
+
+async def test_a_disabled_private_feed_s_ops_message_shows_no_credentials(
+    harness: Harness,
+) -> None:
+    url = harness.server.url("/private.xml?token=T0ken").replace("://", "://reader:Pa55word@")
+    feed = FeedConfig(url=url)
+    harness.sync(feed)
+    harness.server.reply("/private.xml", b"down", status=500)
+
+    await fail_until_disabled(harness, feed)
+
+    (sent,) = await harness.ops_sent()
+    said = json.dumps(sent)
+    assert "Pa55word" not in said and "T0ken" not in said
+    assert "reader:***@" in said and "token=***" in said  # the feed is still named
 
 
 async def test_failures_back_off_then_disable_with_exactly_one_ops_message(

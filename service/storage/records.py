@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from service.domain import Match
+from service.urls import shown_url
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +36,9 @@ class FeedState:
 
     @property
     def display_name(self) -> str:
-        return self.name or self.title or self.url
+        """The feed's name, else its title, else its URL without credentials (the name
+        goes to logs, the status table and ops channels)."""
+        return self.name or self.title or shown_url(self.url)
 
     @property
     def target(self) -> str:

@@ -21,6 +21,7 @@ from service.storage.models import AlertRow, FeedRow
 from service.storage.records import FeedFailure
 from service.storage.stories import StoryIndexStore
 from service.storage.websub import WebSubStore
+from service.urls import shown_url
 
 FeedHealth = Literal["disabled", "failing", "new", "ok"]
 FeedSort = Literal["status", "name", "last_success", "next_poll", "failures"]
@@ -114,7 +115,7 @@ def _feed_row(row: Any, hubs: dict[str, str]) -> FeedStatus:
     (url, name, title, enabled, polled, success, kind, error, next_poll, failures,
      reason) = row
     return FeedStatus(
-        url=url, name=name or title or url, health=health(enabled, failures, polled),
+        url=url, name=name or title or shown_url(url), health=health(enabled, failures, polled),
         enabled=enabled,
         last_polled_at=polled, last_success_at=success, last_error_kind=kind, last_error=error,
         next_poll_at=next_poll, consecutive_failures=failures, disabled_reason=reason,
