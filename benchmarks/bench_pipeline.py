@@ -108,6 +108,16 @@ def _first_stored(database_url: str) -> datetime:
     return _ts(value)
 
 
+def _phases(database_url: str) -> tuple[datetime, datetime]:
+    """When the last entry was stored and when the last article was processed."""
+    engine = create_engine(database_url)
+    with engine.connect() as connection:
+        stored, processed = connection.execute(text(
+            "SELECT max(fetched_at), max(processed_at) FROM articles")).one()
+    engine.dispose()
+    return _ts(stored), _ts(processed)
+
+
 def _percentiles(latencies: list[float]) -> tuple[float, float]:
     if len(latencies) < 2:
         return (latencies[0], latencies[0]) if latencies else (0.0, 0.0)
@@ -184,6 +194,23 @@ class Bench:
               f"{split}{pg_note}  load {load_before}→{_load()}", flush=True)
         if waits is not None:
             print(f"{'':<26} PostgreSQL while it ran: {waits.summary()}", flush=True)
+        if args.timeline:
+            stored_by, processed_by = _phases(str(database_url))
+            print(f"{'':<26} after the first entry stored: last stored "
+                  f"{(stored_by - first).total_seconds():.2f} s, last processed "
+                  f"{(processed_by - first).total_seconds():.2f} s, last alert sent "
+                  f"{span:.2f} s", flush=True)
+            self._timeline(cpu, first, last, len(roots))
+
+    @staticmethod
+    def _timeline(cpu: CpuSampler, first: datetime, last: datetime, roots: int) -> None:
+        """Cores each process kept busy, slice by slice (where the span's idle gaps are)."""
+        names = ["run"] + [f"worker{i}" for i in range(1, roots)] + ["postgres", "total"]
+        print(f"{'':<26} cores busy per 0.2 s: {'  '.join(f'{n:>8}' for n in names)}")
+        for offset, cores, pg in cpu.timeline(first, last):
+            values = [*cores, pg, sum(cores) + pg]
+            print(f"{'':<26} {offset:5.1f} s{'':<14} "
+                  f"{'  '.join(f'{v:8.2f}' for v in values)}", flush=True)
 
     # --- idle latency: a trickle into a running service ----------------------------
 
@@ -335,6 +362,8 @@ def main() -> None:
     parser.add_argument("--every", type=float, default=0.5, help="seconds between them")
     parser.add_argument("--modes", default="embedded,distributed")
     parser.add_argument("--deadline", type=float, default=600.0)
+    parser.add_argument("--timeline", action="store_true",
+                        help="print the cores each process kept busy per 0.2 s of the run")
     parser.add_argument("--log", help="keep the children's output in this file")
     parser.add_argument("--dedup", default="{}", help='dedup settings as JSON, e.g. '
                         '\'{"same_event": true}\' to measure the same-event path\'s cost')

@@ -135,6 +135,22 @@ class CpuSampler(_Sampling):
         a, b = self._at(start.timestamp()), self._at(end.timestamp())
         return [y - x for x, y in zip(a[0], b[0], strict=True)], b[1] - a[1]
 
+    def timeline(self, start: datetime, end: datetime,
+                 step: float = 0.2) -> list[tuple[float, list[float], float]]:
+        """Cores in use per slice of ``step`` s from ``start`` to ``end``: (seconds
+        since ``start``, cores of each root, cores of postgres) for each slice."""
+        t0, t1 = start.timestamp(), end.timestamp()
+        slices = []
+        at = t0
+        while at < t1:
+            upto = min(at + step, t1)
+            a, b = self._at(at), self._at(upto)
+            width = upto - at
+            slices.append((at - t0, [(y - x) / width for x, y in zip(a[0], b[0], strict=True)],
+                           (b[1] - a[1]) / width))
+            at = upto
+        return slices
+
     def _at(self, when: float) -> tuple[list[float], float]:
         times = [t for t, _, _ in self.samples]
         i = min(max(bisect_left(times, when), 1), len(times) - 1)
