@@ -9,7 +9,7 @@ BIN    := $(VENV)/bin
 .PHONY: run once test lint bench clean
 
 $(BIN)/.installed: pyproject.toml setup.py service/matching/_core.c service/stories/_sketch.c \
-		service/stories/_segments.c
+		service/stories/_segments.c service/_language.c
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "newswatch needs Python 3.11 or newer (found " + sys.version.split()[0] + "); set PYTHON=python3.11")'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip

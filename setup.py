@@ -1,5 +1,6 @@
 """Builds the C modules (the classifier's service/matching/_core.c, the near-copy path's
-service/stories/_sketch.c and _segments.c); everything else is in pyproject.toml."""
+service/stories/_sketch.c and _segments.c, the language detector's service/_language.c);
+everything else is in pyproject.toml."""
 
 from setuptools import Extension, setup
 
@@ -13,6 +14,8 @@ setup(
         Extension("service.stories._sketch", ["service/stories/_sketch.c"],
                   extra_compile_args=["-O3", *_WARNINGS]),
         Extension("service.stories._segments", ["service/stories/_segments.c"],
+                  extra_compile_args=["-O2", *_WARNINGS]),
+        Extension("service._language", ["service/_language.c"],
                   extra_compile_args=["-O2", *_WARNINGS]),
     ]
 )

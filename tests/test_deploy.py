@@ -678,7 +678,7 @@ def test_dockerfile_is_multistage_slim_non_root_and_installs_from_pyproject() ->
 
 
 C_MODULES = ("service/matching/_core.c", "service/stories/_sketch.c",
-             "service/stories/_segments.c")
+             "service/stories/_segments.c", "service/_language.c")
 
 
 def test_the_c_modules_are_compiled_in_the_build_stage_and_only_their_result_kept() -> None:

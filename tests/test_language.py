@@ -1,10 +1,9 @@
-"""The language detector gives py3langid's own answer, counted by numpy.
+"""The language detector gives py3langid's own answer, counted in C.
 
-``FastIdentifier`` replaces py3langid's byte-by-byte automaton walk with
-``SYNC`` vectorised lookups; these tests prove the automaton does forget its
-start after ``SYNC`` bytes (over every state and every byte string, on the
-installed model) and compare feature counts, scores and labels with
-py3langid itself over real news in many languages.
+``FastIdentifier`` does py3langid's byte-by-byte automaton walk in C
+(``service/_language.c``); these tests compare feature counts, scores and
+labels with py3langid itself over real news in many languages and over
+arbitrary bytes, and hold the C walk to its bounds on a broken table.
 """
 
 from __future__ import annotations
@@ -16,11 +15,13 @@ from collections.abc import Iterator
 from functools import lru_cache
 
 import numpy as np
-import numpy.typing as npt
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from py3langid.langid import MODEL_FILE, LanguageIdentifier, visit_counts
 
-from service.language import MAX_CHARS, SYNC, FastIdentifier, LangidDetector, _identifier
+from service._language import count_features
+from service.language import MAX_CHARS, FastIdentifier, LangidDetector, _identifier
 from tests.conftest import SHARED
 
 CORPORA = SHARED / "corpora"
@@ -62,53 +63,44 @@ def test_the_corpus_spans_many_languages() -> None:
     assert len(_texts()) > 10_000
 
 
-def test_the_automaton_forgets_its_start_after_sync_bytes() -> None:
-    """For every state s and every byte string w of SYNC bytes, s and the start
-    state reach the same state on w (and SYNC - 1 bytes are not enough)."""
-    model = _identifier()
-    moves = np.frombuffer(model.tk_nextmove, dtype=np.uint16 if model.tk_nextmove.itemsize == 2
-                          else np.uint32).reshape(-1, 256).astype(np.int64)
-    row = np.frombuffer(model.tk_row, dtype=np.uint16 if model.tk_row.itemsize == 2
-                        else np.uint32).astype(np.int64)
-    states = np.arange(len(row), dtype=np.int64)
-    pairs = np.stack((states, np.zeros_like(states)), axis=1)  # (state, start state)
-    pairs = pairs[pairs[:, 0] != pairs[:, 1]]
-    apart = []  # how many distinct unequal pairs remain after each byte
-    for _ in range(SYNC):
-        pairs = _step(moves, row, pairs)
-        apart.append(len(pairs))
-    assert apart[-1] == 0, apart
-    assert apart[-2] > 0, apart
-
-
-def _step(moves: npt.NDArray[np.int64], row: npt.NDArray[np.int64],
-          pairs: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
-    """Every unequal (state, state) pair one byte on from ``pairs``; a pair's moves
-    depend only on its states' rows, so pairs sharing their rows are expanded once."""
-    rows = np.unique(row[pairs], axis=0)
-    found = []
-    for chunk in range(0, len(rows), 4096):
-        part = rows[chunk : chunk + 4096]
-        after = np.stack((moves[part[:, 0]].ravel(), moves[part[:, 1]].ravel()), axis=1)
-        after = after[after[:, 0] != after[:, 1]]
-        # keep one state pair per pair of rows (all that matters from here on)
-        by_rows = np.unique(row[after], axis=0, return_index=True)[1]
-        found.append(after[by_rows])
-    if not found:
-        return np.empty((0, 2), dtype=np.int64)
-    return np.unique(np.concatenate(found), axis=0)
-
-
 def test_feature_counts_are_py3langids() -> None:
     model, reference = _identifier(), _reference()
     for text in _texts()[::9]:
-        for sample in (text, text[:3], text[:SYNC]):
+        for sample in (text, text[:3], text[:6]):
             encoded = reference._encode(sample)
             features, counts = model.feature_counts(encoded)
             visits = visit_counts(reference.tk_nextmove, reference._rowbase,
                                   reference.tk_output, encoded) or {}
             assert list(zip(features.tolist(), counts.tolist(), strict=True)) == list(
                 visits.items()), sample
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=200))
+def test_feature_counts_are_py3langids_on_any_bytes(data: bytes) -> None:
+    model, reference = _identifier(), _reference()
+    features, counts = model.feature_counts(data)
+    visits = visit_counts(reference.tk_nextmove, reference._rowbase, reference.tk_output,
+                          data) or {}
+    assert list(zip(features.tolist(), counts.tolist(), strict=True)) == list(visits.items())
+    assert (model._slots == -1).all()  # the shared scratch is clean for the next text
+
+
+def test_a_broken_automaton_is_refused_not_read_past() -> None:
+    moves = np.array([1, 5] + [0] * 254, dtype=np.uint32)  # byte 1 goes to state 5: none
+    rowbase = np.zeros(2, dtype=np.uint32)
+    outputs = np.array([-1, 0], dtype=np.int32)
+    slots = np.full(1, -1, dtype=np.int32)
+    room = np.empty(3, dtype=np.intp), np.empty(3, dtype=np.intp)
+    assert count_features(moves, rowbase, outputs, slots, b"\x00\x00", *room) == 1
+    assert room[0][0] == 0 and room[1][0] == 2 and (slots == -1).all()
+    with pytest.raises(ValueError, match="state"):
+        count_features(moves, rowbase, outputs, slots, b"\x00\x01\x00", *room)
+    assert (slots == -1).all()  # reset on the way out of an error too
+    with pytest.raises(ValueError, match="room"):
+        count_features(moves, rowbase, outputs, slots, b"\x00" * 4, *room)
+    with pytest.raises(TypeError, match="moves"):
+        count_features(moves.astype(np.uint16), rowbase, outputs, slots, b"", *room)
 
 
 def test_labels_and_probabilities_are_py3langids_on_real_news() -> None:
