@@ -1,8 +1,8 @@
 """End-to-end throughput and idle latency: feeds in, alerts out, embedded vs distributed.
 
     .venv/bin/python benchmarks/bench_pipeline.py [--feeds 20] [--items 25] [--workers 2]
-        [--alert-fraction 1.0] [--idle 40] [--modes embedded,distributed]
-        [--dedup '{"same_event": true}']
+        [--concurrency 1] [--alert-fraction 1.0] [--idle 40] [--modes embedded,distributed]
+        [--dedup '{"same_event": true}'] [--timeline]
 
 Throughput: serves N feeds of fresh items from a local HTTP server and runs
 `newswatch run --once` (embedded: SQLite, work in-process; distributed:
@@ -292,7 +292,8 @@ class Bench:
         names = [f"bench{i}-{uuid.uuid4().hex[:6]}@{socket.gethostname()}"
                  for i in range(self.args.workers)]
         workers = [start([sys.executable, "-m", "celery", "-A", "workers", "worker",
-                          "--concurrency=1", "-Q", "newswatch", "--loglevel=WARNING",
+                          f"--concurrency={self.args.concurrency}", "-Q", "newswatch",
+                          "--loglevel=WARNING",
                           "--hostname", name], env, str(ROOT), self.log) for name in names]
         control = Celery(broker=str(settings["broker_url"]))
         deadline = time.monotonic() + self.args.deadline
@@ -347,7 +348,9 @@ def _distributed(bench: Bench, phase: str, pg: str, broker: str) -> None:
                                                        settings))}
     subprocess.run([sys.executable, "-m", "service", "db", "upgrade"], env=env, cwd=ROOT,
                    check=True, capture_output=True, timeout=120)
-    label = f"distributed ({bench.args.workers} workers)"
+    args = bench.args
+    pool = f" x {args.concurrency}" if args.concurrency != 1 else ""
+    label = f"distributed ({args.workers}{pool} workers)"
     run = bench.throughput if phase == "once" else bench.idle
     run(label, settings, pg)
 
@@ -357,6 +360,8 @@ def main() -> None:
     parser.add_argument("--feeds", type=int, default=20)
     parser.add_argument("--items", type=int, default=25)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--concurrency", type=int, default=1,
+                        help="pool processes of each worker (the CPU is printed per worker)")
     parser.add_argument("--alert-fraction", type=float, default=1.0)
     parser.add_argument("--idle", type=int, default=40, help="trickle items (0: skip)")
     parser.add_argument("--every", type=float, default=0.5, help="seconds between them")
