@@ -82,4 +82,5 @@ def near_duplicate(
         title_parts=title_parts, tail_parts=last_line_parts(text),
         event_threshold=settings.event_threshold if settings.same_event else None,
         event_probability=settings.event_probability, embedding=embedding, seen=now,
+        text=text,
     )

@@ -52,6 +52,7 @@ class SketchedArticle:
     terms: Terms | None = None  # None: the same-event path is off
     vector: EventVector | None = None  # None: off, or too few documents yet
     event_rule: EventRule | None = None  # None: the same-event path is off
+    text: str = ""  # the text as it came (``service.stories.substitution``)
 
 
 @dataclass(frozen=True, slots=True)
