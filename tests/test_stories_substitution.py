@@ -76,6 +76,16 @@ def test_one_name_written_another_way_is_not_a_substitution() -> None:
     assert names_substituted(puzzle, puzzle.replace("Quordle", "NYT Connections"))
 
 
+def test_german_capitals_mark_every_noun_so_german_is_left_to_the_shingles() -> None:
+    bank = ("Am Donnerstag hat die Zentralbank den Leitzins erneut angehoben, wie eine "
+            "Sprecherin in Frankfurt mitteilte. Analysten hatten damit gerechnet.")
+    changed = bank.replace("die Zentralbank", "die Notenbank")
+    assert names_substituted(bank, changed)  # read as names, language unknown
+    assert not names_substituted(bank, changed, ("de", "de"))
+    assert not names_substituted(bank, changed, ("de", None))
+    assert names_substituted(ITALY, FRANCE, ("en", "en"))
+
+
 def test_long_texts_and_scripts_without_case_are_left_to_the_shingles() -> None:
     filler = " ".join(f"The committee met {w} officials on the matter." for w in
                       VOCABULARY[:SHORT_TEXT_WORDS // 7 + 1])

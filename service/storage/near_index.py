@@ -89,7 +89,8 @@ class NearIndex:
         self._by_band: dict[int, list[int]] = {}
         self._updated: dict[int, datetime] = {}  # story -> updated_at
         self._seen: set[tuple[int, int]] = set()  # (band, article) read so far
-        self._texts: dict[int, str] = {}  # article -> its text, read when a brief needs it
+        # article -> its text and language, read when a brief needs them
+        self._texts: dict[int, tuple[str, str | None]] = {}
         self._bands = sorted(set(bands))
         self._snapshot: str | None = None  # PostgreSQL: the read's, for ``catch_up``
         if not self._bands:
@@ -157,7 +158,12 @@ class NearIndex:
         else, another story (``service.stories.substitution``); None for longer texts."""
         if not is_short(near.text):
             return None
-        return lambda article: names_substituted(near.text, self._text(article))
+
+        def differs(article: int) -> bool:
+            text, language = self._text(article)
+            return names_substituted(near.text, text, (near.language, language))
+
+        return differs
 
     def joined(self, story_id: int, now: datetime) -> None:
         """An article of the batch joined ``story_id`` (its updated_at moved)."""
@@ -166,20 +172,22 @@ class NearIndex:
     def add(self, article_id: int, story_id: int, near: SketchedArticle, now: datetime) -> None:
         """An article of the batch, stored and indexed: a candidate for the next ones."""
         self._updated.setdefault(story_id, now)
-        self._texts[article_id] = near.text
+        self._texts[article_id] = (near.text, near.language)
         if near.sketch.empty:
             return
         self._articles[article_id] = _Indexed(story_id, near.sketch.shingles)
         for band in sorted(set(near.sketch.bands)):
             self._by_band.setdefault(band, []).append(article_id)
 
-    def _text(self, article: int) -> str:
-        """The article's text as stored (empty once retention dropped it)."""
+    def _text(self, article: int) -> tuple[str, str | None]:
+        """The article's text as stored (empty once retention dropped it), its language."""
         if article not in self._texts:
             row = self._connection.execute(
-                select(ArticleRow.content, ArticleRow.summary).where(ArticleRow.id == article)
+                select(ArticleRow.content, ArticleRow.summary, ArticleRow.language)
+                .where(ArticleRow.id == article)
             ).one_or_none()
-            self._texts[article] = (row[0] or row[1] or "") if row is not None else ""
+            self._texts[article] = ((row[0] or row[1] or "", row[2]) if row is not None
+                                    else ("", None))
         return self._texts[article]
 
     def _read_shingles(self, articles: list[int]) -> None:

@@ -233,14 +233,15 @@ def _sketched(
     sketch = article_sketch(parts, boilerplate, near.title_parts)
     rule = near.event_rule
     if rule is None:
-        return SketchedArticle(sketch, near.threshold, near.since, text=near.text)
+        return SketchedArticle(sketch, near.threshold, near.since, text=near.text,
+                               language=near.language)
     terms = article_terms(parts, boilerplate, near.title_parts)
     known = frequencies(connection, terms.distinct, near.since)
     seen = near.seen.timestamp() if near.seen is not None else None
     vector = (event_vector(terms, known, near.embedding, seen)
               if known[DOCUMENTS] >= MIN_DOCUMENTS else None)
     return SketchedArticle(sketch, near.threshold, near.since, terms, vector, rule,
-                           near.text)
+                           near.text, near.language)
 
 
 def _lock_claims(

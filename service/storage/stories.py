@@ -53,6 +53,7 @@ class SketchedArticle:
     vector: EventVector | None = None  # None: off, or too few documents yet
     event_rule: EventRule | None = None  # None: the same-event path is off
     text: str = ""  # the text as it came (``service.stories.substitution``)
+    language: str | None = None  # the text's, as detected (None: unknown)
 
 
 @dataclass(frozen=True, slots=True)

@@ -53,6 +53,7 @@ class NearDuplicate:
     embedding: Embedding | None = None  # None: the same-event path is lexical
     seen: datetime | None = None  # when the article arrived (days apart: the same event?)
     text: str = ""  # the text as it came (a brief's names: ``substitution``)
+    language: str | None = None  # the text's, as detected (None: unknown)
 
     @property
     def event_rule(self) -> EventRule | None:

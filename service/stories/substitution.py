@@ -14,9 +14,11 @@ capitalised word that does not begin a sentence) the other run has in no
 similar spelling.
 
 Scripts without letter case (and those written without spaces) never show a
-name this way: for them the near-copy decision is the shingles' alone, as
-before. Long texts are left to the shingles too: a long copy with one name
-changed is more often an edit ("told Reuters", "told AFP") than a template.
+name this way, and German capitalises every noun ("Zentralbank" /
+"Notenbank" is a word changed, not a name): for them the near-copy decision
+is the shingles' alone, as before. Long texts are left to the shingles too:
+a long copy with one name changed is more often an edit ("told Reuters",
+"told AFP") than a template.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ SHORT_TEXT_WORDS = 250  # the shorter text at most this long: a brief
 MAX_RUN_WORDS = 4  # a substituted name is a short run ("Italy", "Luca Rossi")
 MIN_ANCHOR_WORDS = 2  # the same words on both sides of it, so the alignment holds
 SIMILAR_SPELLING = 0.75  # difflib ratio: "aliyev" / "aliev" is one name
+NOUNS_CAPITALISED = frozenset({"de", "lb"})  # ISO 639-1: capitals do not mark names
 _WORD = re.compile(r"[^\W_]+")
 _SENTENCE_END = frozenset(".!?…:;\n")
 _OPENING = frozenset("\"'“”‘’«»„([{-–— \t\r")
@@ -75,9 +78,14 @@ def is_short(text: str) -> bool:
     return bool(text) and len(_WORD.findall(text)) <= SHORT_TEXT_WORDS
 
 
-def names_substituted(one: str, other: str) -> bool:
+def names_substituted(
+    one: str, other: str, languages: tuple[str | None, str | None] = (None, None)
+) -> bool:
     """Whether two texts, alike enough to be copies by their shingles, are two
-    briefs from one template that name different people, places or things."""
+    briefs from one template that name different people, places or things
+    (``languages``: theirs as detected, None when unknown)."""
+    if not NOUNS_CAPITALISED.isdisjoint(languages):
+        return False
     return substitution(one, other) is not None
 
 
