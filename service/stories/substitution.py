@@ -2,7 +2,7 @@
 
 Outlets publish short items from one template: "President Ilham Aliyev
 received the credentials of the Ambassador of Italy", then "... of France";
-"Baku police detain robbery suspect", then "Ganja police ...". Their shingles
+"help with Thursday's Quordle words", then "... NYT Connections ...". Their shingles
 overlap far above the near-copy threshold, so without this check the second
 joined the first one's story and never alerted. A syndicated copy differs
 from its original otherwise: a dateline at the start, paragraphs dropped and
@@ -10,8 +10,8 @@ a footer added at the end, a word changed here and there, a name added or
 spelled another way ("Aliyev", "Aliev"). So: two short texts are different
 stories when, aligned word by word, a short run in the middle of the one
 stands where a short run of the other stands, and each run holds a name (a
-capitalised word that does not begin a sentence) the other run has in no
-similar spelling.
+capitalised word that does not begin a sentence) that the other text does
+not carry, in no similar spelling, initial or initials.
 
 Scripts without letter case (and those written without spaces) never show a
 name this way, and German capitalises every noun ("Zentralbank" /
@@ -51,9 +51,9 @@ class Words:
         end = 0
         for match in _WORD.finditer(text):
             word = match.group()
+            self.spaced.append(bool(self.folded) and not text[end : match.start()].strip())
             self.folded.append(normalise(word))
             self.names.append(word[0].isupper() and not _starts_sentence(text, match.start()))
-            self.spaced.append(bool(self.folded) and not text[end : match.start()].strip())
             end = match.end()
         self.vocabulary = set(self.folded)
 
@@ -68,7 +68,7 @@ def _starts_sentence(text: str, start: int) -> bool:
     """Whether the word at ``start`` opens the text or a sentence (its capital says
     nothing then)."""
     at = start - 1
-    while at >= 0 and text[at] in _OPENING and text[at] not in "\n":
+    while at >= 0 and text[at] in _OPENING:
         at -= 1
     return at < 0 or text[at] in _SENTENCE_END
 
