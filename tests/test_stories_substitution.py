@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, datetime
+from difflib import SequenceMatcher
 
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from service.config.models import DedupSettings, FeedConfig
@@ -15,7 +16,11 @@ from service.storage import ArticleStore, Database, FeedStore
 from service.stories import DEFAULT_EVENT_THRESHOLD
 from service.stories.events import MIN_DOCUMENTS
 from service.stories.memory import MemoryIndex
-from service.stories.substitution import SHORT_TEXT_WORDS, names_substituted
+from service.stories.substitution import (
+    SHORT_TEXT_WORDS,
+    SIMILAR_SPELLING,
+    names_substituted,
+)
 from tests.story_texts import VOCABULARY, sentences
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
@@ -103,6 +108,8 @@ def test_briefs_stay_apart_and_their_copies_join_whatever_the_names(
     one: str, other: str, outlet: str,
 ) -> None:
     """MemoryIndex: the same steps as the database index, in one process."""
+    # two names spelled alike ("Bakada", "Bakade") are one name written two ways
+    assume(one == other or SequenceMatcher(None, one, other).ratio() < SIMILAR_SPELLING)
     index = MemoryIndex()
     first = index.add("agency", f"Ambassador of {one} presents credentials",
                       CREDENTIALS.format(country=one, envoy="Luca Rossi"))
