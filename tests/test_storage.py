@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
 import pytest
 from sqlalchemy import inspect
 
@@ -150,7 +151,7 @@ def test_migrations_have_one_head_and_match_the_models(database: Database) -> No
 
     config = AlembicConfig()
     config.set_main_option("script_location", str(MIGRATIONS))
-    assert ScriptDirectory.from_config(config).get_heads() == ["0018a"]
+    assert ScriptDirectory.from_config(config).get_heads() == ["0019p"]
     with database.engine.connect() as connection:
         differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
     unexpected = [d for d in differences
@@ -224,5 +225,58 @@ def test_migration_0014_drops_the_band_foreign_key_and_keeps_the_rows(database: 
         schema = inspect(engine)
         keys = [k["referred_table"] for k in schema.get_foreign_keys("story_bands")]
         found.append((bands, keys))
-        assert "ix_story_bands_article" in {i["name"] for i in schema.get_indexes("story_bands")}
     assert found == [(1, ["articles"]), (1, [])]
+
+
+def test_migration_0019p_moves_each_articles_band_keys_into_its_sketch_row(
+    database: Database,
+) -> None:
+    """Up from 0018a: the keys of the band rows already there fill their sketch rows
+    (sorted, big-endian, as ``encode_bands`` writes them) and the article index goes;
+    down again: the index is back, the rows kept."""
+    from alembic import command
+    from alembic.config import Config as AlembicConfig
+    from sqlalchemy import inspect, text
+
+    from service.storage.engine import MIGRATIONS
+    from service.storage.stories import decode_bands, encode_bands
+
+    engine = database.engine
+
+    def migrate(target: str) -> set[str]:
+        with engine.begin() as connection:
+            config = AlembicConfig()
+            config.set_main_option("script_location", str(MIGRATIONS))
+            config.attributes["connection"] = connection
+            (command.downgrade if target == "0018a" else command.upgrade)(config, target)
+        return {i["name"] for i in inspect(engine).get_indexes("story_bands")}
+
+    assert migrate("0018a") == {"ix_story_bands_article"}
+    keys = {1: [5, -(2**63), 2**63 - 1, 7], 2: [5]}  # article 3: a sketch row, no bands
+    with engine.begin() as connection:
+        connection.execute(text(
+            "INSERT INTO feeds (url, enabled, created_at, consecutive_failures, items_seen)"
+            " VALUES ('https://a.example/', true, CURRENT_TIMESTAMP, 0, 0)"))
+        for article in (1, 2, 3):
+            connection.execute(text(
+                "INSERT INTO articles (id, feed_id, guid, title, summary, content, fetched_at,"
+                " state, attempts) SELECT :a, id, :g, 't', 's', 'c', CURRENT_TIMESTAMP,"
+                " 'processed', 1 FROM feeds"), {"a": article, "g": f"g{article}"})
+            connection.execute(text(
+                "INSERT INTO article_sketches (article_id, shingles, created_at)"
+                " VALUES (:a, :s, CURRENT_TIMESTAMP)"), {"a": article, "s": b"\0\0\0\1"})
+        connection.execute(text("INSERT INTO story_bands (band, article_id) VALUES (:b, :a)"),
+                           [{"b": b, "a": a} for a, bands in keys.items() for b in bands])
+    assert migrate("heads") == set()
+    with engine.connect() as connection:
+        filled = dict(connection.execute(text(
+            "SELECT article_id, bands FROM article_sketches ORDER BY article_id")).all())
+        count = connection.execute(text("SELECT count(*) FROM story_bands")).scalar_one()
+    assert {a: None if blob is None else decode_bands(blob).tolist()
+            for a, blob in filled.items()} == {1: sorted(keys[1]), 2: [5], 3: None}
+    assert filled[1] == encode_bands(np.array(sorted(keys[1]), dtype=np.int64))
+    assert count == 5
+    assert migrate("0018a") == {"ix_story_bands_article"}
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM story_bands")).scalar_one() == 5
+    migrate("heads")

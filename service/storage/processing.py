@@ -8,11 +8,11 @@ overhead and a round trip. Here a batch pays once for what can be shared:
     learn each feed's boilerplate for the whole batch          one INSERT, one SELECT
         (service.storage.feed_segments; re-posts' first titles:  one SELECT, rarely)
     sketch each article (pure)
+    read the index entries sharing the batch's bands          one SELECT (PostgreSQL: two)
+        (service.storage.near_index; its snapshot first)
     the batch's shingles, band keys and matches                one statement each
         (service.storage.batch_rows.write_indexed)
     note the batch's articles in the claim log (PostgreSQL)      one INSERT
-    read the index entries sharing the batch's bands          one SELECT
-        (service.storage.near_index; its snapshot first)
     advisory-lock every band and exact key, sorted (PostgreSQL) one SELECT
     catch up: the index rows committed since the read          three SELECTs
     read the owners of the batch's exact-copy keys            one SELECT
@@ -42,9 +42,8 @@ not depend on the stories' decisions is written before the locks: the
 sketches and band keys (half the time under the locks before, measured)
 and the matches, rows keyed by the article alone that no other batch
 writes (the articles are locked) and none sees before the commit. The
-index read joins each band to its article's story, so the batch's own
-band rows, without a story yet, are not candidates of its articles. The
-index is read before the locks too, and under them only what was committed
+index is read before them (so the batch's own band rows are not among its
+candidates) and before the locks too, and under them only what was committed
 since (the claim log; see service.storage.near_index): of the 100 ms a
 batch held the locks (5,000 articles, load 3), the read took 37, the
 catch-up takes 7. One transaction still holds the whole batch: nothing is
@@ -140,11 +139,11 @@ def commit_batch(
                  if item.article_id in new}.values())[::-1]  # the same id twice: the first
     sketched = _sketch(connection, todo, new)
     hashed = {item.article_id: _hashed(item.story_keys) for item in todo}
+    index = NearIndex(connection, (b for s in sketched.values() for b in s.sketch.bands))
     write_indexed(connection, [Indexed(item.article_id, item.now,
                                        sketched.get(item.article_id), item.matches)
                                for item in todo])
     log_claims(connection, list(hashed))
-    index = NearIndex(connection, (b for s in sketched.values() for b in s.sketch.bands))
     _lock_claims(connection, sketched, hashed)
     index.catch_up(hashed)
     vectors = {a: s.vector for a, s in sketched.items() if s.vector is not None}
