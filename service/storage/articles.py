@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 import structlog
@@ -18,6 +19,7 @@ from sqlalchemy import Connection, Table, bindparam, select, update
 
 from service.domain import Classification, FeedEntry
 from service.storage.database import Database, insert_ignore
+from service.storage.listed import Bind, in_listed
 from service.storage.models import ArticleRow, FeedRow
 from service.storage.processing import (
     Outcome,
@@ -34,7 +36,6 @@ __all__ = ["ArticleStore", "ProcessedArticle", "ProcessedOutcome", "TextAnalysis
 
 log = structlog.get_logger("newswatch.storage")
 
-_CHUNK = 500
 _MAX_GUID = 512
 _ARTICLES: Table = ArticleRow.__table__  # type: ignore[assignment]  # Core writes
 
@@ -92,16 +93,12 @@ class ArticleStore:
 
     def unsettled(self, ids: Iterable[int]) -> list[int]:
         """Those of ``ids`` still waiting to be processed (or dead-lettered)."""
-        id_list = list(ids)
-        waiting: list[int] = []
-        with self._db.session() as session:
-            for start in range(0, len(id_list), 500):
-                chunk = id_list[start : start + 500]
-                query = select(ArticleRow.id).where(
-                    ArticleRow.id.in_(chunk), ArticleRow.state == "new"
-                )
-                waiting.extend(session.scalars(query))
-        return waiting
+        wanted = sorted(set(ids))
+        if not wanted:
+            return []
+        with self._db.engine.connect() as connection:
+            query, bind = _waiting_query(connection.dialect.name)
+            return list(connection.scalars(query, {"ids": bind(wanted)}))
 
     def begin_attempt(self, article_id: int) -> ArticleRecord | None:
         """Count one more delivery of a new article and return it (None if done)."""
@@ -112,25 +109,14 @@ class ArticleStore:
         order (done or unknown ones left out). Committed before any work starts, so a
         worker killed by an article still counts the delivery."""
         unique = list(dict.fromkeys(article_ids))
-        found: dict[int, ArticleRecord] = {}
+        if not unique:
+            return []
         with self._db.session() as session, session.begin():
-            for start in range(0, len(unique), _CHUNK):
-                chunk = sorted(unique[start : start + _CHUNK])
-                query = (select(ArticleRow, FeedRow).join(FeedRow, FeedRow.id == ArticleRow.feed_id)
-                         .where(ArticleRow.id.in_(chunk), ArticleRow.state == "new")
-                         .order_by(ArticleRow.id))
-                if session.get_bind().dialect.name == "postgresql":
-                    query = query.with_for_update(of=ArticleRow)
-                rows = session.execute(query).all()
-                if not rows:
-                    continue
-                session.execute(
-                    update(ArticleRow).where(ArticleRow.id.in_([r.id for r, _ in rows]))
-                    .values(attempts=ArticleRow.attempts + 1)
-                    .execution_options(synchronize_session=False)
-                )
-                for row, feed in rows:
-                    found[row.id] = _record(row, feed, attempts=row.attempts + 1)
+            load, count, bind = _attempt_statements(session.get_bind().dialect.name)
+            rows = session.execute(load, {"ids": bind(sorted(unique))}).all()
+            if rows:
+                session.execute(count, {"ids": bind([row.id for row, _ in rows])})
+            found = {row.id: _record(row, feed, attempts=row.attempts + 1) for row, feed in rows}
         return [found[i] for i in unique if i in found]
 
     def record_error(self, article_id: int, error: str) -> None:
@@ -180,6 +166,28 @@ class ArticleStore:
 
 
 _INSERTS: dict[str, Any] = {}  # per dialect: built once, only bound per changed feed
+
+
+# The id lists are bound as one parameter (service.storage.listed): an IN list of
+# a batch's ids was a new statement text for each length, parsed again each time.
+@lru_cache(maxsize=2)
+def _waiting_query(dialect: str) -> tuple[Any, Bind]:
+    condition, bind = in_listed(dialect, ArticleRow.id, "ids")
+    return select(ArticleRow.id).where(condition, ArticleRow.state == "new"), bind
+
+
+@lru_cache(maxsize=2)
+def _attempt_statements(dialect: str) -> tuple[Any, Any, Bind]:
+    """The new articles among some ids with their feeds (locked on PostgreSQL), and
+    one more delivery counted for each."""
+    condition, bind = in_listed(dialect, ArticleRow.id, "ids")
+    load = (select(ArticleRow, FeedRow).join(FeedRow, FeedRow.id == ArticleRow.feed_id)
+            .where(condition, ArticleRow.state == "new").order_by(ArticleRow.id))
+    if dialect == "postgresql":
+        load = load.with_for_update(of=ArticleRow)
+    count = (update(ArticleRow).where(condition).values(attempts=ArticleRow.attempts + 1)
+             .execution_options(synchronize_session=False))
+    return load, count, bind
 
 
 def _insert_entries(dialect: str, connection: Connection) -> Any:
