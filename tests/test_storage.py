@@ -6,13 +6,15 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
-from sqlalchemy import inspect
+from sqlalchemy import inspect, select
 
 from service.config.models import FeedConfig
 from service.domain import Classification, Evidence, FeedEntry, Match
 from service.errors import StorageError
 from service.storage import AlertStore, ArticleStore, Database, FeedStore
 from service.storage.engine import upgrade
+from service.storage.models import ArticleRow
+from service.storage.processing import ProcessedOutcome
 
 NOW = datetime(2026, 5, 27, 12, 0, tzinfo=UTC)
 
@@ -280,3 +282,35 @@ def test_migration_0019p_moves_each_articles_band_keys_into_its_sketch_row(
     with engine.connect() as connection:
         assert connection.execute(text("SELECT count(*) FROM story_bands")).scalar_one() == 5
     migrate("heads")
+
+
+def test_a_batch_stores_each_articles_state_and_only_the_text_it_looked_at(
+    database: Database,
+) -> None:
+    """One statement per form of article row (PostgreSQL: arrays): an article the worker
+    read keeps its language, page text and page error; one it did not keeps NULLs."""
+    from service.storage.processing import ProcessedArticle, TextAnalysis
+
+    feed_id = _feed(database)
+    articles = ArticleStore(database)
+    ids = articles.add_entries(feed_id, [_entry(f"g{i}", f"https://x.example/{i}")
+                                         for i in range(4)], NOW)
+    assert len(articles.begin_attempts(ids)) == 4
+    analyses = [None, TextAnalysis("fr", "Le texte, 'cité' {x}", None),
+                TextAnalysis(None, None, "HTTP 404"), TextAnalysis("en", None, None)]
+    later = NOW + timedelta(seconds=1)
+    items = [ProcessedArticle(a, [f"k{n}"], (), [], later, analysis)
+             for n, (a, analysis) in enumerate(zip(ids, analyses, strict=True))]
+    outcomes = articles.commit_batch(items, transient=lambda _: False)
+    assert all(o is not None and not isinstance(o, Exception) and not o.duplicate
+               for o in outcomes)
+    with database.session() as session:
+        rows = session.execute(select(ArticleRow.id, ArticleRow.state, ArticleRow.story_id,
+                                      ArticleRow.processed_at, ArticleRow.language,
+                                      ArticleRow.full_text, ArticleRow.full_text_error)
+                               .order_by(ArticleRow.id)).all()
+    stories = [o.story_id for o in outcomes if isinstance(o, ProcessedOutcome)]
+    assert [tuple(r) for r in rows] == [
+        (a, "processed", story, later, *(
+            (None, None, None) if t is None else (t.language, t.full_text, t.full_text_error)))
+        for a, story, t in zip(ids, stories, analyses, strict=True)]
