@@ -234,8 +234,9 @@ def test_migration_0019p_moves_each_articles_band_keys_into_its_sketch_row(
     database: Database,
 ) -> None:
     """Up from 0018a: the keys of the band rows already there fill their sketch rows
-    (sorted, big-endian, as ``encode_bands`` writes them) and the article index goes;
-    down again: the index is back, the rows kept."""
+    (sorted, big-endian, as ``encode_bands`` writes them), the article index goes, and
+    on PostgreSQL the article texts are compressed with lz4; down again: the index is
+    back, the rows kept, the server's default compression again."""
     from alembic import command
     from alembic.config import Config as AlembicConfig
     from sqlalchemy import inspect, text
@@ -253,7 +254,17 @@ def test_migration_0019p_moves_each_articles_band_keys_into_its_sketch_row(
             (command.downgrade if target == "0018a" else command.upgrade)(config, target)
         return {i["name"] for i in inspect(engine).get_indexes("story_bands")}
 
+    def compression() -> list[str]:
+        if engine.dialect.name != "postgresql":
+            return []
+        with engine.connect() as connection:
+            return list(connection.execute(text(
+                "SELECT attname || ':' || attcompression::text FROM pg_attribute WHERE attrelid ="
+                " 'articles'::regclass AND attname IN ('summary', 'content', 'full_text')"
+                " ORDER BY attname")).scalars())
+
     assert migrate("0018a") == {"ix_story_bands_article"}
+    assert all(c.endswith(":") for c in compression())  # the server's default
     keys = {1: [5, -(2**63), 2**63 - 1, 7], 2: [5]}  # article 3: a sketch row, no bands
     with engine.begin() as connection:
         connection.execute(text(
@@ -270,6 +281,8 @@ def test_migration_0019p_moves_each_articles_band_keys_into_its_sketch_row(
         connection.execute(text("INSERT INTO story_bands (band, article_id) VALUES (:b, :a)"),
                            [{"b": b, "a": a} for a, bands in keys.items() for b in bands])
     assert migrate("heads") == set()
+    if engine.dialect.name == "postgresql":
+        assert compression() == ["content:l", "full_text:l", "summary:l"]
     with engine.connect() as connection:
         filled = dict(connection.execute(text(
             "SELECT article_id, bands FROM article_sketches ORDER BY article_id")).all())
@@ -281,6 +294,7 @@ def test_migration_0019p_moves_each_articles_band_keys_into_its_sketch_row(
     assert migrate("0018a") == {"ix_story_bands_article"}
     with engine.connect() as connection:
         assert connection.execute(text("SELECT count(*) FROM story_bands")).scalar_one() == 5
+    assert all(c.endswith(":") for c in compression())
     migrate("heads")
 
 
