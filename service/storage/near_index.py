@@ -30,6 +30,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -145,9 +146,11 @@ class NearIndex:
         """The recent story that already holds a near copy of this article, if any."""
         if not near.sketch.bands:
             return None
-        hits: Counter[int] = Counter()
-        for band in set(near.sketch.bands):
-            hits.update(self._by_band.get(band, ()))
+        by_band = self._by_band
+        shared = [by_band[band] for band in set(near.sketch.bands) if band in by_band]
+        if not shared:  # most articles: one Counter.update per band cost more than the rest
+            return None
+        hits = Counter(chain.from_iterable(shared))
         ranked = sorted(
             (article for article in hits
              if (story := self._articles[article].story_id) != own_story
@@ -174,8 +177,9 @@ class NearIndex:
         if near.sketch.empty:
             return
         self._articles[article_id] = _Indexed(story_id, near.sketch.shingles)
-        for band in sorted(set(near.sketch.bands)):
-            self._by_band.setdefault(band, []).append(article_id)
+        by_band = self._by_band
+        for band in set(near.sketch.bands):
+            by_band.setdefault(band, []).append(article_id)
 
     def _read_shingles(self, articles: list[int]) -> None:
         missing = [a for a in articles if self._articles[a].shingles is None]
