@@ -46,16 +46,10 @@ _SNAPSHOT = "SELECT pg_current_snapshot()::text"
 _LOG = ("INSERT INTO claim_log (xact, article_id, created_at) "
         "SELECT pg_current_xact_id()::text::bigint, a, now() FROM unnest(%s::bigint[]) AS t(a) "
         "ON CONFLICT DO NOTHING")
-# The band rows holding any of the batch's keys, through the primary key: the
-# planner took a scan of the whole table for ``band = ANY(6,400 keys)``, without
-# statistics (young tables) and with them (server CPU per read, 20,000 articles
-# indexed: 80 ms scanning, 11 through the index; 2,000 articles: 22 and 5), so
-# sequential scans are off for that statement. JIT off for the batch's
-# transaction: the planner, without statistics, costs its key lookups high
-# enough to compile them (measured: compiling took 60 ms, running 11).
-_INDEX_ONLY = "SET LOCAL jit = off; SET LOCAL enable_seqscan = off"
+# the band rows holding any of the batch's keys (through the primary key: the
+# batch's transaction runs with sequential scans off, see
+# service.storage.processing.lookups_only)
 _SHARING = "SELECT band, article_id FROM story_bands WHERE band = ANY(%s::bigint[])"
-_SCANS_AGAIN = "SET LOCAL enable_seqscan TO DEFAULT"
 _STORIES = (
     "SELECT a.id, a.story_id, s.updated_at FROM articles a "
     "JOIN stories s ON s.id = a.story_id WHERE a.id = ANY(%s::bigint[])"
@@ -107,9 +101,7 @@ class NearIndex:
             return
         run = connection.exec_driver_sql
         self._snapshot = str(run(_SNAPSHOT).scalar_one())  # taken first: the read sees as much
-        run(_INDEX_ONLY)
         pairs = run(_SHARING, (BigintArray(self._bands),)).all()
-        run(_SCANS_AGAIN)
         if pairs:
             stories = {a: (story, updated) for a, story, updated in run(
                 _STORIES, (BigintArray(sorted({a for _, a in pairs})),))}
