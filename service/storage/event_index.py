@@ -20,7 +20,8 @@ import os
 import socket
 import zlib
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
@@ -181,14 +182,30 @@ def prune_index(connection: Connection, before: datetime) -> int:
     """
     old_bands, *rows, sketches, log, keys, counts = _prune_statements()
     values = {"before": before}
-    _prune_bands(connection, connection.execute(old_bands, values))
-    for statement in rows:
-        connection.execute(statement, values)
-    pruned = connection.execute(sketches, values)
-    connection.execute(log, values)
-    connection.execute(keys, values)
-    connection.execute(counts, {"day": day_number(before)})
+    with _planner_defaults(connection):
+        _prune_bands(connection, connection.execute(old_bands, values))
+        for statement in rows:
+            connection.execute(statement, values)
+        pruned = connection.execute(sketches, values)
+        connection.execute(log, values)
+        connection.execute(keys, values)
+        connection.execute(counts, {"day": day_number(before)})
     return int(pruned.rowcount or 0)
+
+
+@contextmanager
+def _planner_defaults(connection: Connection) -> Iterator[None]:
+    """Sequential scans as the server plans them, for the pruning's range deletes (a
+    batch's transaction turns them off: service.storage.processing.lookups_only;
+    some of these statements have no index to take instead); restored after."""
+    if connection.dialect.name != "postgresql":
+        yield
+        return
+    run = connection.exec_driver_sql
+    saved = run("SHOW enable_seqscan").scalar_one()
+    run("SET LOCAL enable_seqscan TO DEFAULT")
+    yield
+    run("SELECT set_config('enable_seqscan', %s, true)", (saved,))
 
 
 def _prune_bands(connection: Connection, old: Iterable[tuple[int, bytes]]) -> None:
