@@ -80,6 +80,7 @@ from service.stories.events import (  # noqa: E402
 from service.stories.memory import MemoryIndex  # noqa: E402
 from service.stories.shingles import tokens  # noqa: E402
 from service.stories.signature import BANDS, ROWS, Sketch  # noqa: E402
+from service.stories.substitution import names_substituted  # noqa: E402
 from service.urls import canonical_url  # noqa: E402
 from tests.conftest import SHARED  # noqa: E402  (NEWSWATCH_SHARED, ../shared, or the origin's)
 
@@ -246,13 +247,18 @@ def score_split(name: str, embeddings: bool = False, embedder: Embedder = embed)
     for pair in pairs:
         (sketch_a, terms_a, embedding_a), (sketch_b, terms_b, embedding_b) = (
             parsed[pair.one], parsed[pair.two])
-        copy = (bool(set(sketch_a.bands) & set(sketch_b.bands))
+        # briefs from one template naming someone else: apart whatever the paths say
+        one, two = pair.languages.split("-")
+        apart = names_substituted(title_and_text(pair.one)[1], title_and_text(pair.two)[1],
+                                  (one, two))
+        copy = (bool(set(sketch_a.bands) & set(sketch_b.bands)) and not apart
                 and overlap(sketch_a.shingles, sketch_b.shingles).score >= DEFAULT_THRESHOLD)
         a, b = index.vector(terms_a, embedding_a), index.vector(terms_b, embedding_b)
         assert a is not None and b is not None
         a, b = replace(a, seen=pair.seen[0]), replace(b, seen=pair.seen[1])
-        candidate = len(set(a.salient) & set(b.salient)) >= MIN_SHARED
-        band = candidate_hits(a, b) >= MIN_SHARED and not candidate  # an embedding band alone
+        candidate = len(set(a.salient) & set(b.salient)) >= MIN_SHARED and not apart
+        band = (candidate_hits(a, b) >= MIN_SHARED and not candidate  # an embedding band alone
+                and not apart)
         cosine = None
         if embedding_a is not None and embedding_b is not None:
             cosine = float(np.dot(embedding_a, embedding_b))

@@ -125,11 +125,11 @@ def cpu_now(roots: Sequence[int], database: str | None = None) -> tuple[dict[int
             todo.extend(c for c in children.get(pid, ()) if c in stats)
     # own time only: the postmaster's reaped children are every backend that ever
     # exited (other sessions' included), which would jump into the window
-    postgres: Counter[str] = Counter()
+    postgres = dict.fromkeys(("database", "server", "other"), 0.0)
     for pid, (_, command, own, _) in stats.items():
         if command == "postgres":
             postgres[_pg_kind(pid, database)] += own
-    return ours, PgCpu(postgres["database"], postgres["server"], postgres["other"])
+    return ours, PgCpu(**postgres)
 
 
 class _Sampling:

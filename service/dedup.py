@@ -70,7 +70,7 @@ def _count(joined: str) -> int:
 
 
 def near_duplicate(
-    settings: DedupSettings, title: str, text: str, now: datetime
+    settings: DedupSettings, title: str, text: str, now: datetime, language: str | None = None
 ) -> NearDuplicate | None:
     """The near-copy request for one article (None when the setting is off)."""
     if not settings.near_duplicates:
@@ -82,4 +82,5 @@ def near_duplicate(
         title_parts=title_parts, tail_parts=last_line_parts(text),
         event_threshold=settings.event_threshold if settings.same_event else None,
         event_probability=settings.event_probability, embedding=embedding, seen=now,
+        text=text, language=language,
     )

@@ -258,7 +258,8 @@ def prepare(
         canonical_url=record.canonical_url, guid=record.guid, title=record.title,
         text=record.content or record.summary,
     )
-    near = near_duplicate(processor.config.settings.dedup, record.title, identity.text, now)
+    near = near_duplicate(processor.config.settings.dedup, record.title, identity.text, now,
+                          analysis.language)
     return ProcessedArticle(
         record.id, story_keys=story_keys(identity), matches=classification.matches,
         subscription_ids=routed, now=now, analysis=analysis, near=near,

@@ -12,6 +12,7 @@ import smtplib
 import socket
 import subprocess
 import sys
+import textwrap
 from datetime import UTC, datetime
 from pathlib import Path
 

@@ -54,9 +54,14 @@ def distributed(tmp_path: Path, pg_url: str, redis_url: str) -> Iterator[Scenari
             worker.send_signal(signal.SIGTERM)
             output, _ = worker.communicate(timeout=60)
             print(output[-4000:])
-        # the work was done by the worker process, not by the poller
-        assert "Task newswatch.process_articles[" in output
-        assert " succeeded in " in output
+        # the work was done by the worker process, not by the poller; its log (standard
+        # error is not a terminal) is JSON lines, Celery's own records included
+        events = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+        assert any(e["event"].startswith("Task newswatch.process_articles[")
+                   and " succeeded in " in e["event"] and e["logger"] == "celery.app.trace"
+                   for e in events), output
+        assert any(e["event"] == "worker metrics shared by the pool processes"
+                   for e in events), output
 
 
 def test_distributed_run_alerts_exactly_like_embedded(distributed: Scenario) -> None:

@@ -252,7 +252,7 @@ def test_migration_0019p_moves_each_articles_band_keys_into_its_sketch_row(
             config.set_main_option("script_location", str(MIGRATIONS))
             config.attributes["connection"] = connection
             (command.downgrade if target == "0018a" else command.upgrade)(config, target)
-        return {i["name"] for i in inspect(engine).get_indexes("story_bands")}
+        return {str(i["name"]) for i in inspect(engine).get_indexes("story_bands")}
 
     def compression() -> list[str]:
         if engine.dialect.name != "postgresql":
@@ -284,8 +284,8 @@ def test_migration_0019p_moves_each_articles_band_keys_into_its_sketch_row(
     if engine.dialect.name == "postgresql":
         assert compression() == ["content:l", "full_text:l", "summary:l"]
     with engine.connect() as connection:
-        filled = dict(connection.execute(text(
-            "SELECT article_id, bands FROM article_sketches ORDER BY article_id")).all())
+        filled: dict[int, bytes | None] = {a: b for a, b in connection.execute(text(
+            "SELECT article_id, bands FROM article_sketches ORDER BY article_id"))}
         count = connection.execute(text("SELECT count(*) FROM story_bands")).scalar_one()
     assert {a: None if blob is None else decode_bands(blob).tolist()
             for a, blob in filled.items()} == {1: sorted(keys[1]), 2: [5], 3: None}

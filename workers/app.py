@@ -8,6 +8,7 @@ binds its own already-loaded configuration first with :func:`bind`.
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Any
 
@@ -16,6 +17,7 @@ from celery import Celery, signals
 
 from service.config import Config, find_config_dir, load_config
 from service.health import HealthChecker
+from service.logs import configure_logging
 from service.pipeline import warm_up
 from service.storage.engine import make_engine
 from workers.context import current
@@ -44,9 +46,24 @@ def bound_config() -> Config:
     return _bound
 
 
+@signals.setup_logging.connect  # type: ignore[untyped-decorator]
+def _logging(loglevel: int | str | None = None, **_: Any) -> None:
+    """newswatch's logging instead of Celery's: ``log_level`` from the configuration,
+    JSON lines when standard error is not a terminal (a container), Celery's own
+    records in the same format at the ``--loglevel`` it was started with."""
+    _newswatch_logging()
+    if loglevel is not None:
+        logging.getLogger("celery").setLevel(loglevel)
+
+
+def _newswatch_logging() -> None:
+    configure_logging(bound_config().settings.log_level, "auto")
+
+
 @signals.worker_init.connect  # type: ignore[untyped-decorator]
 def _before_the_pool_forks(**_: Any) -> None:
     """Metrics go where /metrics reads them; models are loaded once, shared by the pool."""
+    _newswatch_logging()  # Celery sends this before setup_logging, and it logs
     directory = prepare_multiprocess()
     log.info("worker metrics shared by the pool processes", directory=str(directory))
     warm_up(bound_config())

@@ -20,7 +20,7 @@ import os
 import socket
 import zlib
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from functools import lru_cache
@@ -107,9 +107,11 @@ def frequencies(connection: Connection, terms: Sequence[int], since: datetime) -
 def find_event_story(
     connection: Connection, near: SketchedArticle, own_story: int,
     batch: Mapping[int, EventVector] | None = None,
+    differs: Callable[[int], bool] | None = None,
 ) -> int | None:
     """The story in the window about this article's event, if one reaches the threshold
-    (``batch``: vectors of the batch's articles, whose sketch rows are written last)."""
+    (``batch``: vectors of the batch's articles, whose sketch rows are written last;
+    ``differs``: see ``best_event_story``)."""
     if near.vector is None or near.event_rule is None:
         return None
     bands = near.vector.bands
@@ -125,7 +127,7 @@ def find_event_story(
         rows = connection.execute(_EVENT_VECTORS, {"ids": stored})
         found += [EventCandidate(a, stories[a], decode(blob, seen.timestamp()))
                   for a, blob, seen in rows if blob]
-    return best_event_story(near.vector, found, near.event_rule)
+    return best_event_story(near.vector, found, near.event_rule, differs)
 
 
 def index_event(connection: Connection, article_id: int, near: SketchedArticle) -> None:

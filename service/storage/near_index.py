@@ -26,7 +26,7 @@ write lock when it reads, so nothing is committed in between.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -40,6 +40,7 @@ from service.storage.listed import BigintArray, Bind, in_listed
 from service.storage.models import ArticleRow, ArticleSketchRow, StoryBandRow, StoryRow
 from service.storage.stories import MAX_CANDIDATES, SketchedArticle, decode_bands
 from service.stories import Candidate, Shingles, best_story
+from service.stories.substitution import is_short, names_substituted
 
 _CHUNK = 500
 _SNAPSHOT = "SELECT pg_current_snapshot()::text"
@@ -91,6 +92,8 @@ class NearIndex:
         self._by_band: dict[int, list[int]] = {}
         self._updated: dict[int, datetime] = {}  # story -> updated_at
         self._seen: set[tuple[int, int]] = set()  # (band, article) read so far
+        # article -> its text and language, read when a brief needs them
+        self._texts: dict[int, tuple[str, str | None]] = {}
         self._bands = sorted(set(bands))
         self._snapshot: str | None = None  # PostgreSQL: the read's, for ``catch_up``
         if not self._bands:
@@ -157,7 +160,20 @@ class NearIndex:
             indexed = self._articles[article]
             if indexed.shingles is not None:
                 candidates.append(Candidate(article, indexed.story_id, indexed.shingles))
-        return best_story(near.sketch.shingles, candidates, near.threshold)
+        return best_story(near.sketch.shingles, candidates, near.threshold,
+                          self.brief_differs(near))
+
+    def brief_differs(self, near: SketchedArticle) -> Callable[[int], bool] | None:
+        """For a brief: whether an indexed article is the same template naming someone
+        else, another story (``service.stories.substitution``); None for longer texts."""
+        if not is_short(near.text):
+            return None
+
+        def differs(article: int) -> bool:
+            text, language = self._text(article)
+            return names_substituted(near.text, text, (near.language, language))
+
+        return differs
 
     def joined(self, story_id: int, now: datetime) -> None:
         """An article of the batch joined ``story_id`` (its updated_at moved)."""
@@ -166,12 +182,24 @@ class NearIndex:
     def add(self, article_id: int, story_id: int, near: SketchedArticle, now: datetime) -> None:
         """An article of the batch, stored and indexed: a candidate for the next ones."""
         self._updated.setdefault(story_id, now)
+        self._texts[article_id] = (near.text, near.language)
         if near.sketch.empty:
             return
         self._articles[article_id] = _Indexed(story_id, near.sketch.shingles)
         by_band = self._by_band
         for band in set(near.sketch.bands):
             by_band.setdefault(band, []).append(article_id)
+
+    def _text(self, article: int) -> tuple[str, str | None]:
+        """The article's text as stored (empty once retention dropped it), its language."""
+        if article not in self._texts:
+            row = self._connection.execute(
+                select(ArticleRow.content, ArticleRow.summary, ArticleRow.language)
+                .where(ArticleRow.id == article)
+            ).one_or_none()
+            self._texts[article] = ((row[0] or row[1] or "", row[2]) if row is not None
+                                    else ("", None))
+        return self._texts[article]
 
     def _read_shingles(self, articles: list[int]) -> None:
         missing = [a for a in articles if self._articles[a].shingles is None]

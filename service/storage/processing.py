@@ -255,13 +255,15 @@ def _sketched(
     sketch = article_sketch(parts, boilerplate, near.title_parts)
     rule = near.event_rule
     if rule is None:
-        return SketchedArticle(sketch, near.threshold, near.since)
+        return SketchedArticle(sketch, near.threshold, near.since, text=near.text,
+                               language=near.language)
     terms = article_terms(parts, boilerplate, near.title_parts)
     known = frequencies(connection, terms.distinct, near.since)
     seen = near.seen.timestamp() if near.seen is not None else None
     vector = (event_vector(terms, known, near.embedding, seen)
               if known[DOCUMENTS] >= MIN_DOCUMENTS else None)
-    return SketchedArticle(sketch, near.threshold, near.since, terms, vector, rule)
+    return SketchedArticle(sketch, near.threshold, near.since, terms, vector, rule,
+                           near.text, near.language)
 
 
 def _lock_claims(
@@ -298,7 +300,8 @@ def _claim_story(
         target = index.find(near, _NO_STORY)
         if target is None and near.vector is not None:  # nor a copy: the same event?
             claims.flush()  # the lookup reads the batch's new stories from the database
-            target = find_event_story(connection, near, _NO_STORY, vectors)
+            target = find_event_story(connection, near, _NO_STORY, vectors,
+                                      index.brief_differs(near))
     if target is None:
         return claims.start(item.article_id, hashed, item.now), False
     claims.join(target, hashed, item.now)

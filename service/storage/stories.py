@@ -54,6 +54,8 @@ class SketchedArticle:
     terms: Terms | None = None  # None: the same-event path is off
     vector: EventVector | None = None  # None: off, or too few documents yet
     event_rule: EventRule | None = None  # None: the same-event path is off
+    text: str = ""  # the text as it came (``service.stories.substitution``)
+    language: str | None = None  # the text's, as detected (None: unknown)
 
 
 @dataclass(frozen=True, slots=True)

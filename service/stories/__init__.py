@@ -19,7 +19,7 @@ Pure: text in, values out. For one article::
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Set
+from collections.abc import Callable, Iterable, Set
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -52,6 +52,8 @@ class NearDuplicate:
     event_probability: float = DEFAULT_EVENT_PROBABILITY  # with embeddings
     embedding: Embedding | None = None  # None: the same-event path is lexical
     seen: datetime | None = None  # when the article arrived (days apart: the same event?)
+    text: str = ""  # the text as it came (a brief's names: ``substitution``)
+    language: str | None = None  # the text's, as detected (None: unknown)
 
     @property
     def event_rule(self) -> EventRule | None:
@@ -103,15 +105,20 @@ def article_terms(
 
 
 def best_event_story(
-    vector: EventVector, candidates: Iterable[EventCandidate], rule: EventRule
+    vector: EventVector, candidates: Iterable[EventCandidate], rule: EventRule,
+    differs: Callable[[int], bool] | None = None,
 ) -> int | None:
-    """The story of the most similar candidate that ``rule`` calls the same event."""
-    best: tuple[float, int] | None = None
+    """The story of the most similar candidate that ``rule`` calls the same event and
+    ``differs`` (asked of those articles only) does not call another story."""
+    passing = []
     for candidate in candidates:
         score = same_event(vector, candidate.vector, rule)
-        if score is not None and (best is None or (-score, candidate.story_id) < best):
-            best = (-score, candidate.story_id)
-    return None if best is None else best[1]
+        if score is not None:
+            passing.append((-score, candidate.story_id, candidate.article_id))
+    for _, story_id, article_id in sorted(passing):
+        if differs is None or not differs(article_id):
+            return story_id
+    return None
 
 
 __all__ = [

@@ -10,6 +10,7 @@ shared database index (``service.storage.stories``), never this one.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from service.stories import (
@@ -31,6 +32,7 @@ from service.stories.events import DOCUMENTS, MIN_DOCUMENTS, MIN_SHARED
 from service.stories.reposts import feed_boilerplate, last_line_parts, title_words
 from service.stories.signature import Sketch
 from service.stories.similarity import DEFAULT_THRESHOLD
+from service.stories.substitution import is_short, names_substituted
 
 MAX_CANDIDATES = 20
 
@@ -50,6 +52,7 @@ class MemoryIndex:
     frequencies: Counter[int] = field(default_factory=Counter)  # term -> documents
     _postings: defaultdict[int, list[int]] = field(default_factory=lambda: defaultdict(list))
     vectors: dict[int, EventVector] = field(default_factory=dict)  # article -> its vectors
+    _texts: dict[int, str] = field(default_factory=dict)  # article -> its text (briefs)
 
     def __len__(self) -> int:
         return len(self._sketches)
@@ -64,17 +67,26 @@ class MemoryIndex:
         boilerplate = feed_boilerplate(parts, carried, title_parts, last_line_parts(text),
                                        self._titles)
         found = article_sketch(parts, boilerplate, title_parts)
-        story = best_story(found.shingles, self.candidates(found), self.threshold)
+        self._texts[article] = text
+        differs = self._brief_differs(text)
+        story = best_story(found.shingles, self.candidates(found), self.threshold, differs)
         vector = None
         if self.event_threshold is not None:
             terms = article_terms(parts, boilerplate, title_parts)
             vector = self.vector(terms, embed(title, text) if self.embeddings else None, seen)
             if story is None and vector is not None:
                 rule = EventRule(self.event_threshold, self.event_probability)
-                story = best_event_story(vector, self.event_candidates(vector), rule)
+                story = best_event_story(vector, self.event_candidates(vector), rule, differs)
             self.count(terms)
         self._store(article, found, article if story is None else story, vector)
         return self._stories[article]
+
+    def _brief_differs(self, text: str) -> Callable[[int], bool] | None:
+        """For a brief: whether an indexed article is the same template naming someone
+        else (``substitution``)."""
+        if not is_short(text):
+            return None
+        return lambda article: names_substituted(text, self._texts[article])
 
     def count(self, terms: Terms) -> None:
         """One more document in the frequencies."""

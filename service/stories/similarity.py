@@ -9,7 +9,7 @@ several candidate stories the most similar wins (ties: the oldest story).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,12 +47,18 @@ def overlap(a: Shingles, b: Shingles) -> Overlap:
 
 
 def best_story(
-    shingle_hashes: Shingles, candidates: Iterable[Candidate], threshold: float
+    shingle_hashes: Shingles, candidates: Iterable[Candidate], threshold: float,
+    differs: Callable[[int], bool] | None = None,
 ) -> int | None:
-    """The story whose article is most similar, if one reaches ``threshold``."""
-    best: tuple[float, int] | None = None
+    """The story whose article is most similar, if one reaches ``threshold`` and
+    ``differs`` (asked of those articles only) does not call it another story after
+    all (``substitution``: a templated brief naming someone else)."""
+    passing = []
     for candidate in candidates:
         score = overlap(shingle_hashes, candidate.shingles).score
-        if score >= threshold and (best is None or (-score, candidate.story_id) < best):
-            best = (-score, candidate.story_id)
-    return None if best is None else best[1]
+        if score >= threshold:
+            passing.append((-score, candidate.story_id, candidate))
+    for _, story_id, candidate in sorted(passing, key=lambda p: (p[0], p[1])):
+        if differs is None or not differs(candidate.article_id):
+            return story_id
+    return None
