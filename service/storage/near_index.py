@@ -25,7 +25,7 @@ write lock when it reads, so nothing is committed in between.
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -89,12 +89,12 @@ class NearIndex:
     def __init__(self, connection: Connection, bands: Iterable[int]) -> None:
         self._connection = connection
         self._articles: dict[int, _Indexed] = {}
-        self._by_band: dict[int, list[int]] = {}
+        self._by_band: defaultdict[int, list[int]] = defaultdict(list)
         self._updated: dict[int, datetime] = {}  # story -> updated_at
         self._seen: set[tuple[int, int]] = set()  # (band, article) read so far
         # article -> its text and language, read when a brief needs them
         self._texts: dict[int, tuple[str, str | None]] = {}
-        self._bands = sorted(set(bands))
+        self._bands: list[int] = np.unique(np.fromiter(bands, dtype=np.int64)).tolist()
         self._snapshot: str | None = None  # PostgreSQL: the read's, for ``catch_up``
         if not self._bands:
             return
@@ -133,7 +133,7 @@ class NearIndex:
             if story_id is None or (band, article_id) in self._seen:
                 continue  # no story yet (the batch's own rows); read twice
             self._seen.add((band, article_id))
-            self._by_band.setdefault(band, []).append(article_id)
+            self._by_band[band].append(article_id)
             self._articles.setdefault(article_id, _Indexed(story_id, None))
             self._updated[story_id] = updated_at
 
@@ -186,9 +186,9 @@ class NearIndex:
         if near.sketch.empty:
             return
         self._articles[article_id] = _Indexed(story_id, near.sketch.shingles)
-        by_band = self._by_band
+        by_band = self._by_band  # a defaultdict: setdefault built a list for every band
         for band in set(near.sketch.bands):
-            by_band.setdefault(band, []).append(article_id)
+            by_band[band].append(article_id)
 
     def _text(self, article: int) -> tuple[str, str | None]:
         """The article's text as stored (empty once retention dropped it), its language."""
