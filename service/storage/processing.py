@@ -58,6 +58,8 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
+from typing import Any
 
 from sqlalchemy import Connection, Table, bindparam, select, text, update
 from sqlalchemy.orm import Session
@@ -73,7 +75,7 @@ from service.storage.batch_rows import (
 from service.storage.claims import StoryClaims
 from service.storage.event_index import count_terms, find_event_story, frequencies, index_event
 from service.storage.feed_segments import batch_boilerplate
-from service.storage.listed import BigintArray, Int8Array
+from service.storage.listed import BigintArray, Bind, Int8Array, in_listed
 from service.storage.models import ArticleRow
 from service.storage.near_index import NearIndex, log_claims
 from service.storage.stories import SketchedArticle
@@ -86,7 +88,6 @@ from service.stories import (
 )
 from service.stories.events import DOCUMENTS, MIN_DOCUMENTS
 
-_CHUNK = 500
 _LOOKUPS_ONLY = "SET LOCAL enable_seqscan = off; SET LOCAL jit = off"  # see lookups_only
 _LOCK_KEYS = text(
     "SELECT count(pg_advisory_xact_lock(k)) FROM unnest(:keys) AS t(k)"
@@ -215,25 +216,29 @@ def _is_postgres(connection: Connection) -> bool:
 
 def _lock_new(connection: Connection, article_ids: Sequence[int]) -> dict[int, int]:
     """article id -> feed id of the batch's articles still new, locked on PostgreSQL."""
-    found: dict[int, int] = {}
     unique = sorted(set(article_ids))
-    articles: Table = ArticleRow.__table__  # type: ignore[assignment]
-    if not _is_postgres(connection) and unique:
+    if not unique:
+        return {}
+    lock, query, bind = _lock_statements(connection.dialect.name)
+    ids = {"ids": bind(unique)}
+    if lock is not None:
         # SQLite's FOR UPDATE: a write, so pysqlite opens the transaction here and the
         # savepoints below nest inside it (a SAVEPOINT outside one would commit alone)
-        connection.execute(update(articles).where(articles.c.id.in_(unique))
-                           .values(state=articles.c.state))
-    for start in range(0, len(unique), _CHUNK):
-        query = (
-            select(ArticleRow.id, ArticleRow.feed_id, ArticleRow.state)
-            .where(ArticleRow.id.in_(unique[start : start + _CHUNK]))
-            .order_by(ArticleRow.id)
-        )
-        if _is_postgres(connection):
-            query = query.with_for_update()
-        found.update({id_: feed for id_, feed, state in connection.execute(query)
-                      if state == "new"})
-    return found
+        connection.execute(lock, ids)
+    return {id_: feed for id_, feed, state in connection.execute(query, ids) if state == "new"}
+
+
+@lru_cache(maxsize=2)
+def _lock_statements(dialect: str) -> tuple[Any, Any, Bind]:
+    """The ids bound as one list (an IN list was a new statement per length, parsed
+    again by client and server each batch)."""
+    articles: Table = ArticleRow.__table__  # type: ignore[assignment]
+    condition, bind = in_listed(dialect, articles.c.id, "ids")
+    query = select(articles.c.id, articles.c.feed_id, articles.c.state).where(
+        condition).order_by(articles.c.id)
+    if dialect == "postgresql":
+        return None, query.with_for_update(), bind
+    return update(articles).where(condition).values(state=articles.c.state), query, bind
 
 
 def _sketch(
