@@ -164,7 +164,8 @@ class Bench:
             run = start([sys.executable, "-m", "service", "run", "--once", "--config",
                          str(config), "--log-format", "json"], env, str(ROOT), self.log)
             load_before = _load()
-            with CpuSampler([run.pid, *(w.pid for w in workers)]) as cpu, \
+            database = database_url.rsplit("/", 1)[1] if "postgresql" in database_url else None
+            with CpuSampler([run.pid, *(w.pid for w in workers)], database) as cpu, \
                     _waits(database_url) as waits:
                 began = time.perf_counter()
                 try:
@@ -185,7 +186,10 @@ class Bench:
         roots, pg = cpu.per_root(first, last)
         ours = sum(roots)
         p50, p99 = _percentiles([(s - f).total_seconds() for f, s in pairs])
-        pg_note = f" + postgres {1000 * pg / stored:.1f}" if "postgresql" in database_url else ""
+        pg_note = (f" + postgres {1000 * (pg.database + pg.server) / stored:.2f} (its backends "
+                   f"{1000 * pg.database / stored:.2f}, server {1000 * pg.server / stored:.2f}; "
+                   f"other databases {1000 * pg.other / stored:.2f} not counted)"
+                   if "postgresql" in database_url else "")
         parts = " ".join(f"{1000 * c / stored:.2f}" for c in roots[1:])
         split = f" (run {1000 * roots[0] / stored:.2f}, workers {parts})" if parts else ""
         print(f"{label:<26} {stored:>6} articles {len(pairs):>6} alerts  wall {wall:5.1f} s  "

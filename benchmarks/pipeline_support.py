@@ -4,9 +4,12 @@ CPU is read from /proc: the benchmark samples the CPU time of every process
 it started (and their children: parse pool, Celery's pool) and of the
 PostgreSQL server every 100 ms, so the CPU spent between the first entry
 stored and the last alert sent can be read off afterwards, start-up excluded.
-PostgreSQL's figure counts every live postgres process on the machine (other
-work included), so it is an upper bound, except for backends that exit within
-the window (theirs is lost with them).
+PostgreSQL's CPU is split by process title (``PgCpu``): the backends serving
+the benchmark's database, the server's own processes (WAL writer,
+checkpointer, background writer: work of every database, the benchmark's
+writes mostly) and every other backend (other databases: tests and benchmarks
+of other sessions on the machine); the first two are the benchmark's figure.
+Backends that exit within the window are lost with their CPU.
 
 What PostgreSQL's backends wait on is sampled too (``WaitSampler``): every
 50 ms, each active backend of the benchmark's database and its wait event,
@@ -19,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import os
 import random
+import re
 import signal
 import subprocess
 import threading
@@ -35,6 +39,7 @@ import psycopg
 from tests.scenario import _rss_item
 
 _TICK = os.sysconf("SC_CLK_TCK")
+_BACKEND = re.compile(r" \S+\(\d+\) | \[local\] ")  # a client's address in a backend's title
 
 
 def feed_body(feed: int, items: int, vocabulary: list[str], alert_fraction: float,
@@ -64,8 +69,48 @@ def _stat(pid: str) -> tuple[int, str, float, float] | None:
     return int(fields[1]), command, own, reaped
 
 
-def cpu_now(roots: Sequence[int]) -> tuple[dict[int, float], float]:
-    """CPU seconds so far of each live root and its descendants, and of all postgres."""
+@dataclass(frozen=True, slots=True)
+class PgCpu:
+    """CPU seconds of postgres processes: the database's backends, the server's own
+    processes (WAL writer, checkpointer, ...), other databases' backends."""
+
+    database: float = 0.0
+    server: float = 0.0
+    other: float = 0.0
+
+    def __sub__(self, other: PgCpu) -> PgCpu:
+        return PgCpu(self.database - other.database, self.server - other.server,
+                      self.other - other.other)
+
+    def scaled(self, share: float, to: PgCpu) -> PgCpu:
+        """The reading ``share`` of the way from this one to ``to``."""
+        return PgCpu(*(a + share * (b - a) for a, b in zip(
+            (self.database, self.server, self.other), (to.database, to.server, to.other),
+            strict=True)))
+
+
+def _title(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def _pg_kind(pid: int, database: str | None) -> str:
+    """'database', 'server' or 'other', from the process title ("postgres: 15/main:
+    USER DATABASE HOST(PORT) STATE" for a backend)."""
+    title = _title(pid)
+    if database is not None and f" {database} " in title:
+        return "database"
+    if _BACKEND.search(title) or "autovacuum worker" in title or "parallel worker" in title:
+        return "other"
+    return "server"  # the postmaster, checkpointer, walwriter, launchers
+
+
+def cpu_now(roots: Sequence[int], database: str | None = None) -> tuple[dict[int, float], PgCpu]:
+    """CPU seconds so far of each live root and its descendants, and of postgres
+    (split by what each process serves: ``database``'s backends, the server, others)."""
     stats = {int(p): s for p in os.listdir("/proc") if p.isdigit() and (s := _stat(p))}
     children: dict[int, list[int]] = {}
     for pid, (parent, _, _, _) in stats.items():
@@ -80,8 +125,11 @@ def cpu_now(roots: Sequence[int]) -> tuple[dict[int, float], float]:
             todo.extend(c for c in children.get(pid, ()) if c in stats)
     # own time only: the postmaster's reaped children are every backend that ever
     # exited (other sessions' included), which would jump into the window
-    postgres = sum(own for _, command, own, _ in stats.values() if command == "postgres")
-    return ours, postgres
+    postgres = dict.fromkeys(("database", "server", "other"), 0.0)
+    for pid, (_, command, own, _) in stats.items():
+        if command == "postgres":
+            postgres[_pg_kind(pid, database)] += own
+    return ours, PgCpu(**postgres)
 
 
 class _Sampling:
@@ -110,27 +158,23 @@ class CpuSampler(_Sampling):
     """Samples ``cpu_now`` every ``every`` seconds in a thread, until stopped."""
 
     roots: list[int]
+    database: str | None = None  # PostgreSQL: the benchmark's database
     every: float = 0.1
-    # (t, CPU seconds of each root with its descendants, of all postgres)
-    samples: list[tuple[float, tuple[float, ...], float]] = field(default_factory=list)
+    # (t, CPU seconds of each root with its descendants, of postgres)
+    samples: list[tuple[float, tuple[float, ...], PgCpu]] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
     def _run(self) -> None:
         last: dict[int, float] = {}  # a root that exited keeps its last reading
         while True:
-            ours, pg = cpu_now(self.roots)
+            ours, pg = cpu_now(self.roots, self.database)
             last.update(ours)
             self.samples.append((time.time(), tuple(last.get(r, 0.0) for r in self.roots), pg))
             if self._stop.wait(self.every):
                 return
 
-    def between(self, start: datetime, end: datetime) -> tuple[float, float]:
-        """CPU seconds (ours, postgres) spent from ``start`` to ``end``."""
-        roots, pg = self.per_root(start, end)
-        return sum(roots), pg
-
-    def per_root(self, start: datetime, end: datetime) -> tuple[list[float], float]:
+    def per_root(self, start: datetime, end: datetime) -> tuple[list[float], PgCpu]:
         """CPU seconds of each root (with its children) and of postgres, ``start`` to ``end``."""
         a, b = self._at(start.timestamp()), self._at(end.timestamp())
         return [y - x for x, y in zip(a[0], b[0], strict=True)], b[1] - a[1]
@@ -138,7 +182,8 @@ class CpuSampler(_Sampling):
     def timeline(self, start: datetime, end: datetime,
                  step: float = 0.2) -> list[tuple[float, list[float], float]]:
         """Cores in use per slice of ``step`` s from ``start`` to ``end``: (seconds
-        since ``start``, cores of each root, cores of postgres) for each slice."""
+        since ``start``, cores of each root, cores of postgres: the database's
+        backends and the server's own processes) for each slice."""
         t0, t1 = start.timestamp(), end.timestamp()
         slices = []
         at = t0
@@ -146,17 +191,18 @@ class CpuSampler(_Sampling):
             upto = min(at + step, t1)
             a, b = self._at(at), self._at(upto)
             width = upto - at
+            pg = b[1] - a[1]
             slices.append((at - t0, [(y - x) / width for x, y in zip(a[0], b[0], strict=True)],
-                           (b[1] - a[1]) / width))
+                           (pg.database + pg.server) / width))
             at = upto
         return slices
 
-    def _at(self, when: float) -> tuple[list[float], float]:
+    def _at(self, when: float) -> tuple[list[float], PgCpu]:
         times = [t for t, _, _ in self.samples]
         i = min(max(bisect_left(times, when), 1), len(times) - 1)
         (t0, a0, p0), (t1, a1, p1) = self.samples[i - 1], self.samples[i]
         share = 0.0 if t1 == t0 else min(max((when - t0) / (t1 - t0), 0.0), 1.0)
-        return [x + share * (y - x) for x, y in zip(a0, a1, strict=True)], p0 + share * (p1 - p0)
+        return [x + share * (y - x) for x, y in zip(a0, a1, strict=True)], p0.scaled(share, p1)
 
 
 @dataclass

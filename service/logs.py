@@ -38,8 +38,9 @@ def configure_logging(level: str = "info", log_format: LogFormat = "auto") -> No
     )
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(structlog.stdlib.ProcessorFormatter(
-        foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name,
-                           structlog.stdlib.ExtraAdder()],
+        # no ExtraAdder: Celery puts every task's arguments and result in its records'
+        # extras, which would bloat each line (the message already says what happened)
+        foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name],
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta,
                     structlog.processors.format_exc_info, renderer],
     ))

@@ -1,8 +1,9 @@
-"""Lists bound as one parameter: integers reach PostgreSQL as one binary int8[].
+"""Lists bound as one parameter: integers reach PostgreSQL as one binary int8[],
+byte strings as one binary bytea[].
 
-``BigintArray`` is dumped by our own code (numpy builds PostgreSQL's binary
-array format), so what the server reads must be exactly the list given:
-every 64-bit value, in order, and the empty list; and a condition built by
+``BigintArray`` and ``ByteaArray`` are dumped by our own code (PostgreSQL's
+binary array format), so what the server reads must be exactly the list
+given: every value, in order, NULLs and the empty list; and a condition built by
 ``in_listed`` selects the rows it names on both backends.
 """
 
@@ -16,7 +17,7 @@ from hypothesis import strategies as st
 from sqlalchemy import BigInteger, Column, Engine, MetaData, Table, bindparam, select, text
 
 from service.storage.engine import make_engine
-from service.storage.listed import BigintArray, Int8Array, in_listed
+from service.storage.listed import BigintArray, ByteaArray, Int8Array, in_listed
 
 INT64 = st.integers(min_value=-(2**63), max_value=2**63 - 1)
 
@@ -43,6 +44,21 @@ def test_a_bigint_array_reaches_postgresql_as_given(pg_engine: Engine) -> None:
     with pg_engine.connect() as connection:
         back = connection.execute(statement, {"v": BigintArray(extremes)}).one()[1]
     assert back == extremes
+
+
+def test_a_bytea_array_reaches_postgresql_as_given(pg_engine: Engine) -> None:
+    @given(st.lists(st.none() | st.binary(max_size=64), max_size=50))
+    def round_trip(values: list[bytes | None]) -> None:
+        with pg_engine.connect() as connection:
+            length, back = connection.exec_driver_sql(
+                "SELECT array_length(%s, 1), %s", (ByteaArray(values), ByteaArray(values))).one()
+        assert (length or 0, list(back)) == (len(values), values)
+
+    round_trip()
+    with pg_engine.connect() as connection:
+        back = connection.exec_driver_sql("SELECT %s::bytea[]", (ByteaArray(
+            [b"\x00\xff", None, b"", b'"{},\\']),)).scalar_one()
+    assert back == [b"\x00\xff", None, b"", b'"{},\\']
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])

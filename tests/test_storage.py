@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
 import pytest
-from sqlalchemy import inspect
+from sqlalchemy import inspect, select
 
 from service.config.models import FeedConfig
 from service.domain import Classification, Evidence, FeedEntry, Match
 from service.errors import StorageError
 from service.storage import AlertStore, ArticleStore, Database, FeedStore
 from service.storage.engine import upgrade
+from service.storage.models import ArticleRow
+from service.storage.processing import ProcessedOutcome
 
 NOW = datetime(2026, 5, 27, 12, 0, tzinfo=UTC)
 
@@ -150,7 +153,7 @@ def test_migrations_have_one_head_and_match_the_models(database: Database) -> No
 
     config = AlembicConfig()
     config.set_main_option("script_location", str(MIGRATIONS))
-    assert ScriptDirectory.from_config(config).get_heads() == ["0018a"]
+    assert ScriptDirectory.from_config(config).get_heads() == ["0019p"]
     with database.engine.connect() as connection:
         differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
     unexpected = [d for d in differences
@@ -224,5 +227,104 @@ def test_migration_0014_drops_the_band_foreign_key_and_keeps_the_rows(database: 
         schema = inspect(engine)
         keys = [k["referred_table"] for k in schema.get_foreign_keys("story_bands")]
         found.append((bands, keys))
-        assert "ix_story_bands_article" in {i["name"] for i in schema.get_indexes("story_bands")}
     assert found == [(1, ["articles"]), (1, [])]
+
+
+def test_migration_0019p_moves_each_articles_band_keys_into_its_sketch_row(
+    database: Database,
+) -> None:
+    """Up from 0018a: the keys of the band rows already there fill their sketch rows
+    (sorted, big-endian, as ``encode_bands`` writes them), the article index goes, and
+    on PostgreSQL the article texts are compressed with lz4; down again: the index is
+    back, the rows kept, the server's default compression again."""
+    from alembic import command
+    from alembic.config import Config as AlembicConfig
+    from sqlalchemy import inspect, text
+
+    from service.storage.engine import MIGRATIONS
+    from service.storage.stories import decode_bands, encode_bands
+
+    engine = database.engine
+
+    def migrate(target: str) -> set[str]:
+        with engine.begin() as connection:
+            config = AlembicConfig()
+            config.set_main_option("script_location", str(MIGRATIONS))
+            config.attributes["connection"] = connection
+            (command.downgrade if target == "0018a" else command.upgrade)(config, target)
+        return {str(i["name"]) for i in inspect(engine).get_indexes("story_bands")}
+
+    def compression() -> list[str]:
+        if engine.dialect.name != "postgresql":
+            return []
+        with engine.connect() as connection:
+            return list(connection.execute(text(
+                "SELECT attname || ':' || attcompression::text FROM pg_attribute WHERE attrelid ="
+                " 'articles'::regclass AND attname IN ('summary', 'content', 'full_text')"
+                " ORDER BY attname")).scalars())
+
+    assert migrate("0018a") == {"ix_story_bands_article"}
+    assert all(c.endswith(":") for c in compression())  # the server's default
+    keys = {1: [5, -(2**63), 2**63 - 1, 7], 2: [5]}  # article 3: a sketch row, no bands
+    with engine.begin() as connection:
+        connection.execute(text(
+            "INSERT INTO feeds (url, enabled, created_at, consecutive_failures, items_seen)"
+            " VALUES ('https://a.example/', true, CURRENT_TIMESTAMP, 0, 0)"))
+        for article in (1, 2, 3):
+            connection.execute(text(
+                "INSERT INTO articles (id, feed_id, guid, title, summary, content, fetched_at,"
+                " state, attempts) SELECT :a, id, :g, 't', 's', 'c', CURRENT_TIMESTAMP,"
+                " 'processed', 1 FROM feeds"), {"a": article, "g": f"g{article}"})
+            connection.execute(text(
+                "INSERT INTO article_sketches (article_id, shingles, created_at)"
+                " VALUES (:a, :s, CURRENT_TIMESTAMP)"), {"a": article, "s": b"\0\0\0\1"})
+        connection.execute(text("INSERT INTO story_bands (band, article_id) VALUES (:b, :a)"),
+                           [{"b": b, "a": a} for a, bands in keys.items() for b in bands])
+    assert migrate("heads") == set()
+    if engine.dialect.name == "postgresql":
+        assert compression() == ["content:l", "full_text:l", "summary:l"]
+    with engine.connect() as connection:
+        filled: dict[int, bytes | None] = {a: b for a, b in connection.execute(text(
+            "SELECT article_id, bands FROM article_sketches ORDER BY article_id"))}
+        count = connection.execute(text("SELECT count(*) FROM story_bands")).scalar_one()
+    assert {a: None if blob is None else decode_bands(blob).tolist()
+            for a, blob in filled.items()} == {1: sorted(keys[1]), 2: [5], 3: None}
+    assert filled[1] == encode_bands(np.array(sorted(keys[1]), dtype=np.int64))
+    assert count == 5
+    assert migrate("0018a") == {"ix_story_bands_article"}
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM story_bands")).scalar_one() == 5
+    assert all(c.endswith(":") for c in compression())
+    migrate("heads")
+
+
+def test_a_batch_stores_each_articles_state_and_only_the_text_it_looked_at(
+    database: Database,
+) -> None:
+    """One statement per form of article row (PostgreSQL: arrays): an article the worker
+    read keeps its language, page text and page error; one it did not keeps NULLs."""
+    from service.storage.processing import ProcessedArticle, TextAnalysis
+
+    feed_id = _feed(database)
+    articles = ArticleStore(database)
+    ids = articles.add_entries(feed_id, [_entry(f"g{i}", f"https://x.example/{i}")
+                                         for i in range(4)], NOW)
+    assert len(articles.begin_attempts(ids)) == 4
+    analyses = [None, TextAnalysis("fr", "Le texte, 'cité' {x}", None),
+                TextAnalysis(None, None, "HTTP 404"), TextAnalysis("en", None, None)]
+    later = NOW + timedelta(seconds=1)
+    items = [ProcessedArticle(a, [f"k{n}"], (), [], later, analysis)
+             for n, (a, analysis) in enumerate(zip(ids, analyses, strict=True))]
+    outcomes = articles.commit_batch(items, transient=lambda _: False)
+    assert all(o is not None and not isinstance(o, Exception) and not o.duplicate
+               for o in outcomes)
+    with database.session() as session:
+        rows = session.execute(select(ArticleRow.id, ArticleRow.state, ArticleRow.story_id,
+                                      ArticleRow.processed_at, ArticleRow.language,
+                                      ArticleRow.full_text, ArticleRow.full_text_error)
+                               .order_by(ArticleRow.id)).all()
+    stories = [o.story_id for o in outcomes if isinstance(o, ProcessedOutcome)]
+    assert [tuple(r) for r in rows] == [
+        (a, "processed", story, later, *(
+            (None, None, None) if t is None else (t.language, t.full_text, t.full_text_error)))
+        for a, story, t in zip(ids, stories, analyses, strict=True)]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -247,3 +248,31 @@ def test_the_claim_log_names_each_batch_s_articles_under_its_transaction_and_is_
         prune_index(connection, datetime.now(UTC) + timedelta(minutes=1))
     assert _count(database, ClaimLogRow) == 0
     database.close()
+
+
+def test_pruning_deletes_the_band_rows_of_old_articles_by_the_keys_in_their_sketch_rows(
+    database: Database,
+) -> None:
+    """story_bands has no index by article (migration 0019p): pruning finds an old
+    article's rows by the keys its sketch row keeps; a newer article keeps all of its
+    rows, and on PostgreSQL the batch transaction's planner settings come back."""
+    old, new = (_add(database, "outlet", f"p{n}", f"Title p{n}",
+                     sentences(VOCABULARY[n * 40 : n * 40 + 30])) for n in range(2))
+    for article, when in ((old, NOW), (new, NOW + timedelta(days=2))):
+        item = _item(article, f"Title {article}", sentences(VOCABULARY[article * 40:][:30]))
+        _commit(database, [replace(item, now=when)])
+    with database.session() as session:
+        before = dict(session.execute(select(StoryBandRow.article_id, func.count())
+                                      .group_by(StoryBandRow.article_id)).all())
+    assert set(before) == {old, new} and min(before.values()) > 10
+    with database.engine.begin() as connection:
+        postgres = connection.dialect.name == "postgresql"
+        if postgres:
+            connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
+        assert prune_index(connection, NOW + timedelta(days=1)) == 1
+        if postgres:
+            assert connection.exec_driver_sql("SHOW enable_seqscan").scalar_one() == "off"
+    with database.session() as session:
+        after = dict(session.execute(select(StoryBandRow.article_id, func.count())
+                                     .group_by(StoryBandRow.article_id)).all())
+    assert after == {new: before[new]}

@@ -10,7 +10,8 @@ conversion; 0.08 ms per article for the story keys alone). Here the statement
 is fixed per table and columns, ``INSERT ... SELECT * FROM unnest(a1, a2, ...)
 ON CONFLICT DO NOTHING``, with one array per column: integers as the text of
 an array (``listed.int_array``: psycopg dumps integer lists item by item),
-the rest as arrays psycopg dumps whole.
+byte strings as one binary array (``listed.ByteaArray``), the rest as arrays
+psycopg dumps whole.
 
 Values are cast to the column's base type (``text``, ``bigint``, ``bytea``,
 ``timestamptz``), never to a sized type: ``'...'::varchar(64)`` cuts a long
@@ -30,6 +31,8 @@ from typing import Any
 from sqlalchemy import Connection, DateTime, Enum, Integer, LargeBinary, String, Table
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.types import TypeDecorator, TypeEngine
+
+from service.storage.listed import ByteaArray
 
 _DIALECT = postgresql.psycopg.dialect()  # type: ignore[no-untyped-call]
 
@@ -109,4 +112,6 @@ def _array(column: _Column, values: list[Any]) -> object:
         values = [column.process(v) for v in values]
     if column.integer:
         return "{" + ",".join("NULL" if v is None else str(index(v)) for v in values) + "}"
+    if column.cast == "bytea":
+        return ByteaArray(values)
     return values

@@ -29,11 +29,16 @@ from typing import Any
 from sqlalchemy import Connection, Table, bindparam, select, update
 
 from service.storage.batch_rows import insert_rows
-from service.storage.listed import Bind, in_listed
+from service.storage.listed import BigintArray, Bind, in_listed
 from service.storage.models import StoryKeyRow, StoryRow
 
 PROVISIONAL = 1 << 62  # story numbers from here on are the batch's own, not written yet
 _CHUNK = 500
+_STORIES_POSTGRES = (
+    "INSERT INTO stories (first_article_id, created_at, updated_at, article_count) "
+    "SELECT * FROM unnest(%s::bigint[], %s::timestamptz[], %s::timestamptz[], %s::int[]) "
+    "RETURNING id, first_article_id"
+)
 
 
 @dataclass
@@ -87,16 +92,9 @@ class StoryClaims:
         """Write the new stories so far (ids for their provisional numbers)."""
         if not self._pending:
             return
-        table: Table = StoryRow.__table__  # type: ignore[assignment]
         numbers = {s.first_article_id: n for n, s in self._pending.items()}
-        rows = [{"first_article_id": s.first_article_id, "created_at": s.created_at,
-                 "updated_at": s.updated_at, "article_count": s.article_count}
-                for s in self._pending.values()]
-        statement = table.insert().returning(table.c.id, table.c.first_article_id)
-        for start in range(0, len(rows), _CHUNK):
-            for story_id, first in self._connection.execute(statement,
-                                                            rows[start : start + _CHUNK]):
-                self._written[numbers[first]] = story_id
+        for story_id, first in _insert_stories(self._connection, list(self._pending.values())):
+            self._written[numbers[first]] = story_id
         self._pending.clear()
 
     def write(self) -> None:
@@ -115,6 +113,22 @@ class StoryClaims:
         for key in keys:
             if key not in self._owner:
                 self._owner[key] = self._claimed[key] = story
+
+
+def _insert_stories(connection: Connection, stories: list[_NewStory]) -> list[Any]:
+    """Insert the stories; (id, first article) of each. On PostgreSQL one array per
+    column: SQLAlchemy's multi-row VALUES for a batch's stories was a statement too
+    long for psycopg's cache, parsed again by the client and the server each batch."""
+    if connection.dialect.name == "postgresql":
+        return list(connection.exec_driver_sql(_STORIES_POSTGRES, (
+            BigintArray(s.first_article_id for s in stories), [s.created_at for s in stories],
+            [s.updated_at for s in stories], BigintArray(s.article_count for s in stories))))
+    table: Table = StoryRow.__table__  # type: ignore[assignment]
+    rows = [{"first_article_id": s.first_article_id, "created_at": s.created_at,
+             "updated_at": s.updated_at, "article_count": s.article_count} for s in stories]
+    statement = table.insert().returning(table.c.id, table.c.first_article_id)
+    return [row for start in range(0, len(rows), _CHUNK)
+            for row in connection.execute(statement, rows[start : start + _CHUNK])]
 
 
 def _owners(connection: Connection, keys: list[str]) -> dict[str, int]:

@@ -20,32 +20,44 @@ import os
 import socket
 import zlib
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
 
+import numpy as np
 from sqlalchemy import Connection, bindparam, case, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import QueryableAttribute
 from sqlalchemy.sql import ColumnElement
 
 from service.storage import stories as story_settings
+from service.storage.listed import BigintArray
 from service.storage.models import (
     ArticleSketchRow,
     ClaimLogRow,
     FeedSegmentRow,
-    StoryBandRow,
     StoryKeyRow,
     StoryRow,
     StoryTermRow,
     TermFrequencyRow,
 )
-from service.storage.stories import MAX_CANDIDATES, SketchedArticle
+from service.storage.stories import MAX_CANDIDATES, SketchedArticle, decode_bands
 from service.stories import EventCandidate, EventVector, Terms, best_event_story
 from service.stories.events import DOCUMENTS, MIN_SHARED, decode, encode
 
 _SHARDS = 16
+_PRUNE_BANDS_SQLITE = "DELETE FROM story_bands WHERE band = ? AND article_id = ?"
+# one primary-key probe per row, forced (LATERAL ... OFFSET 0), then a scan by row
+# address: a join of the pairs with story_bands was planned as a scan of the whole
+# table without statistics (the same for ``article_id IN (...)`` when it had an index)
+_PRUNE_BANDS_POSTGRES = (
+    "DELETE FROM story_bands WHERE ctid = ANY(ARRAY("
+    "SELECT x.ctid FROM unnest(%s::bigint[], %s::bigint[]) AS o(band, article_id) "
+    "CROSS JOIN LATERAL (SELECT y.ctid FROM story_bands y "
+    "WHERE y.band = o.band AND y.article_id = o.article_id OFFSET 0) AS x))"
+)
 _EPOCH = date(1970, 1, 1)
 _CHUNK = 500
 
@@ -170,15 +182,49 @@ def prune_index(connection: Connection, before: datetime) -> int:
     not updated since ``before`` also loses its exact-copy keys (past the
     window nothing joins it any more).
     """
-    *rows, sketches, log, keys, counts = _prune_statements()
+    old_bands, *rows, sketches, log, keys, counts = _prune_statements()
     values = {"before": before}
-    for statement in rows:
-        connection.execute(statement, values)
-    pruned = connection.execute(sketches, values)
-    connection.execute(log, values)
-    connection.execute(keys, values)
-    connection.execute(counts, {"day": day_number(before)})
+    with _planner_defaults(connection):
+        _prune_bands(connection, connection.execute(old_bands, values))
+        for statement in rows:
+            connection.execute(statement, values)
+        pruned = connection.execute(sketches, values)
+        connection.execute(log, values)
+        connection.execute(keys, values)
+        connection.execute(counts, {"day": day_number(before)})
     return int(pruned.rowcount or 0)
+
+
+@contextmanager
+def _planner_defaults(connection: Connection) -> Iterator[None]:
+    """Sequential scans as the server plans them, for the pruning's range deletes (a
+    batch's transaction turns them off: service.storage.processing.lookups_only;
+    some of these statements have no index to take instead); restored after."""
+    if connection.dialect.name != "postgresql":
+        yield
+        return
+    run = connection.exec_driver_sql
+    saved = run("SHOW enable_seqscan").scalar_one()
+    run("SET LOCAL enable_seqscan TO DEFAULT")
+    yield
+    run("SELECT set_config('enable_seqscan', %s, true)", (saved,))
+
+
+def _prune_bands(connection: Connection, old: Iterable[tuple[int, bytes]]) -> None:
+    """Delete the band rows of these (article, its keys): found by their primary key
+    (story_bands has no index by article; migration 0019p)."""
+    per_article = [(article, decode_bands(blob)) for article, blob in old]
+    if not per_article:
+        return
+    bands = np.concatenate([keys for _, keys in per_article])
+    articles = np.repeat([article for article, _ in per_article],
+                         [len(keys) for _, keys in per_article])
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(_PRUNE_BANDS_POSTGRES, (BigintArray(bands),
+                                                           BigintArray(articles)))
+    else:
+        connection.exec_driver_sql(_PRUNE_BANDS_SQLITE, list(zip(
+            bands.tolist(), articles.tolist(), strict=True)))
 
 
 @lru_cache(maxsize=1)
@@ -189,8 +235,10 @@ def _prune_statements() -> tuple[Any, ...]:
     old = select(ArticleSketchRow.article_id).where(ArticleSketchRow.created_at < before)
     stale = select(StoryRow.id).where(StoryRow.updated_at < before)
     return (
+        select(ArticleSketchRow.article_id, ArticleSketchRow.bands)
+        .where(ArticleSketchRow.created_at < before, ArticleSketchRow.bands.is_not(None)),
         *(delete(table).where(table.article_id.in_(old))
-          for table in (StoryBandRow, StoryTermRow, FeedSegmentRow)),
+          for table in (StoryTermRow, FeedSegmentRow)),
         delete(ArticleSketchRow).where(ArticleSketchRow.created_at < before),
         delete(ClaimLogRow).where(ClaimLogRow.created_at < before),
         delete(StoryKeyRow).where(StoryKeyRow.story_id.in_(stale)),

@@ -38,6 +38,8 @@ from sqlalchemy.types import TypeDecorator
 
 Bind = Callable[[Sequence[Any]], object]
 _INT8_OID, _INT8_ARRAY_OID = 20, 1016
+_BYTEA_OID, _BYTEA_ARRAY_OID = 17, 1001
+_NULL = struct.pack(">i", -1)
 
 
 class BigintArray:
@@ -67,6 +69,37 @@ class BigintArrayDumper(Dumper):
         return struct.pack(">iiiii", 1, 0, _INT8_OID, len(values), 1) + cells.tobytes()
 
 
+class ByteaArray:
+    """Byte strings (or None) to bind as one PostgreSQL ``bytea[]`` in binary
+    (``ByteaArrayDumper``): psycopg sends a list of bytes as text, every byte
+    hex-escaped by the client and decoded by the server (a batch's sketch rows:
+    ~250 KB of hex, 0.03 ms of server CPU per article to bind, measured)."""
+
+    __slots__ = ("values",)
+
+    def __init__(self, values: Iterable[bytes | None]) -> None:
+        self.values = list(values)
+
+
+class ByteaArrayDumper(Dumper):
+    """PostgreSQL's binary array format: a header (dimensions, whether nulls,
+    element type, length, lower bound 1), then per element its length (-1 for
+    NULL) and its bytes."""
+
+    format = Format.BINARY
+    oid = _BYTEA_ARRAY_OID
+
+    def dump(self, obj: ByteaArray) -> bytes:
+        values = obj.values
+        if not values:
+            return struct.pack(">iii", 0, 0, _BYTEA_OID)
+        nulls = any(v is None for v in values)
+        parts = [struct.pack(">iiiii", 1, int(nulls), _BYTEA_OID, len(values), 1)]
+        for value in values:
+            parts.append(_NULL if value is None else struct.pack(">i", len(value)) + value)
+        return b"".join(parts)
+
+
 class Int8Array(TypeDecorator[Any]):
     """``bigint[]`` bound as given: a ``BigintArray`` goes to psycopg untouched
     (SQLAlchemy's ARRAY would iterate it to process each item)."""
@@ -79,8 +112,9 @@ class Int8Array(TypeDecorator[Any]):
 
 
 def register_dumpers(connection: BaseConnection[Any]) -> None:
-    """Let ``connection`` bind ``BigintArray`` values."""
+    """Let ``connection`` bind ``BigintArray`` and ``ByteaArray`` values."""
     connection.adapters.register_dumper(BigintArray, BigintArrayDumper)
+    connection.adapters.register_dumper(ByteaArray, ByteaArrayDumper)
 
 
 def in_listed(

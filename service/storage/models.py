@@ -223,10 +223,12 @@ class StoryBandRow(Base):
 
     No foreign key to articles (migration 0014): 64 rows an article, each
     checked by a trigger on PostgreSQL, for articles that are never deleted.
+    No index by article either (migration 0019p): an article's keys are in its
+    sketch row (``ArticleSketchRow.bands``), which is how pruning and a batch's
+    catch-up find its rows.
     """
 
     __tablename__ = "story_bands"
-    __table_args__ = (Index("ix_story_bands_article", "article_id"),)  # migration 0011: pruning
 
     band: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     article_id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -260,6 +262,8 @@ class ArticleSketchRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     # the same-event TF-IDF vectors (service.stories.events.encode), migration 0011
     event: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    # its story_bands keys (service.storage.stories.encode_bands), migration 0019p
+    bands: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
 
 
 class FeedSegmentRow(Base):

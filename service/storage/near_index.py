@@ -12,10 +12,11 @@ article, at most ``MAX_CANDIDATES``; the exact check decides).
 On PostgreSQL the read happens *before* the batch's claim locks (it was the
 largest statement under them, and every batch waits for the locks of every
 other): the batch notes its snapshot, reads, and once it holds the locks
-``catch_up`` reads only the band rows of the articles committed since, from
-the claim log every batch writes (``log_claims``: its transaction id and
-articles; ``pg_visible_in_snapshot`` says which were not committed at the
-read), and the last update of the candidate stories again. Every batch that
+``catch_up`` reads only the band keys of the articles committed since (kept
+in their sketch rows), from the claim log every batch writes (``log_claims``:
+its transaction id and articles; ``pg_visible_in_snapshot`` says which were
+not committed at the read), and the last update of the candidate stories
+again. Every batch that
 shares a key with this one either committed before the read, or held the
 lock and committed before this batch took it: its rows are in the read or
 in the catch-up. On SQLite the batch's transaction already holds the one
@@ -24,11 +25,12 @@ write lock when it reads, so nothing is committed in between.
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -36,7 +38,7 @@ from sqlalchemy import Connection, select
 
 from service.storage.listed import BigintArray, Bind, in_listed
 from service.storage.models import ArticleRow, ArticleSketchRow, StoryBandRow, StoryRow
-from service.storage.stories import MAX_CANDIDATES, SketchedArticle
+from service.storage.stories import MAX_CANDIDATES, SketchedArticle, decode_bands
 from service.stories import Candidate, Shingles, best_story
 from service.stories.substitution import is_short, names_substituted
 
@@ -45,25 +47,26 @@ _SNAPSHOT = "SELECT pg_current_snapshot()::text"
 _LOG = ("INSERT INTO claim_log (xact, article_id, created_at) "
         "SELECT pg_current_xact_id()::text::bigint, a, now() FROM unnest(%s::bigint[]) AS t(a) "
         "ON CONFLICT DO NOTHING")
+# the band rows holding any of the batch's keys (through the primary key: the
+# batch's transaction runs with sequential scans off, see
+# service.storage.processing.lookups_only)
+_SHARING = "SELECT band, article_id FROM story_bands WHERE band = ANY(%s::bigint[])"
+_STORIES = (
+    "SELECT a.id, a.story_id, s.updated_at FROM articles a "
+    "JOIN stories s ON s.id = a.story_id WHERE a.id = ANY(%s::bigint[])"
+)
 # the articles stored by transactions the snapshot did not see as committed (the
-# log's key starts with the transaction: a range scan), then their band rows
-# sharing the batch's (one index probe per article: forced by LATERAL ... OFFSET
-# 0, as the planner, without statistics on young tables, scanned all the bands),
-# then their stories; JIT off: compiling the plan took 60 ms, running it 11
-_NO_JIT = "SET LOCAL jit = off"
+# log's key starts with the transaction: a range scan), then their band keys (in
+# their sketch rows) and stories
 _SINCE = (
     "SELECT article_id FROM claim_log "
     "WHERE xact >= pg_snapshot_xmin(%(snapshot)s::pg_snapshot)::text::bigint "
     "AND NOT pg_visible_in_snapshot(xact::text::xid8, %(snapshot)s::pg_snapshot)"
 )
 _SINCE_BANDS = (
-    "SELECT b.band, b.article_id FROM unnest(%(articles)s::bigint[]) AS d(article_id) "
-    "CROSS JOIN LATERAL (SELECT x.band, x.article_id FROM story_bands x "
-    "WHERE x.article_id = d.article_id OFFSET 0) AS b WHERE b.band = ANY(%(bands)s::bigint[])"
-)
-_SINCE_STORIES = (
-    "SELECT a.id, a.story_id, s.updated_at FROM articles a "
-    "JOIN stories s ON s.id = a.story_id WHERE a.id = ANY(%s::bigint[])"
+    "SELECT k.article_id, k.bands, a.story_id, s.updated_at FROM article_sketches k "
+    "JOIN articles a ON a.id = k.article_id JOIN stories s ON s.id = a.story_id "
+    "WHERE k.article_id = ANY(%s::bigint[]) AND k.bands IS NOT NULL"
 )
 _UPDATED = "SELECT id, updated_at FROM stories WHERE id = ANY(%s::bigint[])"
 
@@ -86,19 +89,26 @@ class NearIndex:
     def __init__(self, connection: Connection, bands: Iterable[int]) -> None:
         self._connection = connection
         self._articles: dict[int, _Indexed] = {}
-        self._by_band: dict[int, list[int]] = {}
+        self._by_band: defaultdict[int, list[int]] = defaultdict(list)
         self._updated: dict[int, datetime] = {}  # story -> updated_at
         self._seen: set[tuple[int, int]] = set()  # (band, article) read so far
         # article -> its text and language, read when a brief needs them
         self._texts: dict[int, tuple[str, str | None]] = {}
-        self._bands = sorted(set(bands))
+        self._bands: list[int] = np.unique(np.fromiter(bands, dtype=np.int64)).tolist()
         self._snapshot: str | None = None  # PostgreSQL: the read's, for ``catch_up``
         if not self._bands:
             return
-        if connection.dialect.name == "postgresql":  # taken first: the read sees as much
-            self._snapshot = str(connection.exec_driver_sql(_SNAPSHOT).scalar_one())
-        query, bound = _sharing_bands(connection.dialect.name)
-        self._take(connection.execute(query, {"bands": bound(self._bands)}))
+        if connection.dialect.name != "postgresql":
+            query, bound = _sharing_bands(connection.dialect.name)
+            self._take(connection.execute(query, {"bands": bound(self._bands)}))
+            return
+        run = connection.exec_driver_sql
+        self._snapshot = str(run(_SNAPSHOT).scalar_one())  # taken first: the read sees as much
+        pairs = run(_SHARING, (BigintArray(self._bands),)).all()
+        if pairs:
+            stories = {a: (story, updated) for a, story, updated in run(
+                _STORIES, (BigintArray(sorted({a for _, a in pairs})),))}
+            self._take((band, a, *stories.get(a, (None, None))) for band, a in pairs)
 
     def catch_up(self, own: Iterable[int]) -> None:
         """Once the claim locks are held: add the rows committed since the read (not
@@ -107,15 +117,13 @@ class NearIndex:
         if self._snapshot is None:
             return
         run = self._connection.exec_driver_sql
-        run(_NO_JIT)
         mine = set(own)
         since = sorted({a for (a,) in run(_SINCE, {"snapshot": self._snapshot})} - mine)
-        pairs = run(_SINCE_BANDS, {"articles": BigintArray(since),
-                                   "bands": BigintArray(self._bands)}).all() if since else []
-        if pairs:
-            stories = {a: (story, updated) for a, story, updated in run(
-                _SINCE_STORIES, (BigintArray(sorted({a for _, a in pairs})),))}
-            self._take((band, a, *stories.get(a, (None, None))) for band, a in pairs)
+        if since:
+            wanted = np.array(self._bands, dtype=np.int64)
+            for article, blob, story, updated in run(_SINCE_BANDS, (BigintArray(since),)):
+                shared = np.intersect1d(decode_bands(blob), wanted, assume_unique=True)
+                self._take((band, article, story, updated) for band in shared.tolist())
         if self._updated:
             rows = run(_UPDATED, (BigintArray(sorted(self._updated)),))
             self._updated.update({story: updated for story, updated in rows})
@@ -125,7 +133,7 @@ class NearIndex:
             if story_id is None or (band, article_id) in self._seen:
                 continue  # no story yet (the batch's own rows); read twice
             self._seen.add((band, article_id))
-            self._by_band.setdefault(band, []).append(article_id)
+            self._by_band[band].append(article_id)
             self._articles.setdefault(article_id, _Indexed(story_id, None))
             self._updated[story_id] = updated_at
 
@@ -133,9 +141,11 @@ class NearIndex:
         """The recent story that already holds a near copy of this article, if any."""
         if not near.sketch.bands:
             return None
-        hits: Counter[int] = Counter()
-        for band in set(near.sketch.bands):
-            hits.update(self._by_band.get(band, ()))
+        by_band = self._by_band
+        shared = [by_band[band] for band in set(near.sketch.bands) if band in by_band]
+        if not shared:  # most articles: one Counter.update per band cost more than the rest
+            return None
+        hits = Counter(chain.from_iterable(shared))
         ranked = sorted(
             (article for article in hits
              if (story := self._articles[article].story_id) != own_story
@@ -176,8 +186,9 @@ class NearIndex:
         if near.sketch.empty:
             return
         self._articles[article_id] = _Indexed(story_id, near.sketch.shingles)
-        for band in sorted(set(near.sketch.bands)):
-            self._by_band.setdefault(band, []).append(article_id)
+        by_band = self._by_band  # a defaultdict: setdefault built a list for every band
+        for band in set(near.sketch.bands):
+            by_band[band].append(article_id)
 
     def _text(self, article: int) -> tuple[str, str | None]:
         """The article's text as stored (empty once retention dropped it), its language."""

@@ -8,11 +8,11 @@ overhead and a round trip. Here a batch pays once for what can be shared:
     learn each feed's boilerplate for the whole batch          one INSERT, one SELECT
         (service.storage.feed_segments; re-posts' first titles:  one SELECT, rarely)
     sketch each article (pure)
+    read the index entries sharing the batch's bands          one SELECT (PostgreSQL: two)
+        (service.storage.near_index; its snapshot first)
     the batch's shingles, band keys and matches                one statement each
         (service.storage.batch_rows.write_indexed)
     note the batch's articles in the claim log (PostgreSQL)      one INSERT
-    read the index entries sharing the batch's bands          one SELECT
-        (service.storage.near_index; its snapshot first)
     advisory-lock every band and exact key, sorted (PostgreSQL) one SELECT
     catch up: the index rows committed since the read          three SELECTs
     read the owners of the batch's exact-copy keys            one SELECT
@@ -42,9 +42,8 @@ not depend on the stories' decisions is written before the locks: the
 sketches and band keys (half the time under the locks before, measured)
 and the matches, rows keyed by the article alone that no other batch
 writes (the articles are locked) and none sees before the commit. The
-index read joins each band to its article's story, so the batch's own
-band rows, without a story yet, are not candidates of its articles. The
-index is read before the locks too, and under them only what was committed
+index is read before them (so the batch's own band rows are not among its
+candidates) and before the locks too, and under them only what was committed
 since (the claim log; see service.storage.near_index): of the 100 ms a
 batch held the locks (5,000 articles, load 3), the read took 37, the
 catch-up takes 7. One transaction still holds the whole batch: nothing is
@@ -59,6 +58,8 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
+from typing import Any
 
 from sqlalchemy import Connection, Table, bindparam, select, text, update
 from sqlalchemy.orm import Session
@@ -74,7 +75,7 @@ from service.storage.batch_rows import (
 from service.storage.claims import StoryClaims
 from service.storage.event_index import count_terms, find_event_story, frequencies, index_event
 from service.storage.feed_segments import batch_boilerplate
-from service.storage.listed import BigintArray, Int8Array
+from service.storage.listed import BigintArray, Bind, Int8Array, in_listed
 from service.storage.models import ArticleRow
 from service.storage.near_index import NearIndex, log_claims
 from service.storage.stories import SketchedArticle
@@ -87,7 +88,7 @@ from service.stories import (
 )
 from service.stories.events import DOCUMENTS, MIN_DOCUMENTS
 
-_CHUNK = 500
+_LOOKUPS_ONLY = "SET LOCAL enable_seqscan = off; SET LOCAL jit = off"  # see lookups_only
 _LOCK_KEYS = text(
     "SELECT count(pg_advisory_xact_lock(k)) FROM unnest(:keys) AS t(k)"
 ).bindparams(bindparam("keys", type_=Int8Array()))
@@ -135,16 +136,17 @@ def commit_batch(
     (None: no longer new, skipped). Any error propagates: the caller rolls the
     whole batch back (and may store its articles one by one)."""
     connection = session.connection()
+    lookups_only(connection)
     new = _lock_new(connection, [item.article_id for item in items])
     todo = list({item.article_id: item for item in reversed(items)
                  if item.article_id in new}.values())[::-1]  # the same id twice: the first
     sketched = _sketch(connection, todo, new)
     hashed = {item.article_id: _hashed(item.story_keys) for item in todo}
+    index = NearIndex(connection, (b for s in sketched.values() for b in s.sketch.bands))
     write_indexed(connection, [Indexed(item.article_id, item.now,
                                        sketched.get(item.article_id), item.matches)
                                for item in todo])
     log_claims(connection, list(hashed))
-    index = NearIndex(connection, (b for s in sketched.values() for b in s.sketch.bands))
     _lock_claims(connection, sketched, hashed)
     index.catch_up(hashed)
     vectors = {a: s.vector for a, s in sketched.items() if s.vector is not None}
@@ -173,6 +175,27 @@ def commit_batch(
     return [outcomes.pop(item.article_id, None) for item in items]
 
 
+def lookups_only(connection: Connection) -> None:
+    """On PostgreSQL, plan the rest of the transaction for key lookups: sequential
+    scans off (only taken when nothing else can answer), JIT off.
+
+    Every statement of a batch looks rows up by key, but the planner chose
+    scans of whole tables for the lists of keys a batch asks about: without
+    statistics (young tables; autovacuum off), and with them too, its costs
+    favouring one sequential read over thousands of index probes (6,400 band
+    keys at 20,000 indexed articles: 80 ms of server CPU scanning against 11
+    through the index). Prepared statements made it worse: psycopg prepares a
+    statement after five runs, and a generic plan compares each row with the
+    key list one by one (the story-key owners: 23 ms a batch at 10,000
+    articles, 43% of the server's CPU, against ~1 ms through the index). JIT:
+    the planner, without statistics, costs these lookups high enough to compile
+    them (compiling took 60 ms, running 11). ``SET LOCAL`` ends with the
+    transaction.
+    """
+    if _is_postgres(connection):
+        connection.exec_driver_sql(_LOOKUPS_ONLY)
+
+
 def _claimed(item: ProcessedArticle, story_id: int, duplicate: bool) -> Claimed:
     analysis = item.analysis
     text = None if analysis is None else (
@@ -193,25 +216,29 @@ def _is_postgres(connection: Connection) -> bool:
 
 def _lock_new(connection: Connection, article_ids: Sequence[int]) -> dict[int, int]:
     """article id -> feed id of the batch's articles still new, locked on PostgreSQL."""
-    found: dict[int, int] = {}
     unique = sorted(set(article_ids))
-    articles: Table = ArticleRow.__table__  # type: ignore[assignment]
-    if not _is_postgres(connection) and unique:
+    if not unique:
+        return {}
+    lock, query, bind = _lock_statements(connection.dialect.name)
+    ids = {"ids": bind(unique)}
+    if lock is not None:
         # SQLite's FOR UPDATE: a write, so pysqlite opens the transaction here and the
         # savepoints below nest inside it (a SAVEPOINT outside one would commit alone)
-        connection.execute(update(articles).where(articles.c.id.in_(unique))
-                           .values(state=articles.c.state))
-    for start in range(0, len(unique), _CHUNK):
-        query = (
-            select(ArticleRow.id, ArticleRow.feed_id, ArticleRow.state)
-            .where(ArticleRow.id.in_(unique[start : start + _CHUNK]))
-            .order_by(ArticleRow.id)
-        )
-        if _is_postgres(connection):
-            query = query.with_for_update()
-        found.update({id_: feed for id_, feed, state in connection.execute(query)
-                      if state == "new"})
-    return found
+        connection.execute(lock, ids)
+    return {id_: feed for id_, feed, state in connection.execute(query, ids) if state == "new"}
+
+
+@lru_cache(maxsize=2)
+def _lock_statements(dialect: str) -> tuple[Any, Any, Bind]:
+    """The ids bound as one list (an IN list was a new statement per length, parsed
+    again by client and server each batch)."""
+    articles: Table = ArticleRow.__table__  # type: ignore[assignment]
+    condition, bind = in_listed(dialect, articles.c.id, "ids")
+    query = select(articles.c.id, articles.c.feed_id, articles.c.state).where(
+        condition).order_by(articles.c.id)
+    if dialect == "postgresql":
+        return None, query.with_for_update(), bind
+    return update(articles).where(condition).values(state=articles.c.state), query, bind
 
 
 def _sketch(

@@ -20,6 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+import numpy as np
+import numpy.typing as npt
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -71,6 +73,21 @@ class StorySummary:
 def encode_sketch(sketch: Sketch) -> bytes:
     """Shingles as stored: little-endian uint32."""
     return sketch.shingles.astype("<u4").tobytes()
+
+
+def unique_bands(sketch: Sketch) -> npt.NDArray[np.int64]:
+    """The sketch's band keys, sorted, each once: its story_bands rows."""
+    return np.unique(np.fromiter(sketch.bands, dtype=np.int64, count=len(sketch.bands)))
+
+
+def encode_bands(bands: npt.NDArray[np.int64]) -> bytes:
+    """Band keys as stored beside the shingles: big-endian int64 (PostgreSQL's
+    ``int8send``, so migration 0019p fills them in SQL), sorted, each once."""
+    return bands.astype(">i8").tobytes()
+
+
+def decode_bands(blob: bytes) -> npt.NDArray[np.int64]:
+    return np.frombuffer(blob, dtype=">i8").astype(np.int64)
 
 
 class StoryIndexStore:
