@@ -60,8 +60,9 @@ def distributed(tmp_path: Path, pg_url: str, redis_url: str) -> Iterator[Scenari
         assert any(e["event"].startswith("Task newswatch.process_articles[")
                    and " succeeded in " in e["event"] and e["logger"] == "celery.app.trace"
                    for e in events), output
-        assert any(e["event"] == "worker metrics shared by the pool processes"
-                   for e in events), output
+        (metrics,) = [e for e in events
+                      if e["event"] == "worker metrics shared by the pool processes"]
+        assert not Path(metrics["directory"]).exists()  # the worker's own: gone when it stops
 
 
 def test_distributed_run_alerts_exactly_like_embedded(distributed: Scenario) -> None:

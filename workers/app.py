@@ -22,7 +22,12 @@ from service.pipeline import warm_up
 from service.storage.engine import make_engine
 from workers.context import current
 from workers.health import serve_health
-from workers.observe import exposition, pool_process_exited, prepare_multiprocess
+from workers.observe import (
+    exposition,
+    pool_process_exited,
+    prepare_multiprocess,
+    remove_multiprocess,
+)
 from workers.settings import celery_settings
 
 log = structlog.get_logger("newswatch.worker")
@@ -82,6 +87,11 @@ def _pool_process_ready(**_: Any) -> None:
 @signals.worker_process_shutdown.connect  # type: ignore[untyped-decorator]
 def _pool_process_gone(pid: int | None = None, **_: Any) -> None:
     pool_process_exited(pid or os.getpid())
+
+
+@signals.worker_shutdown.connect  # type: ignore[untyped-decorator]
+def _worker_gone(**_: Any) -> None:
+    remove_multiprocess()
 
 
 @signals.worker_ready.connect  # type: ignore[untyped-decorator]

@@ -19,6 +19,7 @@ sends: sum the two across targets for every alert).
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -106,16 +107,34 @@ def observe_sends(report: SendReport) -> None:
         m.seen_to_sent.observe(seconds)
 
 
+_created: Path | None = None  # the directory prepare_multiprocess made (removed at the end)
+
+
 def prepare_multiprocess() -> Path:
-    """In the worker's main process, before the pool forks: values go to files."""
-    directory = Path(os.environ.get(MULTIPROC_ENV) or tempfile.mkdtemp(
-        prefix="newswatch-worker-metrics-"))
+    """In the worker's main process, before the pool forks: values go to files
+    (in ``PROMETHEUS_MULTIPROC_DIR`` when ops name one, else a temporary directory
+    of this worker's own, removed by ``remove_multiprocess`` when it stops)."""
+    global _created
+    named = os.environ.get(MULTIPROC_ENV)
+    directory = Path(named or tempfile.mkdtemp(prefix="newswatch-worker-metrics-"))
+    _created = None if named else directory
     directory.mkdir(parents=True, exist_ok=True)
     for stale in directory.glob("*.db"):  # a previous run's counts are not ours
         stale.unlink()
     os.environ[MULTIPROC_ENV] = str(directory)
     values.ValueClass = values.MultiProcessValue()  # type: ignore[no-untyped-call]
     return directory
+
+
+def remove_multiprocess() -> None:
+    """At the worker's end: its own temporary metrics directory goes (a worker
+    restarted for months would otherwise leave one behind each time)."""
+    global _created
+    if _created is not None:
+        shutil.rmtree(_created, ignore_errors=True)
+        if os.environ.get(MULTIPROC_ENV) == str(_created):
+            del os.environ[MULTIPROC_ENV]
+        _created = None
 
 
 def pool_process_exited(pid: int) -> None:
