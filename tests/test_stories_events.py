@@ -16,9 +16,10 @@ import pytest
 from sqlalchemy import func, select
 
 from service.config.models import DedupSettings
-from service.storage import Database
+from service.storage import Database, event_index
 from service.storage import stories as story_index
 from service.storage.articles import ProcessedOutcome
+from service.storage.event_index import prune_if_due
 from service.storage.models import (
     ArticleSketchRow,
     StoryBandRow,
@@ -186,7 +187,7 @@ def test_index_rows_older_than_the_window_are_pruned_on_insert(
     with database.session() as session, session.begin():
         session.add(StoryKeyRow(key="0" * 64, story_id=old.story_id))
     assert _count(database, StoryBandRow) > 0 and _count(database, TermFrequencyRow) > 0
-    monkeypatch.setattr(story_index, "PRUNE_EVERY", 1)  # prune on this very insert
+    monkeypatch.setattr(story_index, "PRUNE_INTERVAL", timedelta(0))  # after this very batch
     later: datetime = NOW + timedelta(days=3)
     new = _story(database, "outlet", "new", "New news", sentences(VOCABULARY[300:350]),
                  now=later, settings=settings)
@@ -200,6 +201,27 @@ def test_index_rows_older_than_the_window_are_pruned_on_insert(
     assert days == {(later.date() - datetime(1970, 1, 1).date()).days}
     assert old.story_id not in keys  # past the window nothing joins the old story
     assert _count(database, StoryTermRow) == 0  # (too few documents for salient terms)
+
+
+def test_the_index_is_pruned_once_an_interval_per_process_outside_the_batch(
+    database: Database, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Pruning scans tables: after every batch, and under its claim locks, it held up
+    every other worker's batch; now at most once a PRUNE_INTERVAL, on its own."""
+    monkeypatch.setattr(event_index, "_pruned_at", {})  # this process has not pruned yet
+    monkeypatch.setattr(story_index, "PRUNE_INTERVAL", timedelta(days=1))
+    settings = DedupSettings(window=timedelta(days=2), same_event=True)
+    _story(database, "outlet", "old", "Old news", sentences(VOCABULARY[10:60]),
+           settings=settings)  # the process's first batch: pruned (nothing old yet)
+    later: datetime = NOW + timedelta(days=3)
+    _story(database, "outlet", "new", "New news", sentences(VOCABULARY[300:350]),
+           now=later, settings=settings)  # within the interval: the old rows stay
+    assert _count(database, ArticleSketchRow) == 2
+    assert prune_if_due(database, later - settings.window) is None  # still within it
+    monkeypatch.setattr(story_index, "PRUNE_INTERVAL", timedelta(0))
+    assert prune_if_due(database, None) is None  # a batch without near copies
+    assert prune_if_due(database, later - settings.window) == 1  # the old article left
+    assert _count(database, ArticleSketchRow) == 1
 
 
 def _pair_index() -> tuple[MemoryIndex, EventVector, EventVector]:

@@ -19,6 +19,7 @@ from sqlalchemy import Connection, Row, Table, bindparam, select, update
 
 from service.domain import Classification, FeedEntry
 from service.storage.database import Database, insert_ignore
+from service.storage.event_index import prune_if_due
 from service.storage.listed import Bind, in_listed
 from service.storage.models import ArticleRow, FeedRow
 from service.storage.processing import (
@@ -155,15 +156,20 @@ class ArticleStore:
         outcome per item. Should the batch fail, each article is stored alone, so that
         one the database refuses fails alone (its outcome is the error); a
         ``transient`` error (the database went away) propagates instead."""
+        outcomes: list[Outcome]
         try:
             with self._db.session() as session, session.begin():
-                return list(commit_batch(session, items))
+                outcomes = list(commit_batch(session, items))
         except Exception as e:
             if transient(e):
                 raise
             if len(items) == 1:
                 return [e]
             log.warning("batch store failed; storing its articles one by one", error=str(e))
+        else:  # stored: now the index's old rows may go, outside the batch's locks
+            prune_if_due(self._db, min((i.near.since for i in items if i.near is not None),
+                                       default=None))
+            return outcomes
         return [outcome for item in items for outcome in self.commit_batch(
             [item], transient=transient)]
 

@@ -5,8 +5,11 @@ document frequencies over the window (``frequencies``), the stories whose
 first article shares its salient terms or an embedding band (``find_event_story``: only the
 first, so a story joined by other articles about its event does not drift
 away from it), and, once it is stored, its terms counted, its salient terms
-posted and its vectors kept (``index_event``). Every ``PRUNE_EVERY``
-articles, index rows from before the window go (``prune_index``).
+posted and its vectors kept (``index_event``). Index rows from before the
+window go after a batch, in a transaction of their own, at most every
+``PRUNE_INTERVAL`` per process (``prune_if_due``): the pruning's deletes
+scan tables, and inside the batch they ran under its claim locks, which
+every other worker's batch waits for.
 Term counts are spread over ``_SHARDS`` rows per term and day by host and
 process, so two workers rarely wait on one row; the frequency is the sum.
 Two workers may still meet on a shard (two processes whose hashes agree): a
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -27,12 +31,15 @@ from functools import lru_cache
 from typing import Any
 
 import numpy as np
+import structlog
 from sqlalchemy import Connection, bindparam, case, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import QueryableAttribute
 from sqlalchemy.sql import ColumnElement
 
 from service.storage import stories as story_settings
+from service.storage.database import Database
 from service.storage.listed import BigintArray
 from service.storage.models import (
     ArticleSketchRow,
@@ -46,6 +53,8 @@ from service.storage.models import (
 from service.storage.stories import MAX_CANDIDATES, SketchedArticle, decode_bands
 from service.stories import EventCandidate, EventVector, Terms, best_event_story
 from service.stories.events import DOCUMENTS, MIN_SHARED, decode, encode
+
+log = structlog.get_logger("newswatch.stories")
 
 _SHARDS = 16
 _PRUNE_BANDS_SQLITE = "DELETE FROM story_bands WHERE band = ? AND article_id = ?"
@@ -138,8 +147,6 @@ def index_event(connection: Connection, article_id: int, near: SketchedArticle) 
         module = postgresql if connection.dialect.name == "postgresql" else sqlite
         statement = module.insert(StoryTermRow.__table__).on_conflict_do_nothing()
         connection.execute(statement, [{"term": t, "article_id": article_id} for t in keys])
-    if article_id % story_settings.PRUNE_EVERY == 0:
-        prune_index(connection, near.since)
 
 
 def event_blob(vector: EventVector | None) -> bytes | None:
@@ -173,6 +180,29 @@ def count_terms(connection: Connection, counted: Iterable[tuple[Terms, datetime]
     )
     connection.exec_driver_sql(
         statement, [(term, day, shard, n) for (term, day), n in sorted(documents.items())])
+
+
+_pruned_at: dict[str, float] = {}  # database URL -> when this process last pruned (monotonic)
+
+
+def prune_if_due(database: Database, before: datetime | None) -> int | None:
+    """Prune the index of rows from before ``before`` (the window's start; None: no
+    article of the batch had near copies on) unless this process did less than
+    ``PRUNE_INTERVAL`` ago; how many articles left it (None: not pruned). A failure
+    is logged, not raised: the batch is stored, and the next one tries again."""
+    key = str(database.engine.url)
+    moment = time.monotonic()
+    last = _pruned_at.get(key)
+    if before is None or (
+            last is not None and moment - last < story_settings.PRUNE_INTERVAL.total_seconds()):
+        return None
+    _pruned_at[key] = moment
+    try:
+        with database.engine.begin() as connection:
+            return prune_index(connection, before)
+    except SQLAlchemyError as e:
+        log.warning("story index pruning failed; tried again later", error=str(e))
+        return None
 
 
 def prune_index(connection: Connection, before: datetime) -> int:

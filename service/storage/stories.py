@@ -18,7 +18,7 @@ stories for the command line.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import numpy as np
 import numpy.typing as npt
@@ -40,7 +40,9 @@ from service.stories import (
 from service.urls import shown_url
 
 MAX_CANDIDATES = 20
-PRUNE_EVERY = 200  # articles between two prunings of the index (service.storage.event_index)
+# the index's rows from before the window go at most this often per process, after a
+# batch and in a transaction of their own (service.storage.event_index.prune_if_due)
+PRUNE_INTERVAL = timedelta(minutes=1)
 _CHUNK = 500
 
 
