@@ -50,14 +50,15 @@ class LangidDetector:
     """py3langid with normalised probabilities and a confidence floor."""
 
     def __init__(self, min_probability: float = MIN_PROBABILITY) -> None:
-        self._identifier = _identifier()
         self._min_probability = min_probability
 
     def detect(self, text: str) -> str | None:
         sample = text[:MAX_CHARS]
         if not _has_letters(sample, MIN_LETTERS):
             return None
-        code, probability = self._identifier.classify(sample)
+        # the model is loaded at the first detection, not with the detector: a poller
+        # beside Celery workers builds one and never detects (service.runner)
+        code, probability = _identifier().classify(sample)
         return str(code) if probability >= self._min_probability else None
 
 

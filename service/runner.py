@@ -97,7 +97,8 @@ class Service:
         if once and config.settings.broker_url:
             _require_broker(config.settings.broker_url, self.database)
         self.processor = Processor.from_config(config)
-        warm_up(config)  # the first entries wait for no model to load
+        if not config.settings.broker_url:  # the workers process the entries otherwise,
+            warm_up(config)  # and this poller needs no language model (~2 s, > 60 MB)
         self.feeds = FeedStore(self.database)
         self.articles = ArticleStore(self.database)
         # a long run paces channels in the sender, so one busy channel holds up no

@@ -125,7 +125,7 @@ def test_short_and_odd_texts(text: str) -> None:
 
 def test_detector_uses_the_fast_identifier() -> None:
     detector = LangidDetector()
-    assert isinstance(detector._identifier, FastIdentifier)
+    assert isinstance(_identifier(), FastIdentifier)  # the one the detector classifies with
     assert detector.detect("Le président de la République a reçu hier les représentants "
                            "des syndicats à l'Élysée.") == "fr"
     assert detector.detect("too short") is None
