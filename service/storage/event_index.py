@@ -212,14 +212,14 @@ def prune_index(connection: Connection, before: datetime) -> int:
     not updated since ``before`` also loses its exact-copy keys (past the
     window nothing joins it any more).
     """
-    old_bands, *rows, sketches, log, keys, counts = _prune_statements()
+    old_bands, *rows, sketches, claim_log, keys, counts = _prune_statements()
     values = {"before": before}
     with _planner_defaults(connection):
         _prune_bands(connection, connection.execute(old_bands, values))
         for statement in rows:
             connection.execute(statement, values)
         pruned = connection.execute(sketches, values)
-        connection.execute(log, values)
+        connection.execute(claim_log, values)
         connection.execute(keys, values)
         connection.execute(counts, {"day": day_number(before)})
     return int(pruned.rowcount or 0)
