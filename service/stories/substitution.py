@@ -23,17 +23,16 @@ a long copy with one name changed is more often an edit ("told Reuters",
 
 from __future__ import annotations
 
-import re
 from difflib import SequenceMatcher
+from itertools import islice
 
-from service.stories.shingles import HAS_UNSPACED, normalise
+from service.stories.shingles import HAS_UNSPACED, SPACED_WORD, normalise
 
 SHORT_TEXT_WORDS = 250  # the shorter text at most this long: a brief
 MAX_RUN_WORDS = 4  # a substituted name is a short run ("Italy", "Luca Rossi")
 MIN_ANCHOR_WORDS = 2  # the same words on both sides of it, so the alignment holds
 SIMILAR_SPELLING = 0.75  # difflib ratio: "aliyev" / "aliev" is one name
 NOUNS_CAPITALISED = frozenset({"de", "lb"})  # ISO 639-1: capitals do not mark names
-_WORD = re.compile(r"[^\W_]+")
 _SENTENCE_END = frozenset(".!?…:;\n")
 _OPENING = frozenset("\"'“”‘’«»„([{-–— \t\r")
 
@@ -49,7 +48,7 @@ class Words:
         self.names: list[bool] = []
         self.spaced: list[bool] = []
         end = 0
-        for match in _WORD.finditer(text):
+        for match in SPACED_WORD.finditer(text):
             word = match.group()
             self.spaced.append(bool(self.folded) and not text[end : match.start()].strip())
             self.folded.append(normalise(word))
@@ -75,7 +74,8 @@ def _starts_sentence(text: str, start: int) -> bool:
 
 def is_short(text: str) -> bool:
     """Whether ``text`` may be a brief this check looks at (cheap: no folding)."""
-    return bool(text) and len(_WORD.findall(text)) <= SHORT_TEXT_WORDS
+    words = islice(SPACED_WORD.finditer(text), SHORT_TEXT_WORDS + 1)  # stops past the limit
+    return bool(text) and sum(1 for _ in words) <= SHORT_TEXT_WORDS
 
 
 def names_substituted(
